@@ -1,0 +1,70 @@
+# chatd — build, test and run.
+#   make            build/chatd
+#   make run        build and serve the demo on http://127.0.0.1:8080
+#   make test       unit tests (check), integration tests (real binary + mock upstream),
+#                   web UI unit and browser tests
+#   make asan       the same test suite built with AddressSanitizer + UBSan
+#   make deps       install the Debian packages the build and tests need
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := libmicrohttpd libcurl libcjson libutf8proc
+OPT     ?= -O2
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter $(SAN) \
+           $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += $(SAN)
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+CHECK_LIBS := $(shell pkg-config --libs check)
+
+SRC     := $(wildcard server/*.c)
+OBJ     := $(SRC:server/%.c=$(BUILD)/obj/%.o)
+LIBOBJ  := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLSRC := $(wildcard tests/tools/*.c)
+TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all run test unit integration web asan deps clean format
+all: $(BUILD)/chatd $(TOOLBIN)
+
+$(BUILD)/chatd: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: server/%.c $(wildcard server/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard tests/unit/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(LIBOBJ) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBOBJ) | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
+	mkdir -p $@
+
+run: $(BUILD)/chatd
+	./$(BUILD)/chatd
+
+unit: $(UNITBIN)
+	@tests/run-unit.sh $(UNITBIN)
+
+integration: $(BUILD)/chatd $(TOOLBIN)
+	CHATD_BIN=$(BUILD)/chatd python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
+
+web:
+	$(MAKE) -C client-web test
+
+test: unit integration web
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit integration
+
+deps:
+	scripts/install-deps.sh
+
+format:
+	clang-format -i server/*.c server/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,33 @@
+/* buf — a growable byte buffer with a hard size cap (after curl's dynbuf).
+ * The buffer owns its memory; going over the cap is an ordinary error (-1),
+ * never a crash. Consumed bytes are skipped with buf_consume, compacted lazily. */
+#ifndef CHATD_BUF_H
+#define CHATD_BUF_H
+
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;   /* allocation; live bytes are data[off .. off+len) */
+    size_t off;   /* consumed prefix */
+    size_t len;   /* live bytes */
+    size_t alloc; /* bytes allocated */
+    size_t cap;   /* largest len allowed */
+} buf;
+
+void buf_init(buf *b, size_t cap);
+void buf_free(buf *b);                            /* releases memory, keeps cap */
+void buf_reset(buf *b);                           /* empties, keeps memory */
+int buf_add(buf *b, const void *p, size_t n);     /* 0, or -1 over cap / no memory */
+int buf_addstr(buf *b, const char *s);
+int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_reserve(buf *b, size_t n);                /* room for n more bytes */
+void buf_consume(buf *b, size_t n);               /* drop n bytes from the front */
+void buf_shrink(buf *b);                          /* free memory when empty */
+char *buf_take(buf *b);                           /* NUL-terminated; caller frees; b empty */
+
+static inline const char *buf_ptr(const buf *b) { return b->data ? b->data + b->off : ""; }
+static inline size_t buf_len(const buf *b) { return b->len; }
+static inline char *buf_tail(buf *b) { return b->data + b->off + b->len; } /* after reserve */
+static inline void buf_commit(buf *b, size_t n) { b->len += n; }           /* after reserve */
+
+#endif
