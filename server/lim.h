@@ -1,13 +1,14 @@
-/* limits — every cap and fixed limit of chatd in one place.
+/* lim — every cap and fixed limit of chatd in one place.
  * Configurable limits take their defaults from here (see cfg.c); the rest are
  * compile-time caps that keep each buffer bounded. */
-#ifndef CHATD_LIMITS_H
-#define CHATD_LIMITS_H
+#ifndef CHATD_LIM_H
+#define CHATD_LIM_H
 
 /* Request side. */
 #define LIM_BODY_DEFAULT        (1u << 20)   /* request body cap, bytes (cfg: max_body_bytes) */
 #define LIM_MESSAGES_MAX        1024         /* messages per request */
 #define LIM_MHD_POOL            (16u * 1024) /* libmicrohttpd per-connection memory pool */
+#define LIM_CONN_TIMEOUT_S      60           /* idle or stalled client connection */
 
 /* Upstream side. */
 #define LIM_UP_LINE             (256u * 1024) /* longest upstream event-stream line */

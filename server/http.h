@@ -1,0 +1,18 @@
+/* http — libmicrohttpd's entry points: routing, request bodies (streamed into a capped
+ * buffer of our own), the contract's JSON error responses and common headers. */
+#ifndef CHATD_HTTP_H
+#define CHATD_HTTP_H
+
+#include <microhttpd.h>
+
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                const char *method, const char *version, const char *upload,
+                                size_t *upload_size, void **con_cls);
+void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                       enum MHD_RequestTerminationCode toe);
+/* Queues {"error":{"type":..,"message":..}} with status; extra header (name, value) or NULL. */
+enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const char *type,
+                           const char *msg, const char *hname, const char *hvalue);
+enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json);
+
+#endif

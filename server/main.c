@@ -1,0 +1,167 @@
+/* main — chatd's process: configuration, the demo upstream, the workers, signals.
+ * The top layer alone logs; every module below returns errors. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "demo.h"
+#include "prov_openai.h"
+#include "worker.h"
+
+#define DEMO_TOKEN_MS 30
+
+extern char **environ;
+
+static int resolve_listen(const cfg *c, worker_env *env, char *err, size_t errsz)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->listen_port);
+    int rc = getaddrinfo(c->listen_host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errsz, "listen: cannot resolve %s: %s", c->listen_host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&env->addr, res->ai_addr, res->ai_addrlen);
+    env->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static const prov *provider_for(const cfg *c)
+{
+    switch (c->provider) {
+    case CFG_PROVIDER_DEMO:
+    case CFG_PROVIDER_OPENAI:
+        return &prov_openai;
+    default:
+        return NULL;
+    }
+}
+
+static void pace_from(const cfg *c, pace_cfg *p)
+{
+    p->mode = c->pace_mode == CFG_PACE_OFF ? PACE_OFF
+              : c->pace_mode == CFG_PACE_FIXED ? PACE_FIXED : PACE_ADAPTIVE;
+    p->cps = c->pace_cps;
+    p->base_cps = c->pace_base_cps;
+    p->max_lag_ms = (double)c->pace_max_lag_ms;
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static void block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Workers inherit the mask: only the main thread takes SIGINT/SIGTERM, in sigwait. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char *url_host(const worker_env *env, char *out, size_t n)
+{
+    if (env->addr.ss_family == AF_INET6)
+        snprintf(out, n, "[%s]", env->cfg->listen_host);
+    else
+        snprintf(out, n, "%s", env->cfg->listen_host);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    static cfg c;
+    static worker_env env;
+    char err[512];
+    int rc = cfg_load(&c, argc, argv, environ, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    env.cfg = &c;
+    env.prov = provider_for(&c);
+    if (!env.prov) {
+        fprintf(stderr, "chatd: config: provider %s is not available in this build\n",
+                cfg_provider_name(&c));
+        return 2;
+    }
+    if (resolve_listen(&c, &env, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chatd: config: %s\n", err);
+        return 2;
+    }
+    pace_from(&c, &env.pace);
+    if (!realpath(c.web_root, env.web_root_real)) {
+        fprintf(stderr, "chatd: warning: web root %s: %s (the UI is not served)\n", c.web_root,
+                strerror(errno));
+        env.web_root_real[0] = '\0';
+    }
+    fprintf(stderr, "chatd: effective configuration:\n");
+    cfg_print(&c, stderr);
+
+    block_signals();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    demo *d = NULL;
+    env.upstream_url = c.upstream_url;
+    if (c.provider == CFG_PROVIDER_DEMO && !c.upstream_url[0]) {
+        if ((rc = demo_start(&d, DEMO_TOKEN_MS)) < 0) {
+            fprintf(stderr, "chatd: cannot start the demo upstream: %s\n", strerror(-rc));
+            return 1;
+        }
+        env.upstream_url = demo_base_url(d);
+    }
+
+    int n = (int)c.workers;
+    worker *ws = calloc((size_t)n, sizeof(*ws));
+    unsigned port = (unsigned)c.listen_port;
+    int started = 0;
+    for (; ws && started < n; started++)
+        if (worker_start(&ws[started], started, &env, &port, err, sizeof(err)) < 0)
+            break;
+    if (started < n) {
+        fprintf(stderr, "chatd: %s\n", ws ? err : "out of memory");
+        for (int i = 0; i < started; i++)
+            worker_request_stop(&ws[i]);
+        for (int i = 0; i < started; i++)
+            worker_join(&ws[i]);
+        demo_stop(d);
+        return 1;
+    }
+    char host[300];
+    fprintf(stderr, "chatd: listening on http://%s:%u (%d workers, provider %s, pace %s)\n",
+            url_host(&env, host, sizeof(host)), port, n, cfg_provider_name(&c), cfg_pace_name(&c));
+
+    int sig = wait_for_signal();
+    fprintf(stderr, "chatd: %s: stopping (grace %ld ms)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            c.shutdown_grace_ms);
+    for (int i = 0; i < n; i++)
+        worker_request_stop(&ws[i]);
+    for (int i = 0; i < n; i++)
+        worker_join(&ws[i]);
+    free(ws);
+    demo_stop(d);
+    curl_global_cleanup();
+    fprintf(stderr, "chatd: stopped\n");
+    return 0;
+}

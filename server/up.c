@@ -1,0 +1,249 @@
+/* up — see up.h. */
+#include "up.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+struct up_xfer {
+    CURL *easy;
+    prov_http http;
+    const up_ops *ops;
+    void *ud;
+    up *u;
+    int paused;
+    long status;
+    up_xfer *prev, *next; /* every live transfer, for up_free */
+};
+
+struct up {
+    CURLM *multi;
+    loop *l;
+    int64_t deadline; /* curl's timer, monotonic ms; -1: none */
+    int running;
+    int count;
+    int in_action;    /* inside curl_multi_socket_action */
+    up_xfer *all;
+};
+
+static void check_done(up *u);
+
+static void on_fd(loop *l, int fd, unsigned ev, void *ud)
+{
+    up *u = ud;
+    int flags = 0;
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+        flags |= CURL_CSELECT_IN;
+    if (ev & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (ev & EPOLLERR)
+        flags |= CURL_CSELECT_ERR;
+    u->in_action = 1;
+    curl_multi_socket_action(u->multi, fd, flags, &u->running);
+    u->in_action = 0;
+    check_done(u);
+}
+
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    up *u = userp;
+    if (what == CURL_POLL_REMOVE) {
+        loop_unwatch(u->l, s);
+        return 0;
+    }
+    unsigned ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev |= EPOLLOUT;
+    return loop_watch(u->l, s, ev, on_fd, u) < 0 ? -1 : 0;
+}
+
+static int timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+    up *u = userp;
+    u->deadline = timeout_ms < 0 ? -1 : (int64_t)(loop_now_ms() + (uint64_t)timeout_ms);
+    return 0;
+}
+
+up *up_new(loop *l)
+{
+    up *u = calloc(1, sizeof(*u));
+    if (!u)
+        return NULL;
+    u->multi = curl_multi_init();
+    if (!u->multi) {
+        free(u);
+        return NULL;
+    }
+    u->l = l;
+    u->deadline = -1;
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+    return u;
+}
+
+static void xfer_free(up *u, up_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        u->all = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    curl_multi_remove_handle(u->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    prov_http_free(&x->http);
+    free(x);
+    u->count--;
+}
+
+void up_free(up *u)
+{
+    if (!u)
+        return;
+    while (u->all)
+        xfer_free(u, u->all);
+    curl_multi_cleanup(u->multi);
+    free(u);
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    up_xfer *x = ud;
+    if (!x->status)
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+    int rc = x->ops->on_data(x->ud, x->status, p, size * n);
+    if (rc == UP_DATA_PAUSE) {
+        x->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    return rc == UP_DATA_OK ? size * n : 0;
+}
+
+static int setup(up_xfer *x, const up_opts *o)
+{
+    CURL *e = x->easy;
+    int rc = 0;
+    rc |= curl_easy_setopt(e, CURLOPT_URL, x->http.url);
+    rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->http.headers);
+    rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->http.body);
+    rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->http.body));
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
+    /* No redirects: a redirect would re-send the key to wherever it points. */
+    rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    return rc ? -1 : 0;
+}
+
+up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void *ud)
+{
+    up_xfer *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->http = *h;
+    memset(h, 0, sizeof(*h));
+    x->ops = ops;
+    x->ud = ud;
+    x->u = u;
+    x->easy = curl_easy_init();
+    if (!x->easy || setup(x, o) < 0 || curl_multi_add_handle(u->multi, x->easy) != CURLM_OK) {
+        if (x->easy)
+            curl_easy_cleanup(x->easy);
+        prov_http_free(&x->http);
+        free(x);
+        return NULL;
+    }
+    x->next = u->all;
+    if (u->all)
+        u->all->prev = x;
+    u->all = x;
+    u->count++;
+    return x;
+}
+
+void up_cancel(up *u, up_xfer *x)
+{
+    if (x)
+        xfer_free(u, x);
+}
+
+void up_resume(up *u, up_xfer *x)
+{
+    if (!x->paused)
+        return;
+    x->paused = 0;
+    /* May deliver the held bytes right here, through write_cb. */
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
+int up_timeout_ms(const up *u, uint64_t now)
+{
+    if (u->deadline < 0)
+        return -1;
+    return (uint64_t)u->deadline <= now ? 0 : (int)((uint64_t)u->deadline - now);
+}
+
+static int classify(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return UP_OK;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return UP_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return UP_TIMEOUT;
+    case CURLE_WRITE_ERROR:
+        return UP_ABORTED;
+    default:
+        return UP_FAILED;
+    }
+}
+
+static void check_done(up *u)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(u->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        up_xfer *x = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode rc = m->data.result;
+        long status = 0;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        const up_ops *ops = x->ops;
+        void *ud = x->ud;
+        /* Free first: on_done may start another transfer or free its owner. */
+        xfer_free(u, x);
+        ops->on_done(ud, classify(rc), status, curl_easy_strerror(rc));
+    }
+}
+
+void up_tick(up *u, uint64_t now)
+{
+    if (u->deadline >= 0 && (uint64_t)u->deadline <= now) {
+        u->deadline = -1;
+        curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &u->running);
+    }
+    check_done(u);
+}
+
+int up_count(const up *u)
+{
+    return u->count;
+}

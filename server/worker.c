@@ -1,0 +1,280 @@
+/* worker — see worker.h. One pass of the loop:
+ *   epoll_wait(min(MHD timeout, curl timeout, pacing tick, housekeeping))
+ *   -> curl socket actions (from the loop callbacks) and curl's timeout
+ *   -> pacing tick over the active chats only -> housekeeping (pings, timeouts)
+ *   -> resume the connections that got output, all at once -> MHD_run. */
+#include "worker.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "http.h"
+#include "lim.h"
+
+#define WORKERS_MAX 256
+static worker *all_workers[WORKERS_MAX];
+static atomic_int n_workers;
+
+void worker_activate(worker *w, chat *c)
+{
+    if (c->in_active)
+        return;
+    c->in_active = 1;
+    c->anext = w->active;
+    w->active = c;
+}
+
+void worker_wake(worker *w, chat *c)
+{
+    if (c->in_resume || !c->suspended)
+        return;
+    c->in_resume = 1;
+    c->rnext = w->resume;
+    w->resume = c;
+}
+
+int worker_total_streams(const worker *w)
+{
+    int n = 0, k = atomic_load(&n_workers);
+    for (int i = 0; i < k; i++)
+        if (all_workers[i])
+            n += atomic_load(&all_workers[i]->live_streams);
+    return n;
+}
+
+static void flush_resumes(worker *w)
+{
+    while (w->resume) {
+        chat *c = w->resume;
+        w->resume = c->rnext;
+        c->in_resume = 0;
+        chat_resume_conn(c);
+        chat_unlisted(c);
+    }
+}
+
+static void pace_tick(worker *w, uint64_t now)
+{
+    chat *list = w->active;
+    w->active = NULL;
+    while (list) {
+        chat *c = list;
+        list = c->anext;
+        c->in_active = 0;
+        if (chat_pump(c, now))
+            worker_activate(w, c);
+        else
+            chat_unlisted(c);
+    }
+}
+
+static void housekeep(worker *w, uint64_t now)
+{
+    for (chat *c = w->chats, *next; c; c = next) {
+        next = c->next;
+        chat_housekeep(c, now);
+    }
+}
+
+static void begin_stop(worker *w, uint64_t now)
+{
+    w->stopping = 1;
+    w->stop_deadline_ms = now + (uint64_t)w->env->cfg->shutdown_grace_ms;
+    MHD_socket s = MHD_quiesce_daemon(w->mhd);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+/* After the grace period every open stream ends with error "shutdown"; the loop ends
+ * when no chat is left or a second later at most (clients that do not read). */
+static int stop_progress(worker *w, uint64_t now)
+{
+    static const uint64_t drain_ms = 1000;
+    if (now >= w->stop_deadline_ms) {
+        for (chat *c = w->chats, *next; c; c = next) {
+            next = c->next;
+            chat_shutdown(c);
+        }
+    }
+    return w->nchats == 0 || now >= w->stop_deadline_ms + drain_ms;
+}
+
+static int next_timeout(worker *w, uint64_t now)
+{
+    int64_t t = (int64_t)w->next_house_ms - (int64_t)now;
+    if (w->active && (int64_t)w->next_pace_ms - (int64_t)now < t)
+        t = (int64_t)w->next_pace_ms - (int64_t)now;
+    int ut = up_timeout_ms(w->up, now);
+    if (ut >= 0 && ut < t)
+        t = ut;
+    MHD_UNSIGNED_LONG_LONG mt;
+    if (MHD_get_timeout(w->mhd, &mt) == MHD_YES && (int64_t)mt < t)
+        t = (int64_t)mt;
+    if (w->resume)
+        t = 0;
+    return t < 0 ? 0 : (int)t;
+}
+
+static void on_wake(loop *l, int fd, unsigned ev, void *ud)
+{
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+}
+
+static void on_mhd(loop *l, int fd, unsigned ev, void *ud)
+{
+    /* MHD_run follows every pass; nothing to do here but wake up. */
+}
+
+static void run_mhd(worker *w)
+{
+    MHD_run(w->mhd);
+    /* Handlers run inside MHD_run may have produced output for suspended peers. */
+    for (int i = 0; i < 4 && w->resume; i++) {
+        flush_resumes(w);
+        MHD_run(w->mhd);
+    }
+}
+
+static void pass(worker *w)
+{
+    uint64_t now = loop_now_ms();
+    loop_run_once(w->loop, next_timeout(w, now));
+    now = loop_now_ms();
+    up_tick(w->up, now);
+    if (w->active && now >= w->next_pace_ms) {
+        pace_tick(w, now);
+        w->next_pace_ms = now + LIM_PACE_TICK_MS;
+    }
+    if (now >= w->next_house_ms) {
+        housekeep(w, now);
+        w->next_house_ms = now + LIM_HOUSEKEEP_MS;
+    }
+    flush_resumes(w);
+    run_mhd(w);
+}
+
+static void teardown(worker *w)
+{
+    /* MHD aborts on stop with suspended connections: resume each, marked gone. */
+    for (chat *c = w->chats; c; c = c->next) {
+        c->client_gone = 1;
+        chat_resume_conn(c);
+    }
+    w->resume = NULL;
+    w->active = NULL;
+    MHD_run(w->mhd);
+    MHD_stop_daemon(w->mhd);
+    w->mhd = NULL;
+    chat_free_all(w);
+}
+
+static void *thread_main(void *arg)
+{
+    worker *w = arg;
+    while (1) {
+        pass(w);
+        uint64_t now = loop_now_ms();
+        if (!w->stopping && atomic_load(&w->stop_req))
+            begin_stop(w, now);
+        if (w->stopping && stop_progress(w, now))
+            break;
+    }
+    teardown(w);
+    return NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    /* MHD reports client-side noise (resets, timeouts) here; the top layer logs requests. */
+}
+
+static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
+{
+    const worker_env *env = w->env;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (env->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_on_request, w,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&env->addr,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIM_MHD_POOL,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                            MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, w,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
+}
+
+int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, char *err,
+                 size_t errsz)
+{
+    memset(w, 0, sizeof(*w));
+    w->idx = idx;
+    w->env = env;
+    w->wake_fd = -1;
+    w->loop = loop_new();
+    w->up = w->loop ? up_new(w->loop) : NULL;
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!w->up || w->wake_fd < 0) {
+        snprintf(err, errsz, "out of resources starting worker %d", idx);
+        goto fail;
+    }
+    w->mhd = start_daemon(w, *port_out);
+    if (!w->mhd) {
+        snprintf(err, errsz, "cannot listen on %s: %s", env->cfg->listen, strerror(errno));
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    *port_out = di ? di->port : *port_out;
+    di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || loop_watch(w->loop, di->epoll_fd, EPOLLIN, on_mhd, w) < 0 ||
+        loop_watch(w->loop, w->wake_fd, EPOLLIN, on_wake, w) < 0) {
+        snprintf(err, errsz, "cannot watch the HTTP daemon");
+        goto fail;
+    }
+    if (idx < WORKERS_MAX) {
+        all_workers[idx] = w;
+        atomic_fetch_add(&n_workers, 1);
+    }
+    if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
+        snprintf(err, errsz, "cannot start worker thread %d", idx);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (w->mhd)
+        MHD_stop_daemon(w->mhd);
+    up_free(w->up);
+    loop_free(w->loop);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
+    w->mhd = NULL;
+    w->up = NULL;
+    w->loop = NULL;
+    return -1;
+}
+
+void worker_request_stop(worker *w)
+{
+    uint64_t one = 1;
+    atomic_store(&w->stop_req, 1);
+    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+        /* the eventfd is full: the worker is awake already */
+    }
+}
+
+void worker_join(worker *w)
+{
+    pthread_join(w->thread, NULL);
+    up_free(w->up);
+    loop_free(w->loop);
+    close(w->wake_fd);
+}

@@ -1,0 +1,64 @@
+/* worker — one event-loop thread: its own epoll loop, a libmicrohttpd daemon in external
+ * epoll mode and a libcurl multi handle. Workers share nothing but the read-only
+ * worker_env and the listening port (SO_REUSEPORT). Every MHD and curl call for a stream
+ * happens on its worker's thread. The worker owns its chats and frees them at stop. */
+#ifndef CHATD_WORKER_H
+#define CHATD_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "cfg.h"
+#include "loop.h"
+#include "pace.h"
+#include "prov.h"
+#include "up.h"
+
+struct MHD_Daemon;
+typedef struct chat chat;
+
+/* Shared, read-only after start. */
+typedef struct worker_env {
+    const cfg *cfg;
+    const prov *prov;
+    const char *upstream_url; /* the provider base URL in force (the demo's when demo) */
+    pace_cfg pace;
+    char web_root_real[4096]; /* realpath of cfg->web_root; empty: no UI */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} worker_env;
+
+typedef struct worker {
+    int idx;
+    const worker_env *env;
+    loop *loop;
+    struct MHD_Daemon *mhd;
+    up *up;
+    int wake_fd;             /* eventfd: stop request */
+    pthread_t thread;
+    chat *chats;             /* every chat of this worker */
+    chat *active;            /* chats the pacing tick must visit */
+    chat *resume;            /* chats whose connection must be resumed before MHD_run */
+    int nchats;
+    uint64_t next_pace_ms, next_house_ms;
+    atomic_int stop_req;
+    int stopping;
+    uint64_t stop_deadline_ms;
+    atomic_int live_streams; /* read by other workers for the max_streams cap */
+} worker;
+
+/* Binds (on the calling thread, so errors surface before anything runs) and starts the
+ * thread. port_out: the bound port. 0, or -1 with err. */
+int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, char *err,
+                 size_t errsz);
+void worker_request_stop(worker *w); /* async-signal-safe */
+void worker_join(worker *w);         /* waits for the thread, frees everything */
+
+/* For chat.c: schedule work for this pass. */
+void worker_activate(worker *w, chat *c);  /* pacing tick visits c */
+void worker_wake(worker *w, chat *c);      /* resume c's connection before MHD_run */
+int worker_total_streams(const worker *w); /* across all workers */
+
+#endif
