@@ -50,15 +50,21 @@ unit: $(UNITBIN)
 	@tests/run-unit.sh $(UNITBIN)
 
 integration: $(BUILD)/chatd $(TOOLBIN)
-	CHATD_BIN=$(BUILD)/chatd python3 -m unittest discover -s tests/integration -p 'test_*.py' -v
+	CHATD_BIN=$(BUILD)/chatd python3 tests/integration/run.py
 
-web:
+web: $(BUILD)/chatd
 	$(MAKE) -C client-web test
 
-test: unit integration web
+# Builds first (a compile error stops here), then runs every suite and prints one total.
+test: $(BUILD)/chatd $(UNITBIN) $(TOOLBIN)
+	@tests/run-all.sh "unit:$(MAKE) -s unit" "integration:$(MAKE) -s integration" "web:$(MAKE) -s web"
 
+ASAN_FLAGS := BUILD=build/asan OPT=-O1 \
+	SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all'
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit integration
+	$(MAKE) $(ASAN_FLAGS) build/asan/chatd
+	@ASAN_OPTIONS=detect_leaks=1 tests/run-all.sh "unit-asan:$(MAKE) -s $(ASAN_FLAGS) unit" \
+		"integration-asan:$(MAKE) -s $(ASAN_FLAGS) integration"
 
 deps:
 	scripts/install-deps.sh

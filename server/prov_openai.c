@@ -168,7 +168,7 @@ static int is_cont(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
-/* Drops a code point cut at the end of out[0..o) when src continues it. */
+/* Drops a code point cut at the end of out[0..o) when the next source byte continues it. */
 static size_t utf8_cut(const char *out, size_t o, unsigned char next)
 {
     if (!is_cont(next))

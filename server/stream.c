@@ -71,6 +71,13 @@ int stream_add(stream *s, int kind, const char *p, size_t n)
     if (s->up_done || s->term_kind)
         return 0;
     seg_emit_fn fn = kind == STREAM_REASONING ? push_reasoning : push_text;
+    /* A cluster never spans thinking and answer: switching kinds completes the other's. */
+    if (kind != s->last_kind) {
+        seg_emit_fn other = kind == STREAM_REASONING ? push_text : push_reasoning;
+        if (seg_finish(&s->seg[s->last_kind], other, s))
+            return -1;
+        s->last_kind = kind;
+    }
     return seg_feed(&s->seg[kind], p, n, fn, s) ? -1 : 0;
 }
 

@@ -23,6 +23,7 @@ typedef struct stream {
     const pace_cfg *pc;
     pace pace;
     seg seg[2];        /* text and reasoning segment independently */
+    int last_kind;     /* the kind fed last */
     buf out;           /* encoded events not yet taken by the client */
     buf pend;          /* pending cluster bytes, in order */
     buf pend_lens;     /* one uint16_t per pending cluster; top bit: reasoning */
