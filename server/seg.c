@@ -43,8 +43,8 @@ static void seg_hold(seg *s, const void *p, size_t len)
 }
 
 /* Whether a cluster ends between prev and cp. Two ASCII code points always break except CR
- * LF, whatever the state (no ASCII character is Extend, ZWJ, Prepend or RI), and utf8proc
- * allows resetting its state between them; this skips two table lookups for most text. */
+ * LF (no ASCII character is Extend, ZWJ, Prepend or RI), and after one utf8proc's state is
+ * just its class, which a zero state rebuilds on the next call: most text skips utf8proc. */
 static inline int seg_breaks(seg *s, int32_t cp)
 {
     if (s->prev < 0)
@@ -83,6 +83,7 @@ static int seg_push(struct seg_run *r, int32_t cp, size_t a, size_t cplen, const
     int brk = seg_breaks(s, cp);
     int rc = 0;
 
+    /* A cut for the cap keeps the break state: the next piece goes on with the cluster. */
     if (brk || s->held + (a - r->start) + cplen > LIM_CLUSTER)
         rc = seg_flush(r, a);
     s->prev = cp;
