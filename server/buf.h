@@ -1,6 +1,7 @@
 /* buf — a growable byte buffer with a hard size cap (after curl's dynbuf).
  * The buffer owns its memory; going over the cap is an ordinary error (-1),
- * never a crash. Consumed bytes are skipped with buf_consume, compacted lazily. */
+ * never a crash. Consumed bytes are skipped with buf_consume, compacted lazily.
+ * buf_ptr's bytes are not NUL-terminated: always pair it with buf_len. */
 #ifndef CHATD_BUF_H
 #define CHATD_BUF_H
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "http.h"
 #include "lim.h"
@@ -165,13 +166,44 @@ static enum MHD_Result respond_stream(chat *c, struct MHD_Connection *mc)
     return rc;
 }
 
+/* HTTP status for an answer that ended in an error before anything was sent. */
+static unsigned status_for(const char *type)
+{
+    if (!strcmp(type, "upstream_timeout"))
+        return 504;
+    if (!strcmp(type, "shutdown") || !strcmp(type, "overloaded"))
+        return 503;
+    if (!strcmp(type, "upstream_error"))
+        return 502;
+    return 500;
+}
+
+/* A non-streamed (OpenAI stream:false) answer, sent whole once it is complete. */
+static enum MHD_Result respond_whole(chat *c, struct MHD_Connection *mc)
+{
+    stream *st = &c->st;
+    unsigned status = st->term_kind == STREAM_TERM_DONE ? 200 : status_for(st->err_type);
+    struct MHD_Response *r = MHD_create_response_from_buffer(buf_len(&st->out), (void *)buf_ptr(&st->out),
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    buf_free(&st->out);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(mc, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 enum MHD_Result chat_respond(chat *c, struct MHD_Connection *mc)
 {
     if (c->client_gone)
         return MHD_NO;
     if (c->phase == CHAT_PRE_ERROR)
-        return http_error(mc, (unsigned)c->pre_status, c->pre_type, c->pre_msg, NULL, NULL);
-    if (c->phase == CHAT_STREAMING)
+        return http_fail(mc, c->api, (unsigned)c->pre_status, c->pre_type, c->pre_msg, NULL, NULL);
+    if (c->phase == CHAT_STREAMING && c->st.fmt == STREAM_FMT_OAI_JSON && c->st.term_written)
+        return respond_whole(c, mc);
+    if (c->phase == CHAT_STREAMING && c->st.fmt != STREAM_FMT_OAI_JSON)
         return respond_stream(c, mc);
     /* Resumed while still waiting (spurious): wait on. */
     c->suspended = 1;
@@ -388,27 +420,37 @@ static void watch_client(chat *c, struct MHD_Connection *mc)
         c->fd = ci->connect_fd;
 }
 
-enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, chat **out)
+static int setup_format(chat *c, http_api api, const chat_req *req)
+{
+    c->api = api;
+    if (api == API_NATIVE)
+        return 0;
+    stream_fmt f = req->stream ? STREAM_FMT_OAI_SSE : STREAM_FMT_OAI_JSON;
+    return stream_set_format(&c->st, f, req->include_usage, (long)time(NULL));
+}
+
+enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
+                           chat **out)
 {
     const worker_env *env = w->env;
     enum MHD_Result rc;
     if (w->stopping) {
-        rc = http_error(mc, 503, "overloaded", "server is shutting down", "Retry-After", "1");
+        rc = http_fail(mc, api, 503, "overloaded", "server is shutting down", "Retry-After", "1");
         goto out;
     }
     if (worker_total_streams(w) >= env->cfg->max_streams) {
-        rc = http_error(mc, 503, "overloaded", "too many open streams", "Retry-After", "1");
+        rc = http_fail(mc, api, 503, "overloaded", "too many open streams", "Retry-After", "1");
         goto out;
     }
     const char *model = req->model ? req->model : env->cfg->model;
     prov_http h = {0};
     if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) < 0) {
         prov_http_free(&h);
-        rc = http_error(mc, 500, "internal_error", "could not build the upstream request", NULL, NULL);
+        rc = http_fail(mc, api, 500, "internal_error", "could not build the upstream request", NULL, NULL);
         goto out;
     }
     chat *c = chat_new(w, mc, model);
-    if (c)
+    if (c && setup_format(c, api, req) == 0)
         c->ps = env->prov->open();
     up_opts o = {env->cfg->upstream_connect_timeout_ms};
     if (c && c->ps)
@@ -419,7 +461,7 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
             c->mc = NULL;
             maybe_free(c);
         }
-        rc = http_error(mc, 500, "internal_error", "could not start the upstream request", NULL, NULL);
+        rc = http_fail(mc, api, 500, "internal_error", "could not start the upstream request", NULL, NULL);
         goto out;
     }
     watch_client(c, mc);

@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "req.h"
 #include "stream.h"
 #include "worker.h"
@@ -18,6 +19,7 @@ struct chat {
     stream st;
     worker *w;
     chat_phase phase;
+    http_api api;
     /* client side */
     struct MHD_Connection *mc; /* NULL once MHD completed the request */
     int fd;                    /* client socket watched for hang-up, -1 when not */
@@ -47,7 +49,8 @@ struct chat {
 /* Starts a chat for a validated request (takes req). On success the connection is
  * suspended until the upstream answers; *out is set. On failure an error response was
  * queued. Returns MHD_YES/MHD_NO for the access handler. */
-enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, chat **out);
+enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
+                           chat **out);
 /* The access handler is called again after the connection was resumed. */
 enum MHD_Result chat_respond(chat *c, struct MHD_Connection *mc);
 /* The client connection is gone (MHD completed the request). */

@@ -29,6 +29,7 @@
 #define DEMO_BODY_MAX (1u << 20)     /* Content-Length body */
 #define DEMO_OUT_MAX (64u * 1024)    /* unsent response bytes per connection */
 #define DEMO_READ_CHUNK (16u * 1024) /* bytes read per readiness event */
+#define DEMO_SNDBUF (16 * 1024)      /* kernel send buffer per connection (doubled by Linux) */
 #define DEMO_MODEL_MAX 128           /* requested model name, bytes */
 #define DEMO_TOKEN_MAX 8             /* bytes in one token */
 #define DEMO_MATCH_MAX 4096          /* bytes of a multi-part message matched for keywords */
@@ -78,7 +79,7 @@ typedef struct conn {
     size_t head_len;
     buf in, out;
     gen g;
-    long long due; /* C_STREAM: when the next chunk goes out (monotonic ms) */
+    long long due;              /* C_STREAM: when the next chunk goes out (monotonic ms) */
     struct conn *prev, *next;   /* demo.all */
     struct conn *sprev, *snext; /* demo.streams, exactly while state == C_STREAM */
 } conn;
@@ -90,8 +91,8 @@ struct demo {
     int nconns;
     conn *all;
     conn *streams;
-    uint64_t seq;   /* response ids */
-    buf ev, delta;  /* scratch for one event: the thread is the only user */
+    uint64_t seq;  /* response ids */
+    buf ev, delta; /* scratch for one event: the thread is the only user */
     char url[64];
 };
 
@@ -151,16 +152,18 @@ enum { K_ALNUM, K_PUNCT, K_SPACE, K_NL, K_WIDE, K_EXT, K_RI, K_KINDS };
  * Nothing takes an extender (combining mark, ZWJ, variation selector, skin tone, keycap)
  * or a second regional indicator: like real tokenizers, the demo splits grapheme
  * clusters between chunks, which is what chatd's segmenter is there to mend. */
+/* clang-format off */
 static const unsigned char tok_joins[K_KINDS][K_KINDS] = {
-    /*            ALNUM PUNCT SPACE NL  WIDE EXT RI */
-    [K_ALNUM] = {1, 0, 0, 0, 0, 0, 0},
-    [K_PUNCT] = {0, 1, 0, 0, 0, 0, 0},
-    [K_SPACE] = {1, 1, 1, 0, 1, 0, 1},
-    [K_NL] = {0, 0, 0, 1, 0, 0, 0},
-    [K_WIDE] = {0, 0, 0, 0, 1, 0, 0},
-    [K_EXT] = {0, 0, 0, 0, 1, 0, 0},
-    [K_RI] = {0, 0, 0, 0, 0, 0, 0},
+    /*  next:      ALNUM PUNCT SPACE NL WIDE EXT RI */
+    [K_ALNUM] = {1,    0,    0,    0, 0,   0,  0},
+    [K_PUNCT] = {0,    1,    0,    0, 0,   0,  0},
+    [K_SPACE] = {1,    1,    1,    0, 1,   0,  1},
+    [K_NL]    = {0,    0,    0,    1, 0,   0,  0},
+    [K_WIDE]  = {0,    0,    0,    0, 1,   0,  0},
+    [K_EXT]   = {0,    0,    0,    0, 1,   0,  0},
+    [K_RI]    = {0,    0,    0,    0, 0,   0,  0},
 };
+/* clang-format on */
 
 /* Decodes the code point at s (valid UTF-8: the answers are) and its length. */
 static uint32_t cp_decode(const char *s, size_t *len)
@@ -184,10 +187,10 @@ static int cp_kind(uint32_t cp)
         return K_NL;
     if (cp == ' ' || cp == '\t')
         return K_SPACE;
+    if (((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9'))
+        return K_ALNUM;
     if (cp < 0x80)
-        return ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9')
-                   ? K_ALNUM
-                   : K_PUNCT;
+        return K_PUNCT;
     if ((cp >= 0x300 && cp <= 0x36f) || cp == 0x200d || cp == 0xfe0e || cp == 0xfe0f ||
         cp == 0x20e3 || (cp >= 0x1f3fb && cp <= 0x1f3ff) || (cp >= 0xe0020 && cp <= 0xe007f))
         return K_EXT;
@@ -268,7 +271,7 @@ static void conn_close(demo *d, conn *c)
 
 static int conn_open(demo *d, int fd)
 {
-    int one = 1;
+    int one = 1, sndbuf = DEMO_SNDBUF;
     conn *c = calloc(1, sizeof(*c));
     if (!c)
         return -1;
@@ -283,6 +286,9 @@ static int conn_open(demo *d, int fd)
     }
     /* Each token is its own small write; Nagle would hold it back behind a delayed ACK. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Loopback would otherwise buffer megabytes per connection: a small send buffer makes
+     * a reader that stops reading stop the tokens, as a distant provider's would. */
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     c->next = d->all;
     if (d->all)
         d->all->prev = c;
@@ -296,13 +302,20 @@ static int conn_open(demo *d, int fd)
 static const char *status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -413,8 +426,7 @@ static int send_completion(demo *d, conn *c, const chatreq *q)
 static int ev_send(demo *d, conn *c)
 {
     if (buf_addf(&c->out, "%zx\r\n", buf_len(&d->ev)) < 0 ||
-        buf_add(&c->out, buf_ptr(&d->ev), buf_len(&d->ev)) < 0 ||
-        buf_add(&c->out, "\r\n", 2) < 0)
+        buf_add(&c->out, buf_ptr(&d->ev), buf_len(&d->ev)) < 0 || buf_add(&c->out, "\r\n", 2) < 0)
         return -1;
     return 0;
 }
@@ -568,7 +580,8 @@ static const char *parse_messages(const cJSON *root, chatreq *q, const char **pa
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
         if (!role)
             return "Invalid 'messages': every message must be an object with a 'role'.";
-        if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) && !cJSON_IsNull(content))
+        if (content && !cJSON_IsString(content) && !cJSON_IsArray(content) &&
+            !cJSON_IsNull(content))
             return "Invalid 'messages': 'content' must be a string or an array of parts.";
         chars += content_chars(content);
         if (strcmp(role, "user") == 0)
@@ -768,10 +781,14 @@ static int head_parse(head *h, const char *p, size_t n)
 static const char *head_reason(int status)
 {
     switch (status) {
-    case 413: return "The request body is too large.";
-    case 431: return "The request header is too large.";
-    case 501: return "Transfer-Encoding request bodies are not supported; send Content-Length.";
-    default: return "Malformed HTTP request.";
+    case 413:
+        return "The request body is too large.";
+    case 431:
+        return "The request header is too large.";
+    case 501:
+        return "Transfer-Encoding request bodies are not supported; send Content-Length.";
+    default:
+        return "Malformed HTTP request.";
     }
 }
 
@@ -885,8 +902,8 @@ static int conn_read(conn *c)
 static void conn_event(demo *d, conn *c, uint32_t events)
 {
     /* A client gone mid-stream is dropped at once: nobody reads what follows. */
-    if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) ||
-        ((events & EPOLLIN) && conn_read(c) < 0) || conn_drive(d, c) < 0)
+    if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) || ((events & EPOLLIN) && conn_read(c) < 0) ||
+        conn_drive(d, c) < 0)
         conn_close(d, c);
 }
 

@@ -5,7 +5,7 @@
 #ifndef CHATD_DEMO_H
 #define CHATD_DEMO_H
 
-#define DEMO_MODEL "demo" /* the model /v1/models lists; any requested name is accepted */
+#define DEMO_MODEL "chatd-demo" /* what /v1/models lists; any requested name is accepted */
 
 typedef struct demo demo;
 

@@ -29,7 +29,8 @@ static const char answer_default[] =
     "日本語：この文章も一文字ずつ届きます。\n"
     "中文：每个汉字都完整地显示出来。\n"
     "\n"
-    "Emoji arrive whole: 👩\u200d💻 🇯🇵 👍🏽 ❤\ufe0f, and so does an accent typed as two code "
+    "Emoji arrive whole: 👩\u200d💻 🇯🇵 👍🏽 ❤\ufe0f, and so does an accent typed as two "
+    "code "
     "points, as in cafe\u0301.\n"
     "\n"
     "Ask me about **code**, **Japanese**, **emoji**, a **markdown table** or a **long "
@@ -159,24 +160,23 @@ typedef struct answer {
 } answer;
 
 static const char *const keys_code[] = {
-    "code", "coding", "program", "programming", "python", "c", "c++", "c#", "rust",
-    "javascript", "js", "typescript", "function", "snippet", "sdk", "api", "curl", NULL};
+    "code",       "coding", "program",    "programming", "python",  "c",   "c++", "c#",   "rust",
+    "javascript", "js",     "typescript", "function",    "snippet", "sdk", "api", "curl", NULL};
 static const char *const keys_cjk[] = {
-    "japanese", "chinese", "korean", "cjk", "kanji", "hanzi", "hangul", "日本語", "日本",
-    "中文", "汉语", "漢語", "汉字", "漢字", "한국어", "にほんご", NULL};
-static const char *const keys_emoji[] = {
-    "emoji", "emojis", "emoticon", "emoticons", "smiley", "flag", "flags", "zwj", NULL};
-static const char *const keys_markdown[] = {
-    "markdown", "md", "table", "tables", "list", "lists", "heading", "headings", "format",
-    "formatting", "bold", NULL};
-static const char *const keys_long[] = {
-    "long", "longer", "story", "essay", "poem", "stop", "cancel", "resume", "slow", NULL};
+    "japanese", "chinese", "korean", "cjk",  "kanji", "hanzi",  "hangul",   "日本語", "日本",
+    "中文",     "汉语",    "漢語",   "汉字", "漢字",  "한국어", "にほんご", NULL};
+static const char *const keys_emoji[] = {"emoji", "emojis", "emoticon", "emoticons", "smiley",
+                                         "flag",  "flags",  "zwj",      NULL};
+static const char *const keys_markdown[] = {"markdown", "md",         "table",   "tables",
+                                            "list",     "lists",      "heading", "headings",
+                                            "format",   "formatting", "bold",    NULL};
+static const char *const keys_long[] = {"long", "longer", "story",  "essay", "poem",
+                                        "stop", "cancel", "resume", "slow",  NULL};
 
 /* In match order; the default answer has no keys and comes last. */
 static const answer answers[] = {
-    {keys_code, answer_code},         {keys_cjk, answer_cjk},
-    {keys_emoji, answer_emoji},       {keys_markdown, answer_markdown},
-    {keys_long, answer_long},         {NULL, answer_default},
+    {keys_code, answer_code},         {keys_cjk, answer_cjk},   {keys_emoji, answer_emoji},
+    {keys_markdown, answer_markdown}, {keys_long, answer_long}, {NULL, answer_default},
 };
 #define N_ANSWERS (sizeof(answers) / sizeof(answers[0]))
 

@@ -10,22 +10,24 @@
 #include "chat.h"
 #include "files.h"
 #include "jsonw.h"
+#include "oai.h"
 #include "req.h"
 #include "worker.h"
 
 enum route { R_CHAT = 1 };
 
-/* Per-connection state for a request whose body we read (POST /api/chat). */
+/* Per-connection state for a request whose body we read (the chat endpoints). */
 typedef struct http_req {
     int route;
+    http_api api;
     buf body;
     int too_large;
     chat *c;
 } http_req;
 
-enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json)
+enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(json), (void *)json,
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)json,
                                                              MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
@@ -40,11 +42,19 @@ enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char
 enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const char *type,
                            const char *msg, const char *hname, const char *hvalue)
 {
+    return http_fail(mc, API_NATIVE, status, type, msg, hname, hvalue);
+}
+
+enum MHD_Result http_fail(struct MHD_Connection *mc, http_api api, unsigned status, const char *type,
+                          const char *msg, const char *hname, const char *hvalue)
+{
     buf b;
     buf_init(&b, 4096);
-    int bad = buf_addstr(&b, "{\"error\":{\"type\":") | jsonw_str(&b, type, strlen(type)) |
-              buf_addstr(&b, ",\"message\":") | jsonw_str(&b, msg, strlen(msg)) |
-              buf_addstr(&b, "}}");
+    int bad = api == API_OPENAI
+                  ? oai_error_body(&b, type, msg)
+                  : buf_addstr(&b, "{\"error\":{\"type\":") | jsonw_str(&b, type, strlen(type)) |
+                        buf_addstr(&b, ",\"message\":") | jsonw_str(&b, msg, strlen(msg)) |
+                        buf_addstr(&b, "}}");
     struct MHD_Response *r =
         bad ? NULL
             : MHD_create_response_from_buffer(buf_len(&b), (void *)buf_ptr(&b), MHD_RESPMEM_MUST_COPY);
@@ -61,9 +71,9 @@ enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const cha
     return rc;
 }
 
-static enum MHD_Result not_allowed(struct MHD_Connection *mc, const char *allow)
+static enum MHD_Result not_allowed(struct MHD_Connection *mc, http_api api, const char *allow)
 {
-    return http_error(mc, 405, "method_not_allowed", "method not allowed here", "Allow", allow);
+    return http_fail(mc, api, 405, "method_not_allowed", "method not allowed here", "Allow", allow);
 }
 
 static int is_get(const char *m)
@@ -82,20 +92,21 @@ static int json_type(const char *ct)
 }
 
 /* First call for POST /api/chat: refuse early what the headers already show is wrong. */
-static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, void **con_cls)
+static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api api, void **con_cls)
 {
     const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
     if (!json_type(ct))
-        return http_error(mc, 415, "unsupported_media_type", "Content-Type must be application/json",
-                          NULL, NULL);
+        return http_fail(mc, api, 415, "unsupported_media_type",
+                         "Content-Type must be application/json", NULL, NULL);
     long max = w->env->cfg->max_body_bytes;
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)max)
-        return http_error(mc, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return http_fail(mc, api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     http_req *hr = calloc(1, sizeof(*hr));
     if (!hr)
         return MHD_NO;
     hr->route = R_CHAT;
+    hr->api = api;
     buf_init(&hr->body, (size_t)max);
     *con_cls = hr;
     return MHD_YES;
@@ -115,26 +126,55 @@ static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req 
         return MHD_YES;
     }
     if (hr->too_large)
-        return http_error(mc, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return http_fail(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), &req, err, sizeof(err)) < 0)
-        return http_error(mc, 400, "invalid_request", err, NULL, NULL);
+        return http_fail(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
-    return chat_start(w, mc, &req, &hr->c);
+    return chat_start(w, mc, &req, hr->api, &hr->c);
+}
+
+/* GET /v1/models: the model chatd uses when a request names none. */
+static enum MHD_Result models(worker *w, struct MHD_Connection *mc)
+{
+    const char *m = w->env->cfg->model;
+    buf b;
+    buf_init(&b, 4096);
+    int bad = buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":") | jsonw_str(&b, m, strlen(m)) |
+              buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}");
+    enum MHD_Result rc = bad ? MHD_NO : http_json(mc, 200, buf_ptr(&b), buf_len(&b));
+    buf_free(&b);
+    return rc;
+}
+
+/* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
+static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const char *url,
+                                 const char *method, http_api api, void **con_cls)
+{
+    const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
+    if (!auth_check(&w->env->auth, h))
+        return http_fail(mc, api, 401, "unauthorized", "a valid API key is required",
+                         "WWW-Authenticate", "Bearer");
+    if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions"))
+        return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, con_cls);
+    if (!strcmp(url, "/v1/models"))
+        return is_get(method) ? models(w, mc) : not_allowed(mc, api, "GET, HEAD");
+    return http_fail(mc, api, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
 static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const char *url,
                                    const char *method, void **con_cls)
 {
-    if (!strcmp(url, "/api/chat"))
-        return strcmp(method, "POST") ? not_allowed(mc, "POST") : chat_begin(w, mc, con_cls);
+    if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api"))
+        return route_api(w, mc, url, method, API_NATIVE, con_cls);
+    if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
+        return route_api(w, mc, url, method, API_OPENAI, con_cls);
     if (!strcmp(url, "/healthz"))
-        return is_get(method) ? http_json(mc, 200, "{\"status\":\"ok\"}") : not_allowed(mc, "GET, HEAD");
-    if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api") || !strncmp(url, "/v1/", 4))
-        return http_error(mc, 404, "not_found", "no such endpoint", NULL, NULL);
+        return is_get(method) ? http_json(mc, 200, "{\"status\":\"ok\"}", 15)
+                              : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!is_get(method))
-        return not_allowed(mc, "GET, HEAD");
+        return not_allowed(mc, API_NATIVE, "GET, HEAD");
     return files_serve(mc, w->env->web_root_real, url);
 }
 

@@ -5,6 +5,9 @@
 
 #include <microhttpd.h>
 
+/* Which API a request came in on: it decides the shape of error bodies. */
+typedef enum { API_NATIVE, API_OPENAI } http_api;
+
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                 const char *method, const char *version, const char *upload,
                                 size_t *upload_size, void **con_cls);
@@ -13,6 +16,9 @@ void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 /* Queues {"error":{"type":..,"message":..}} with status; extra header (name, value) or NULL. */
 enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const char *type,
                            const char *msg, const char *hname, const char *hvalue);
-enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json);
+/* The same in the request's API's shape: OpenAI's {"error":{"message","type","param","code"}}. */
+enum MHD_Result http_fail(struct MHD_Connection *mc, http_api api, unsigned status, const char *type,
+                          const char *msg, const char *hname, const char *hvalue);
+enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n);
 
 #endif

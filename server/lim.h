@@ -24,6 +24,7 @@
 #define LIM_PEND_HIGH           (128u * 1024) /* pause the upstream above this */
 #define LIM_PEND_LOW            (32u * 1024)  /* resume the upstream below this */
 #define LIM_PEND_MAX            (512u * 1024) /* pending hard cap: over it the stream errors */
+#define LIM_FULL_MAX            (8u << 20)    /* a non-streamed answer, collected whole */
 
 /* Timing. */
 #define LIM_PING_IDLE_MS        10000  /* ': ping' after this much silence (contract: <= 15 s) */

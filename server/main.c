@@ -112,6 +112,10 @@ int main(int argc, char **argv)
         return 2;
     }
     pace_from(&c, &env.pace);
+    if (auth_init(&env.auth, c.api_keys) < 0) {
+        fprintf(stderr, "chatd: out of memory\n");
+        return 1;
+    }
     if (!realpath(c.web_root, env.web_root_real)) {
         fprintf(stderr, "chatd: warning: web root %s: %s (the UI is not served)\n", c.web_root,
                 strerror(errno));
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
         worker_join(&ws[i]);
     free(ws);
     demo_stop(d);
+    auth_free(&env.auth);
     curl_global_cleanup();
     fprintf(stderr, "chatd: stopped\n");
     return 0;

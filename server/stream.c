@@ -6,6 +6,7 @@
 
 #include "jsonw.h"
 #include "lim.h"
+#include "oai.h"
 #include "sse.h"
 
 #define REASONING_BIT 0x8000u
@@ -22,6 +23,9 @@ void stream_init(stream *s, const char *id, const char *model, const pace_cfg *p
     buf_init(&s->out, LIM_OUT_MAX);
     buf_init(&s->pend, LIM_PEND_MAX);
     buf_init(&s->pend_lens, LIM_PEND_MAX);
+    buf_init(&s->head, 1024);
+    buf_init(&s->full[0], LIM_FULL_MAX);
+    buf_init(&s->full[1], LIM_FULL_MAX);
     s->prompt_tokens = s->completion_tokens = -1;
     s->last_out_ms = now;
 }
@@ -31,10 +35,31 @@ void stream_release(stream *s)
     buf_free(&s->out);
     buf_free(&s->pend);
     buf_free(&s->pend_lens);
+    buf_free(&s->head);
+    buf_free(&s->full[0]);
+    buf_free(&s->full[1]);
+}
+
+int stream_set_format(stream *s, stream_fmt fmt, int include_usage, long created)
+{
+    s->fmt = fmt;
+    s->include_usage = include_usage;
+    s->created = created;
+    if (fmt == STREAM_FMT_OAI_JSON) {
+        s->flush = 1;
+        s->out.cap = 2 * LIM_FULL_MAX + 4096; /* the whole answer, escaped, in one object */
+    }
+    if (fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_head(&s->head, s->id, created, s->model);
+    return 0;
 }
 
 int stream_begin(stream *s)
 {
+    if (s->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_role(&s->out, buf_ptr(&s->head), buf_len(&s->head));
+    if (s->fmt == STREAM_FMT_OAI_JSON)
+        return 0;
     buf j;
     buf_init(&j, 1024);
     int rc = buf_addstr(&j, "{\"stream_id\":") | jsonw_str(&j, s->id, strlen(s->id)) |
@@ -140,6 +165,13 @@ void stream_cancel(stream *s)
 
 static int write_done(stream *s)
 {
+    if (s->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_end(&s->out, buf_ptr(&s->head), buf_len(&s->head), s->finish_reason,
+                             s->include_usage, s->prompt_tokens, s->completion_tokens);
+    if (s->fmt == STREAM_FMT_OAI_JSON)
+        return oai_completion(&s->out, s->id, s->created, s->model, buf_ptr(&s->full[0]),
+                              buf_len(&s->full[0]), buf_ptr(&s->full[1]), buf_len(&s->full[1]),
+                              s->finish_reason, s->prompt_tokens, s->completion_tokens);
     buf j;
     buf_init(&j, 512);
     int rc = buf_addstr(&j, "{\"finish_reason\":") |
@@ -156,6 +188,10 @@ static int write_done(stream *s)
 
 static int write_error(stream *s)
 {
+    if (s->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_error(&s->out, s->err_type, s->err_msg);
+    if (s->fmt == STREAM_FMT_OAI_JSON)
+        return oai_error_body(&s->out, s->err_type, s->err_msg);
     buf j;
     buf_init(&j, 1024);
     int rc = buf_addstr(&j, "{\"error\":{\"type\":") | jsonw_str(&j, s->err_type, strlen(s->err_type)) |
@@ -169,6 +205,20 @@ static int write_error(stream *s)
     return rc;
 }
 
+/* One character in the stream's format. */
+static int encode(stream *s, int reasoning, const char *p, size_t n)
+{
+    switch (s->fmt) {
+    case STREAM_FMT_OAI_SSE:
+        return oai_chunk_text(&s->out, buf_ptr(&s->head), buf_len(&s->head), reasoning, p, n);
+    case STREAM_FMT_OAI_JSON:
+        return buf_add(&s->full[reasoning], p, n);
+    case STREAM_FMT_NATIVE:
+        break;
+    }
+    return sse_text(&s->out, s->next_id, reasoning ? "reasoning" : "delta", p, n);
+}
+
 /* Moves up to n clusters into out as delta/reasoning events; stops at the out mark. */
 static size_t emit(stream *s, size_t n)
 {
@@ -177,8 +227,7 @@ static size_t emit(stream *s, size_t n)
     size_t i = 0, bytes = 0;
     for (; i < n && buf_len(&s->out) < LIM_OUT_HIGH; i++) {
         size_t len = lens[i] & ~REASONING_BIT;
-        const char *type = (lens[i] & REASONING_BIT) ? "reasoning" : "delta";
-        if (sse_text(&s->out, s->next_id, type, p + bytes, len) < 0)
+        if (encode(s, (lens[i] & REASONING_BIT) != 0, p + bytes, len) < 0)
             break;
         s->next_id++;
         bytes += len;
@@ -212,6 +261,8 @@ size_t stream_pump(stream *s, uint64_t now)
 int stream_ping(stream *s, uint64_t now)
 {
     s->last_out_ms = now;
+    if (s->fmt == STREAM_FMT_OAI_JSON)
+        return 0;
     return sse_comment(&s->out, "ping");
 }
 

@@ -17,11 +17,20 @@
 
 enum { STREAM_TEXT = 0, STREAM_REASONING = 1 };
 
+/* How events are written: chatd's native event stream, OpenAI's chunk stream, or one
+ * OpenAI chat.completion object at the end (collected, never paced). */
+typedef enum { STREAM_FMT_NATIVE, STREAM_FMT_OAI_SSE, STREAM_FMT_OAI_JSON } stream_fmt;
+
 typedef struct stream {
     char id[STREAM_ID_LEN + 1];
     char model[257];
     const pace_cfg *pc;
     pace pace;
+    stream_fmt fmt;
+    int include_usage; /* OpenAI stream: send the usage chunk */
+    long created;      /* OpenAI: creation time, seconds */
+    buf head;          /* OpenAI stream: the fields every chunk repeats */
+    buf full[2];       /* OpenAI object: the answer and the reasoning, collected */
     seg seg[2];        /* text and reasoning segment independently */
     int last_kind;     /* the kind fed last */
     buf out;           /* encoded events not yet taken by the client */
@@ -46,6 +55,8 @@ enum { STREAM_TERM_NONE, STREAM_TERM_DONE, STREAM_TERM_ERROR };
 
 void stream_init(stream *s, const char *id, const char *model, const pace_cfg *pc, uint64_t now);
 void stream_release(stream *s);
+/* Chooses the output format (default native); before stream_begin. 0 or -1. */
+int stream_set_format(stream *s, stream_fmt fmt, int include_usage, long created);
 int stream_begin(stream *s);                            /* retry + start event */
 int stream_add(stream *s, int kind, const char *p, size_t n); /* 0 or -1 (pending cap) */
 void stream_set_finish(stream *s, const char *reason);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "loop.h"
 #include "pace.h"
@@ -25,6 +26,7 @@ typedef struct worker_env {
     const prov *prov;
     const char *upstream_url; /* the provider base URL in force (the demo's when demo) */
     pace_cfg pace;
+    auth auth;                /* client keys */
     char web_root_real[4096]; /* realpath of cfg->web_root; empty: no UI */
     struct sockaddr_storage addr;
     socklen_t addrlen;
