@@ -1,7 +1,7 @@
-/* chat — POST /api/chat: ties one client connection (MHD), one upstream transfer (up)
- * and one character stream (stream) together, and decides how the stream ends.
- * A chat is owned by its worker's list; it is freed once the client connection, the
- * response and the upstream transfer have all let go of it. */
+/* chat — the owner side of one answer: the upstream transfer (up) feeding the stream's
+ * log through the provider's parser, pacing, timeouts, cancellation, and how it ends.
+ * A chat lives on the worker that started it; it keeps its stream resumable for the
+ * retention period after the end, then drops it from the store and frees itself. */
 #ifndef CHATD_CHAT_H
 #define CHATD_CHAT_H
 
@@ -13,56 +13,38 @@
 #include "stream.h"
 #include "worker.h"
 
-typedef enum { CHAT_WAITING, CHAT_STREAMING, CHAT_PRE_ERROR, CHAT_REFUSED } chat_phase;
-
 struct chat {
-    stream st;
     worker *w;
-    chat_phase phase;
-    http_api api;
-    /* client side */
-    struct MHD_Connection *mc; /* NULL once MHD completed the request */
-    int fd;                    /* client socket watched for hang-up, -1 when not */
-    int suspended;             /* we suspended mc and have not resumed it */
-    int resp_live;             /* MHD still holds the response (and may call the reader) */
-    int client_gone;
-    uint64_t gone_ms;
-    /* upstream side */
+    stream *s;
     up_xfer *x;
     prov_stream *ps;
     int up_paused;
-    int up_end_seen;           /* the provider's explicit end marker */
+    int up_end_seen;   /* the provider's explicit end marker */
     long up_status;
     buf errbody;
     uint64_t t0_ms, first_byte_ms, last_up_ms;
-    /* an error answered with an HTTP status before the stream started */
-    int pre_status;
-    char pre_type[32];
-    char pre_msg[256];
-    /* worker lists */
-    chat *next, *prev;   /* all chats */
-    chat *anext;         /* active list */
-    chat *rnext;         /* resume list */
-    int in_active, in_resume;
+    chat *next, *prev; /* the worker's chats */
+    chat *anext;       /* the worker's pacing list */
+    int in_active;
+    int counted;       /* counts in the worker's live_streams */
 };
 
-/* Starts a chat for a validated request (takes req). On success the connection is
- * suspended until the upstream answers; *out is set. On failure an error response was
- * queued. Returns MHD_YES/MHD_NO for the access handler. */
+struct reader;
+
+/* Starts an answer for a validated request (takes req): the stream, its upstream
+ * transfer and the first reader, for mc. On failure an error response was queued.
+ * Returns MHD_YES/MHD_NO for the access handler; *out is the reader. */
 enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
-                           chat **out);
-/* The access handler is called again after the connection was resumed. */
-enum MHD_Result chat_respond(chat *c, struct MHD_Connection *mc);
-/* The client connection is gone (MHD completed the request). */
-void chat_detach(chat *c);
+                           struct reader **out);
 
-/* Worker ticks. */
+/* Worker ticks, on the owner's thread. */
 int chat_pump(chat *c, uint64_t now);       /* pacing; returns whether still active */
-void chat_housekeep(chat *c, uint64_t now); /* pings and timeouts */
+void chat_housekeep(chat *c, uint64_t now); /* timeouts, grace, cancel requests, expiry */
 void chat_shutdown(chat *c);                /* server stopping: end now */
-void chat_resume_conn(chat *c);             /* called by the worker for its resume list */
-void chat_free_all(worker *w);
-void chat_unlisted(chat *c);                /* the worker dropped c from a list */              /* worker teardown, MHD already stopped */
+void chat_unlisted(chat *c);                /* the worker dropped c from its pacing list */
+void chat_free_all(worker *w);              /* worker teardown */
 
+/* A cancel for stream s from any worker (the owner acts on its next pass). */
+void chat_request_cancel(stream *s);
 
 #endif

@@ -9,6 +9,8 @@
 #include "buf.h"
 #include "chat.h"
 #include "files.h"
+#include "reader.h"
+#include "store.h"
 #include "jsonw.h"
 #include "oai.h"
 #include "req.h"
@@ -22,7 +24,7 @@ typedef struct http_req {
     http_api api;
     buf body;
     int too_large;
-    chat *c;
+    reader *r;
 } http_req;
 
 enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n)
@@ -115,8 +117,8 @@ static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api
 static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req *hr,
                                  const char *upload, size_t *upload_size)
 {
-    if (hr->c)
-        return chat_respond(hr->c, mc);
+    if (hr->r)
+        return reader_respond(hr->r, mc);
     if (*upload_size) {
         if (!hr->too_large && buf_add(&hr->body, upload, *upload_size) < 0) {
             hr->too_large = 1;
@@ -129,10 +131,11 @@ static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req 
         return http_fail(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
-    if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), &req, err, sizeof(err)) < 0)
+    int flags = hr->api == API_OPENAI ? REQ_CONTENT_PARTS : 0;
+    if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &req, err, sizeof(err)) < 0)
         return http_fail(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
-    return chat_start(w, mc, &req, hr->api, &hr->c);
+    return chat_start(w, mc, &req, hr->api, &hr->r);
 }
 
 /* GET /v1/models: the model chatd uses when a request names none. */
@@ -148,6 +151,96 @@ static enum MHD_Result models(worker *w, struct MHD_Connection *mc)
     return rc;
 }
 
+/* "/api/streams/ID" or "/api/streams/ID/cancel": copies ID, returns the rest or NULL. */
+static const char *stream_path(const char *url, char *id)
+{
+    static const char prefix[] = "/api/streams/";
+    if (strncmp(url, prefix, sizeof(prefix) - 1))
+        return NULL;
+    const char *p = url + sizeof(prefix) - 1;
+    size_t n = strspn(p, "0123456789abcdef");
+    if (n != STREAM_ID_LEN)
+        return NULL;
+    memcpy(id, p, n);
+    id[n] = '\0';
+    return p + n;
+}
+
+/* Last-Event-ID header, else ?last_event_id=; -1 when neither; -2 when malformed. */
+static int64_t last_event_id(struct MHD_Connection *mc)
+{
+    const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Last-Event-ID");
+    if (!v)
+        v = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    if (!v || !*v)
+        return -1;
+    if (strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
+        return -2;
+    return strtoll(v, NULL, 10);
+}
+
+/* GET /api/streams/{id}: replay after Last-Event-ID, then follow live. */
+static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *id, void **con_cls)
+{
+    int64_t last = last_event_id(mc);
+    if (last == -2)
+        return http_error(mc, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
+    stream *s = store_get(id);
+    if (!s)
+        return http_error(mc, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+    int64_t end = stream_last_id(s);
+    enum MHD_Result rc;
+    if (end >= 0 && last >= end) {
+        /* Nothing after the terminal event: 204 tells EventSource not to reconnect. */
+        rc = http_json(mc, 204, "", 0);
+        goto out;
+    }
+    http_req *hr = calloc(1, sizeof(*hr));
+    reader *r = hr ? reader_new(w, mc, s, STREAM_FMT_NATIVE, 0, API_NATIVE) : NULL;
+    if (!r) {
+        free(hr);
+        rc = MHD_NO;
+        goto out;
+    }
+    buf_init(&hr->body, 0);
+    hr->r = r;
+    *con_cls = hr;
+    if (reader_seek(r, last) < 0) {
+        rc = http_error(mc, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        goto out;
+    }
+    rc = reader_respond(r, mc);
+out:
+    stream_unref(s);
+    return rc;
+}
+
+/* POST /api/streams/{id}/cancel: the owner aborts the upstream on its next pass. */
+static enum MHD_Result cancel(struct MHD_Connection *mc, const char *id)
+{
+    stream *s = store_get(id);
+    if (!s)
+        return http_error(mc, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+    char body[96];
+    int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}", s->id,
+                     stream_last_id(s) >= 0 ? "finished" : "cancelling");
+    chat_request_cancel(s);
+    stream_unref(s);
+    return http_json(mc, 202, body, (size_t)n);
+}
+
+static enum MHD_Result route_streams(worker *w, struct MHD_Connection *mc, const char *url,
+                                     const char *method, void **con_cls)
+{
+    char id[STREAM_ID_LEN + 1];
+    const char *rest = stream_path(url, id);
+    if (!rest || (*rest && strcmp(rest, "/cancel")))
+        return http_error(mc, 404, "not_found", "no such endpoint", NULL, NULL);
+    if (*rest)
+        return strcmp(method, "POST") ? not_allowed(mc, API_NATIVE, "POST") : cancel(mc, id);
+    return is_get(method) ? resume(w, mc, id, con_cls) : not_allowed(mc, API_NATIVE, "GET, HEAD");
+}
+
 /* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
 static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const char *url,
                                  const char *method, http_api api, void **con_cls)
@@ -160,6 +253,8 @@ static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const cha
         return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, con_cls);
     if (!strcmp(url, "/v1/models"))
         return is_get(method) ? models(w, mc) : not_allowed(mc, api, "GET, HEAD");
+    if (!strncmp(url, "/api/streams/", 13))
+        return route_streams(w, mc, url, method, con_cls);
     return http_fail(mc, api, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
@@ -186,6 +281,8 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
     http_req *hr = *con_cls;
     if (!hr)
         return route_first(w, mc, url, method, con_cls);
+    if (hr->route != R_CHAT)
+        return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
     return chat_body(w, mc, hr, upload, upload_size);
 }
 
@@ -195,8 +292,8 @@ void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     http_req *hr = *con_cls;
     if (!hr)
         return;
-    if (hr->c)
-        chat_detach(hr->c);
+    if (hr->r)
+        reader_detach(hr->r);
     buf_free(&hr->body);
     free(hr);
     *con_cls = NULL;

@@ -18,13 +18,12 @@
 /* Segmenter: a cluster longer than this is cut at a code point boundary. */
 #define LIM_CLUSTER             1024
 
-/* Per-stream buffers (the backpressure chain: out -> pending -> pause upstream). */
-#define LIM_OUT_HIGH            (64u * 1024)  /* stop moving pending into out above this */
-#define LIM_OUT_MAX             (256u * 1024) /* out buffer hard cap */
-#define LIM_PEND_HIGH           (128u * 1024) /* pause the upstream above this */
-#define LIM_PEND_LOW            (32u * 1024)  /* resume the upstream below this */
-#define LIM_PEND_MAX            (512u * 1024) /* pending hard cap: over it the stream errors */
-#define LIM_FULL_MAX            (8u << 20)    /* a non-streamed answer, collected whole */
+/* Backpressure: characters the slowest live reader has not taken yet. */
+#define LIM_UNSENT_HIGH         (64u * 1024)  /* pause the upstream above this many */
+#define LIM_UNSENT_LOW          (16u * 1024)  /* resume it below this many */
+#define LIM_READER_OUT          (64u * 1024 + 8192) /* a reader's encoded bytes, hard cap */
+#define LIM_LOG_TEXT            (4u << 20)    /* a stream's log of characters (and of lengths) */
+#define LIM_READER_CHUNK        (16u * 1024)  /* encoded bytes a reader prepares at a time */
 
 /* Timing. */
 #define LIM_PING_IDLE_MS        10000  /* ': ping' after this much silence (contract: <= 15 s) */

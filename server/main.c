@@ -12,7 +12,10 @@
 
 #include "cfg.h"
 #include "demo.h"
+#include "prov_anthropic.h"
+#include "prov_ollama.h"
 #include "prov_openai.h"
+#include "store.h"
 #include "worker.h"
 
 #define DEMO_TOKEN_MS 30
@@ -43,9 +46,12 @@ static const prov *provider_for(const cfg *c)
     case CFG_PROVIDER_DEMO:
     case CFG_PROVIDER_OPENAI:
         return &prov_openai;
-    default:
-        return NULL;
+    case CFG_PROVIDER_ANTHROPIC:
+        return &prov_anthropic;
+    case CFG_PROVIDER_OLLAMA:
+        return &prov_ollama;
     }
+    return NULL;
 }
 
 static void pace_from(const cfg *c, pace_cfg *p)
@@ -124,6 +130,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "chatd: effective configuration:\n");
     cfg_print(&c, stderr);
 
+    if (store_init() < 0) {
+        fprintf(stderr, "chatd: out of memory\n");
+        return 1;
+    }
     block_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     demo *d = NULL;
@@ -149,6 +159,8 @@ int main(int argc, char **argv)
             worker_request_stop(&ws[i]);
         for (int i = 0; i < started; i++)
             worker_join(&ws[i]);
+        for (int i = 0; i < started; i++)
+            worker_free(&ws[i]);
         demo_stop(d);
         return 1;
     }
@@ -163,7 +175,10 @@ int main(int argc, char **argv)
         worker_request_stop(&ws[i]);
     for (int i = 0; i < n; i++)
         worker_join(&ws[i]);
+    for (int i = 0; i < n; i++)
+        worker_free(&ws[i]);
     free(ws);
+    store_free();
     demo_stop(d);
     auth_free(&env.auth);
     curl_global_cleanup();

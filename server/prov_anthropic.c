@@ -211,7 +211,8 @@ static int add_system(cJSON *o, const chat_req *req)
 static int add_options(cJSON *o, const chat_req *req)
 {
     long max = req->max_tokens > 0 ? req->max_tokens : MAX_TOKENS_DEFAULT;
-    if (!cJSON_AddNumberToObject(o, "max_tokens", (double)max) || !cJSON_AddTrueToObject(o, "stream"))
+    if (!cJSON_AddNumberToObject(o, "max_tokens", (double)max) ||
+        !cJSON_AddTrueToObject(o, "stream"))
         return -1;
     if (req->has_temperature && !cJSON_AddNumberToObject(o, "temperature", req->temperature))
         return -1;
@@ -348,9 +349,9 @@ static long tokens(const cJSON *n)
 static const char *finish_name(const char *stop)
 {
     static const char *const map[][2] = {
-        {"end_turn", "stop"},          {"stop_sequence", "stop"},
-        {"max_tokens", "length"},      {"model_context_window_exceeded", "length"},
-        {"tool_use", "tool_calls"},    {"refusal", "content_filter"},
+        {"end_turn", "stop"},       {"stop_sequence", "stop"},
+        {"max_tokens", "length"},   {"model_context_window_exceeded", "length"},
+        {"tool_use", "tool_calls"}, {"refusal", "content_filter"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(stop, map[i][0]) == 0)
@@ -413,7 +414,7 @@ static const struct {
     const char *type;
     int (*fn)(prov_stream *s, const cJSON *ev);
 } HANDLERS[] = {
-    {"message_start", on_message_start},   {"content_block_start", on_block_start},
+    {"message_start", on_message_start},     {"content_block_start", on_block_start},
     {"content_block_delta", on_block_delta}, {"message_delta", on_message_delta},
     {"message_stop", on_message_stop},
 };

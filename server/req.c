@@ -26,11 +26,11 @@ static int role_ok(const char *r)
 
 /* OpenAI clients may send content as [{"type":"text","text":"..."}]: accepted when every
  * part is text and there is exactly one (chatd passes text through, nothing else). */
-static const char *content_of(const cJSON *c)
+static const char *content_of(const cJSON *c, int allow_parts)
 {
     if (cJSON_IsString(c))
         return c->valuestring;
-    if (cJSON_IsArray(c) && cJSON_GetArraySize(c) == 1) {
+    if (allow_parts && cJSON_IsArray(c) && cJSON_GetArraySize(c) == 1) {
         const cJSON *p = cJSON_GetArrayItem(c, 0);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "type");
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, "text");
@@ -40,7 +40,7 @@ static const char *content_of(const cJSON *c)
     return NULL;
 }
 
-static int parse_messages(const cJSON *arr, chat_req *r, char *err, size_t errsz)
+static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, char *err, size_t errsz)
 {
     if (!arr)
         return fail(err, errsz, "messages is required");
@@ -63,7 +63,7 @@ static int parse_messages(const cJSON *arr, chat_req *r, char *err, size_t errsz
             return -1;
         }
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        const char *content = content_of(cJSON_GetObjectItemCaseSensitive(m, "content"));
+        const char *content = content_of(cJSON_GetObjectItemCaseSensitive(m, "content"), allow_parts);
         if (!cJSON_IsString(role) || !role_ok(role->valuestring)) {
             snprintf(err, errsz, "messages[%zu].role must be system, user or assistant", i);
             return -1;
@@ -112,19 +112,32 @@ static int parse_options(const cJSON *root, chat_req *r, char *err, size_t errsz
     return 0;
 }
 
-int req_parse(const char *body, size_t len, chat_req *out, char *err, size_t errsz)
+/* Nothing but JSON white space may follow the value. */
+static int only_space(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            return 0;
+    return 1;
+}
+
+int req_parse(const char *body, size_t len, int flags, chat_req *out, char *err, size_t errsz)
 {
     memset(out, 0, sizeof(*out));
     if (!utf8_valid(body, len))
         return fail(err, errsz, "request body is not valid UTF-8");
-    out->root = cJSON_ParseWithLength(body, len);
-    if (!out->root)
+    const char *end = NULL;
+    out->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!out->root || !only_space(end, body + len)) {
+        req_free(out);
         return fail(err, errsz, "request body is not valid JSON");
+    }
     if (!cJSON_IsObject(out->root)) {
         fail(err, errsz, "request body must be a JSON object");
         goto bad;
     }
-    if (parse_messages(cJSON_GetObjectItemCaseSensitive(out->root, "messages"), out, err, errsz) < 0 ||
+    if (parse_messages(cJSON_GetObjectItemCaseSensitive(out->root, "messages"), out,
+                       flags & REQ_CONTENT_PARTS, err, errsz) < 0 ||
         parse_options(out->root, out, err, errsz) < 0)
         goto bad;
     return 0;

@@ -25,8 +25,11 @@ typedef struct chat_req {
     cJSON *root;          /* owns the strings above */
 } chat_req;
 
+/* Flags: OpenAI's API also takes content as [{"type":"text","text":...}]. */
+enum { REQ_CONTENT_PARTS = 1 };
+
 /* 0 and *out filled, or -1 with a one-line reason in err (invalid_request). */
-int req_parse(const char *body, size_t len, chat_req *out, char *err, size_t errsz);
+int req_parse(const char *body, size_t len, int flags, chat_req *out, char *err, size_t errsz);
 void req_free(chat_req *r);
 
 #endif

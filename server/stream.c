@@ -2,7 +2,9 @@
 #include "stream.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonw.h"
 #include "lim.h"
@@ -10,74 +12,60 @@
 #include "sse.h"
 
 #define REASONING_BIT 0x8000u
+#define LOCK(s) pthread_mutex_lock(&(s)->mu)
+#define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
 
-void stream_init(stream *s, const char *id, const char *model, const pace_cfg *pc, uint64_t now)
+stream *stream_new(const char *id, const char *model, const pace_cfg *pc, int owner, uint64_t now)
 {
-    memset(s, 0, sizeof(*s));
+    stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
     snprintf(s->id, sizeof(s->id), "%s", id);
     snprintf(s->model, sizeof(s->model), "%s", model);
+    s->owner = owner;
+    s->created = (long)time(NULL);
+    atomic_init(&s->refs, 1);
     s->pc = pc;
     pace_init(&s->pace, now);
     seg_init(&s->seg[0]);
     seg_init(&s->seg[1]);
-    buf_init(&s->out, LIM_OUT_MAX);
-    buf_init(&s->pend, LIM_PEND_MAX);
-    buf_init(&s->pend_lens, LIM_PEND_MAX);
-    buf_init(&s->head, 1024);
-    buf_init(&s->full[0], LIM_FULL_MAX);
-    buf_init(&s->full[1], LIM_FULL_MAX);
+    pthread_mutex_init(&s->mu, NULL);
+    buf_init(&s->text, LIM_LOG_TEXT);
+    buf_init(&s->lens, LIM_LOG_TEXT);
     s->prompt_tokens = s->completion_tokens = -1;
-    s->last_out_ms = now;
+    s->no_reader_since_ms = now;
+    return s;
 }
 
-void stream_release(stream *s)
+void stream_ref(stream *s)
 {
-    buf_free(&s->out);
-    buf_free(&s->pend);
-    buf_free(&s->pend_lens);
-    buf_free(&s->head);
-    buf_free(&s->full[0]);
-    buf_free(&s->full[1]);
+    atomic_fetch_add(&s->refs, 1);
 }
 
-int stream_set_format(stream *s, stream_fmt fmt, int include_usage, long created)
+void stream_unref(stream *s)
 {
-    s->fmt = fmt;
-    s->include_usage = include_usage;
-    s->created = created;
-    if (fmt == STREAM_FMT_OAI_JSON) {
-        s->flush = 1;
-        s->out.cap = 2 * LIM_FULL_MAX + 4096; /* the whole answer, escaped, in one object */
-    }
-    if (fmt == STREAM_FMT_OAI_SSE)
-        return oai_chunk_head(&s->head, s->id, created, s->model);
-    return 0;
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    buf_free(&s->text);
+    buf_free(&s->lens);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }
 
-int stream_begin(stream *s)
-{
-    if (s->fmt == STREAM_FMT_OAI_SSE)
-        return oai_chunk_role(&s->out, buf_ptr(&s->head), buf_len(&s->head));
-    if (s->fmt == STREAM_FMT_OAI_JSON)
-        return 0;
-    buf j;
-    buf_init(&j, 1024);
-    int rc = buf_addstr(&j, "{\"stream_id\":") | jsonw_str(&j, s->id, strlen(s->id)) |
-             buf_addstr(&j, ",\"model\":") | jsonw_str(&j, s->model, strlen(s->model)) |
-             buf_addstr(&j, "}");
-    if (rc == 0)
-        rc = sse_retry(&s->out, 3000) | sse_event(&s->out, s->next_id++, "start", buf_ptr(&j), buf_len(&j));
-    buf_free(&j);
-    return rc ? -1 : 0;
-}
+/* ---------- owner side ---------- */
 
-/* Segmenter callback: one whole cluster joins the pending queue. */
+/* Segmenter callback (mu held): one whole cluster joins the log. */
 static int push_cluster(stream *s, int kind, const char *p, size_t n)
 {
     uint16_t len = (uint16_t)(n | (kind == STREAM_REASONING ? REASONING_BIT : 0));
-    if (buf_add(&s->pend, p, n) < 0 || buf_add(&s->pend_lens, &len, sizeof(len)) < 0)
+    size_t mark = buf_len(&s->text);
+    if (buf_add(&s->text, p, n) < 0)
         return -1;
-    s->pend_count++;
+    if (buf_add(&s->lens, &len, sizeof(len)) < 0) {
+        s->text.len = mark;
+        return -1;
+    }
+    s->count++;
     return 0;
 }
 
@@ -91,57 +79,80 @@ static int push_reasoning(void *ctx, const char *p, size_t n)
     return push_cluster(ctx, STREAM_REASONING, p, n);
 }
 
-int stream_add(stream *s, int kind, const char *p, size_t n)
+static seg_emit_fn push_fn(int kind)
 {
-    if (s->up_done || s->term_kind)
-        return 0;
-    seg_emit_fn fn = kind == STREAM_REASONING ? push_reasoning : push_text;
-    /* A cluster never spans thinking and answer: switching kinds completes the other's. */
+    return kind == STREAM_REASONING ? push_reasoning : push_text;
+}
+
+/* mu held. A cluster never spans thinking and answer: switching kinds completes the other. */
+static int add_locked(stream *s, int kind, const char *p, size_t n)
+{
     if (kind != s->last_kind) {
-        seg_emit_fn other = kind == STREAM_REASONING ? push_text : push_reasoning;
-        if (seg_finish(&s->seg[s->last_kind], other, s))
+        if (seg_finish(&s->seg[s->last_kind], push_fn(s->last_kind), s))
             return -1;
         s->last_kind = kind;
     }
-    return seg_feed(&s->seg[kind], p, n, fn, s) ? -1 : 0;
+    return seg_feed(&s->seg[kind], p, n, push_fn(kind), s) ? -1 : 0;
+}
+
+static void fail_locked(stream *s, const char *type, const char *msg, int status);
+
+int stream_add(stream *s, int kind, const char *p, size_t n)
+{
+    LOCK(s);
+    int rc = 0;
+    if (!s->term_kind && add_locked(s, kind, p, n) < 0) {
+        fail_locked(s, "internal_error", "the answer is longer than chatd keeps per stream", 0);
+        rc = -1;
+    }
+    UNLOCK(s);
+    return rc;
 }
 
 void stream_set_finish(stream *s, const char *reason)
 {
+    LOCK(s);
     snprintf(s->finish_reason, sizeof(s->finish_reason), "%s", reason);
+    UNLOCK(s);
 }
 
 void stream_set_usage(stream *s, long prompt, long completion)
 {
+    LOCK(s);
     s->prompt_tokens = prompt;
     s->completion_tokens = completion;
+    UNLOCK(s);
 }
 
-/* Held tails become characters; nothing more is accepted. */
-static int close_segs(stream *s)
+void stream_start(stream *s)
 {
-    if (s->up_done)
-        return 0;
-    s->up_done = 1;
-    int rc = seg_finish(&s->seg[STREAM_REASONING], push_reasoning, s);
-    return rc | seg_finish(&s->seg[STREAM_TEXT], push_text, s);
+    LOCK(s);
+    if (s->phase == STREAM_WAITING)
+        s->phase = STREAM_STARTED;
+    UNLOCK(s);
 }
 
-int stream_end(stream *s)
+void stream_fail_early(stream *s, int status, const char *type, const char *msg)
 {
-    if (s->term_kind)
-        return 0;
-    if (close_segs(s) < 0) {
-        stream_fail(s, "internal_error", "answer too large to buffer", 0);
-        return -1;
+    LOCK(s);
+    if (s->phase == STREAM_WAITING) {
+        s->phase = STREAM_FAILED_EARLY;
+        s->early_status = status;
+        snprintf(s->early_type, sizeof(s->early_type), "%s", type);
+        snprintf(s->early_msg, sizeof(s->early_msg), "%s", msg);
+        s->term_kind = STREAM_TERM_ERROR;
     }
-    s->term_kind = STREAM_TERM_DONE;
-    if (!s->finish_reason[0])
-        stream_set_finish(s, "stop");
-    return 0;
+    UNLOCK(s);
 }
 
-void stream_fail(stream *s, const char *type, const char *msg, int status)
+/* mu held: held tails become clusters. */
+static void close_segs(stream *s)
+{
+    seg_finish(&s->seg[STREAM_REASONING], push_reasoning, s);
+    seg_finish(&s->seg[STREAM_TEXT], push_text, s);
+}
+
+static void fail_locked(stream *s, const char *type, const char *msg, int status)
 {
     if (s->term_kind)
         return;
@@ -153,25 +164,154 @@ void stream_fail(stream *s, const char *type, const char *msg, int status)
     snprintf(s->err_msg, sizeof(s->err_msg), "%s", msg);
 }
 
-void stream_cancel(stream *s)
+int stream_end(stream *s)
 {
-    if (s->term_kind)
-        return;
-    stream_set_finish(s, "cancelled");
-    s->flush = 1;
-    stream_end(s);
-    stream_set_finish(s, "cancelled");
+    LOCK(s);
+    if (!s->term_kind) {
+        close_segs(s);
+        s->term_kind = STREAM_TERM_DONE;
+        if (!s->finish_reason[0])
+            snprintf(s->finish_reason, sizeof(s->finish_reason), "stop");
+    }
+    UNLOCK(s);
+    return 0;
 }
 
-static int write_done(stream *s)
+void stream_fail(stream *s, const char *type, const char *msg, int status)
 {
-    if (s->fmt == STREAM_FMT_OAI_SSE)
-        return oai_chunk_end(&s->out, buf_ptr(&s->head), buf_len(&s->head), s->finish_reason,
-                             s->include_usage, s->prompt_tokens, s->completion_tokens);
-    if (s->fmt == STREAM_FMT_OAI_JSON)
-        return oai_completion(&s->out, s->id, s->created, s->model, buf_ptr(&s->full[0]),
-                              buf_len(&s->full[0]), buf_ptr(&s->full[1]), buf_len(&s->full[1]),
-                              s->finish_reason, s->prompt_tokens, s->completion_tokens);
+    LOCK(s);
+    fail_locked(s, type, msg, status);
+    UNLOCK(s);
+}
+
+void stream_cancel(stream *s)
+{
+    LOCK(s);
+    if (!s->term_kind) {
+        close_segs(s);
+        s->term_kind = STREAM_TERM_DONE;
+        s->flush = 1;
+        snprintf(s->finish_reason, sizeof(s->finish_reason), "cancelled");
+    }
+    UNLOCK(s);
+}
+
+int stream_pump(stream *s, uint64_t now)
+{
+    LOCK(s);
+    uint64_t backlog = s->count - s->visible;
+    uint64_t n = backlog;
+    if (!s->flush)
+        n = pace_take(&s->pace, s->pc, now, (size_t)backlog, s->term_kind != 0);
+    s->visible += n;
+    int news = n > 0;
+    if (s->term_kind && !s->term_visible && s->visible == s->count &&
+        s->phase != STREAM_FAILED_EARLY) {
+        s->term_visible = 1;
+        s->ended_ms = now;
+        news = 1;
+    }
+    UNLOCK(s);
+    return news;
+}
+
+int stream_active(stream *s)
+{
+    LOCK(s);
+    int a = s->visible < s->count || (s->term_kind && !s->term_visible && s->phase != STREAM_FAILED_EARLY);
+    UNLOCK(s);
+    return a;
+}
+
+uint64_t stream_backlog(stream *s)
+{
+    LOCK(s);
+    uint64_t b = s->count - s->visible;
+    UNLOCK(s);
+    return b;
+}
+
+size_t stream_log_bytes(stream *s)
+{
+    LOCK(s);
+    size_t n = buf_len(&s->text) + buf_len(&s->lens);
+    UNLOCK(s);
+    return n;
+}
+
+/* ---------- reader side ---------- */
+
+int stream_cursor_init(stream_cursor *c, stream *s, stream_fmt fmt, int include_usage)
+{
+    memset(c, 0, sizeof(*c));
+    c->fmt = fmt;
+    c->include_usage = include_usage;
+    buf_init(&c->head, 1024);
+    if (fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_head(&c->head, s->id, s->created, s->model);
+    return 0;
+}
+
+void stream_cursor_free(stream_cursor *c)
+{
+    buf_free(&c->head);
+}
+
+static const uint16_t *lens_of(stream *s)
+{
+    return (const uint16_t *)buf_ptr(&s->lens);
+}
+
+int stream_seek(stream *s, stream_cursor *c, int64_t last_id)
+{
+    LOCK(s);
+    int rc = 0;
+    uint64_t max_id = s->term_kind ? s->count + 1 : UINT64_MAX;
+    if (last_id >= 0 && (uint64_t)last_id > max_id) {
+        rc = -1;
+    } else {
+        /* events up to last_id hold clusters 0 .. last_id-1 */
+        uint64_t clusters = last_id <= 0 ? 0 : (uint64_t)last_id;
+        if (clusters > s->count)
+            clusters = s->count;
+        const uint16_t *l = lens_of(s);
+        size_t off = 0;
+        for (uint64_t i = 0; i < clusters; i++)
+            off += l[i] & ~REASONING_BIT;
+        c->next_id = (uint64_t)(last_id + 1);
+        c->text_off = off;
+    }
+    UNLOCK(s);
+    return rc;
+}
+
+static int enc_start(stream *s, stream_cursor *c, buf *out)
+{
+    if (c->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_role(out, buf_ptr(&c->head), buf_len(&c->head));
+    buf j;
+    buf_init(&j, 1024);
+    int rc = buf_addstr(&j, "{\"stream_id\":") | jsonw_str(&j, s->id, strlen(s->id)) |
+             buf_addstr(&j, ",\"model\":") | jsonw_str(&j, s->model, strlen(s->model)) |
+             buf_addstr(&j, "}");
+    if (!rc)
+        rc = sse_event(out, 0, "start", buf_ptr(&j), buf_len(&j));
+    buf_free(&j);
+    return rc;
+}
+
+static int enc_cluster(stream_cursor *c, buf *out, int reasoning, const char *p, size_t n)
+{
+    if (c->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_text(out, buf_ptr(&c->head), buf_len(&c->head), reasoning, p, n);
+    return sse_text(out, c->next_id, reasoning ? "reasoning" : "delta", p, n);
+}
+
+static int enc_done(stream *s, stream_cursor *c, buf *out)
+{
+    if (c->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_end(out, buf_ptr(&c->head), buf_len(&c->head), s->finish_reason,
+                             c->include_usage, s->prompt_tokens, s->completion_tokens);
     buf j;
     buf_init(&j, 512);
     int rc = buf_addstr(&j, "{\"finish_reason\":") |
@@ -181,17 +321,15 @@ static int write_done(stream *s)
                        s->prompt_tokens, s->completion_tokens);
     rc |= buf_addstr(&j, "}");
     if (!rc)
-        rc = sse_event(&s->out, s->next_id++, "done", buf_ptr(&j), buf_len(&j));
+        rc = sse_event(out, c->next_id, "done", buf_ptr(&j), buf_len(&j));
     buf_free(&j);
     return rc;
 }
 
-static int write_error(stream *s)
+static int enc_error(stream *s, stream_cursor *c, buf *out)
 {
-    if (s->fmt == STREAM_FMT_OAI_SSE)
-        return oai_chunk_error(&s->out, s->err_type, s->err_msg);
-    if (s->fmt == STREAM_FMT_OAI_JSON)
-        return oai_error_body(&s->out, s->err_type, s->err_msg);
+    if (c->fmt == STREAM_FMT_OAI_SSE)
+        return oai_chunk_error(out, s->err_type, s->err_msg);
     buf j;
     buf_init(&j, 1024);
     int rc = buf_addstr(&j, "{\"error\":{\"type\":") | jsonw_str(&j, s->err_type, strlen(s->err_type)) |
@@ -200,73 +338,85 @@ static int write_error(stream *s)
         rc |= buf_addf(&j, ",\"status\":%d", s->err_status);
     rc |= buf_addstr(&j, "}}");
     if (!rc)
-        rc = sse_event(&s->out, s->next_id++, "error", buf_ptr(&j), buf_len(&j));
+        rc = sse_event(out, c->next_id, "error", buf_ptr(&j), buf_len(&j));
     buf_free(&j);
     return rc;
 }
 
-/* One character in the stream's format. */
-static int encode(stream *s, int reasoning, const char *p, size_t n)
+/* The non-streamed answer: content and reasoning gathered from the log (mu held). */
+static int enc_whole(stream *s, buf *out)
 {
-    switch (s->fmt) {
-    case STREAM_FMT_OAI_SSE:
-        return oai_chunk_text(&s->out, buf_ptr(&s->head), buf_len(&s->head), reasoning, p, n);
-    case STREAM_FMT_OAI_JSON:
-        return buf_add(&s->full[reasoning], p, n);
-    case STREAM_FMT_NATIVE:
-        break;
+    if (s->term_kind == STREAM_TERM_ERROR)
+        return oai_error_body(out, s->err_type, s->err_msg);
+    buf part[2];
+    buf_init(&part[0], LIM_LOG_TEXT);
+    buf_init(&part[1], LIM_LOG_TEXT);
+    const uint16_t *l = lens_of(s);
+    const char *p = buf_ptr(&s->text);
+    int rc = 0;
+    for (uint64_t i = 0; i < s->count && !rc; i++) {
+        size_t n = l[i] & ~REASONING_BIT;
+        rc = buf_add(&part[(l[i] & REASONING_BIT) != 0], p, n);
+        p += n;
     }
-    return sse_text(&s->out, s->next_id, reasoning ? "reasoning" : "delta", p, n);
+    if (!rc)
+        rc = oai_completion(out, s->id, s->created, s->model, buf_ptr(&part[0]), buf_len(&part[0]),
+                            buf_ptr(&part[1]), buf_len(&part[1]), s->finish_reason,
+                            s->prompt_tokens, s->completion_tokens);
+    buf_free(&part[0]);
+    buf_free(&part[1]);
+    return rc;
 }
 
-/* Moves up to n clusters into out as delta/reasoning events; stops at the out mark. */
-static size_t emit(stream *s, size_t n)
+/* mu held: the events after c that are released, while out is under max. */
+static int encode_locked(stream *s, stream_cursor *c, buf *out, size_t max)
 {
-    const uint16_t *lens = (const uint16_t *)buf_ptr(&s->pend_lens);
-    const char *p = buf_ptr(&s->pend);
-    size_t i = 0, bytes = 0;
-    for (; i < n && buf_len(&s->out) < LIM_OUT_HIGH; i++) {
-        size_t len = lens[i] & ~REASONING_BIT;
-        if (encode(s, (lens[i] & REASONING_BIT) != 0, p + bytes, len) < 0)
-            break;
-        s->next_id++;
-        bytes += len;
+    if (c->fmt == STREAM_FMT_OAI_JSON) {
+        if (!s->term_visible)
+            return 0;
+        return enc_whole(s, out) < 0 ? -1 : 1;
     }
-    buf_consume(&s->pend, bytes);
-    buf_consume(&s->pend_lens, i * sizeof(uint16_t));
-    s->pend_count -= i;
-    s->chars += i;
-    buf_shrink(&s->pend);
-    buf_shrink(&s->pend_lens);
-    return i;
-}
-
-size_t stream_pump(stream *s, uint64_t now)
-{
-    size_t before = buf_len(&s->out);
-    size_t n = s->pend_count;
-    if (!s->flush)
-        n = pace_take(&s->pace, s->pc, now, s->pend_count, s->up_done);
-    if (n)
-        emit(s, n);
-    if (s->term_kind && !s->term_written && s->pend_count == 0 && buf_len(&s->out) < LIM_OUT_HIGH) {
-        int rc = s->term_kind == STREAM_TERM_DONE ? write_done(s) : write_error(s);
-        s->term_written = rc == 0;
+    if (c->fmt == STREAM_FMT_NATIVE && !c->retry_sent) {
+        if (sse_retry(out, 3000) < 0)
+            return -1;
+        c->retry_sent = 1;
     }
-    if (buf_len(&s->out) != before)
-        s->last_out_ms = now;
-    return buf_len(&s->out) - before;
+    if (c->next_id == 0 && buf_len(out) < max) {
+        if (enc_start(s, c, out) < 0)
+            return -1;
+        c->next_id = 1;
+    }
+    const uint16_t *l = lens_of(s);
+    const char *text = buf_ptr(&s->text);
+    while (c->next_id <= s->visible && buf_len(out) < max) {
+        uint16_t len = l[c->next_id - 1];
+        size_t n = len & ~REASONING_BIT;
+        if (enc_cluster(c, out, (len & REASONING_BIT) != 0, text + c->text_off, n) < 0)
+            return -1;
+        c->text_off += n;
+        c->next_id++;
+    }
+    if (s->term_visible && c->next_id == s->count + 1 && buf_len(out) < max) {
+        int rc = s->term_kind == STREAM_TERM_DONE ? enc_done(s, c, out) : enc_error(s, c, out);
+        if (rc < 0)
+            return -1;
+        c->next_id++;
+    }
+    return s->term_visible && c->next_id > s->count + 1;
 }
 
-int stream_ping(stream *s, uint64_t now)
+int stream_encode(stream *s, stream_cursor *c, buf *out, size_t max)
 {
-    s->last_out_ms = now;
-    if (s->fmt == STREAM_FMT_OAI_JSON)
-        return 0;
-    return sse_comment(&s->out, "ping");
+    LOCK(s);
+    int rc = encode_locked(s, c, out, max);
+    UNLOCK(s);
+    return rc;
 }
 
-int stream_active(const stream *s)
+int64_t stream_last_id(stream *s)
 {
-    return s->pend_count > 0 || (s->term_kind && !s->term_written);
+    LOCK(s);
+    int64_t id = s->term_visible ? (int64_t)s->count + 1 : -1;
+    UNLOCK(s);
+    return id;
 }

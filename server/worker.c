@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "http.h"
 #include "lim.h"
+#include "reader.h"
 
 #define WORKERS_MAX 256
 static worker *all_workers[WORKERS_MAX];
@@ -31,13 +32,71 @@ void worker_activate(worker *w, chat *c)
     w->active = c;
 }
 
-void worker_wake(worker *w, chat *c)
+void worker_wake_reader(worker *w, reader *r)
 {
-    if (c->in_resume || !c->suspended)
+    if (r->in_resume || !r->suspended)
         return;
-    c->in_resume = 1;
-    c->rnext = w->resume;
-    w->resume = c;
+    r->in_resume = 1;
+    r->rnext = w->resume;
+    w->resume = r;
+}
+
+static void wake_fd(worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is full: the worker is awake already */
+    }
+}
+
+void worker_remote_wake(worker *w, reader *r)
+{
+    pthread_mutex_lock(&w->remote_mu);
+    int first = !w->remote;
+    if (!r->queued) {
+        r->queued = 1;
+        r->qnext = w->remote;
+        w->remote = r;
+    }
+    pthread_mutex_unlock(&w->remote_mu);
+    if (first)
+        wake_fd(w);
+}
+
+void worker_unqueue(worker *w, reader *r)
+{
+    pthread_mutex_lock(&w->remote_mu);
+    for (reader **pp = &w->remote; r->queued && *pp; pp = &(*pp)->qnext) {
+        if (*pp == r) {
+            *pp = r->qnext;
+            r->queued = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->remote_mu);
+}
+
+void worker_poke(int idx)
+{
+    if (idx < 0 || idx >= atomic_load(&n_workers) || !all_workers[idx])
+        return;
+    atomic_store(&all_workers[idx]->poked, 1);
+    wake_fd(all_workers[idx]);
+}
+
+static void drain_remote(worker *w)
+{
+    pthread_mutex_lock(&w->remote_mu);
+    reader *list = w->remote;
+    w->remote = NULL;
+    for (reader *r = list; r; r = r->qnext)
+        r->queued = 0;
+    pthread_mutex_unlock(&w->remote_mu);
+    /* Only this thread frees its readers, so the list stays valid once unlocked. */
+    for (reader *r = list, *next; r; r = next) {
+        next = r->qnext;
+        worker_wake_reader(w, r);
+    }
 }
 
 int worker_total_streams(const worker *w)
@@ -52,11 +111,11 @@ int worker_total_streams(const worker *w)
 static void flush_resumes(worker *w)
 {
     while (w->resume) {
-        chat *c = w->resume;
-        w->resume = c->rnext;
-        c->in_resume = 0;
-        chat_resume_conn(c);
-        chat_unlisted(c);
+        reader *r = w->resume;
+        w->resume = r->rnext;
+        r->in_resume = 0;
+        reader_resume_conn(r);
+        reader_unlisted(r);
     }
 }
 
@@ -81,6 +140,8 @@ static void housekeep(worker *w, uint64_t now)
         next = c->next;
         chat_housekeep(c, now);
     }
+    for (reader *r = w->readers; r; r = r->wnext)
+        reader_housekeep(r, now);
 }
 
 static void begin_stop(worker *w, uint64_t now)
@@ -103,7 +164,7 @@ static int stop_progress(worker *w, uint64_t now)
             chat_shutdown(c);
         }
     }
-    return w->nchats == 0 || now >= w->stop_deadline_ms + drain_ms;
+    return w->nreaders == 0 || now >= w->stop_deadline_ms + drain_ms;
 }
 
 static int next_timeout(worker *w, uint64_t now)
@@ -150,11 +211,12 @@ static void pass(worker *w)
     loop_run_once(w->loop, next_timeout(w, now));
     now = loop_now_ms();
     up_tick(w->up, now);
+    drain_remote(w);
     if (w->active && now >= w->next_pace_ms) {
         pace_tick(w, now);
         w->next_pace_ms = now + LIM_PACE_TICK_MS;
     }
-    if (now >= w->next_house_ms) {
+    if (now >= w->next_house_ms || atomic_exchange(&w->poked, 0)) {
         housekeep(w, now);
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
     }
@@ -165,15 +227,19 @@ static void pass(worker *w)
 static void teardown(worker *w)
 {
     /* MHD aborts on stop with suspended connections: resume each, marked gone. */
-    for (chat *c = w->chats; c; c = c->next) {
-        c->client_gone = 1;
-        chat_resume_conn(c);
+    for (reader *r = w->readers; r; r = r->wnext) {
+        r->gone = 1;
+        r->in_resume = 0;
+        reader_resume_conn(r);
     }
     w->resume = NULL;
+    for (chat *c = w->chats; c; c = c->next)
+        c->in_active = 0;
     w->active = NULL;
     MHD_run(w->mhd);
     MHD_stop_daemon(w->mhd);
     w->mhd = NULL;
+    reader_free_all(w);
     chat_free_all(w);
 }
 
@@ -220,6 +286,7 @@ int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, 
     w->idx = idx;
     w->env = env;
     w->wake_fd = -1;
+    pthread_mutex_init(&w->remote_mu, NULL);
     w->loop = loop_new();
     w->up = w->loop ? up_new(w->loop) : NULL;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -264,17 +331,21 @@ fail:
 
 void worker_request_stop(worker *w)
 {
-    uint64_t one = 1;
     atomic_store(&w->stop_req, 1);
-    if (write(w->wake_fd, &one, sizeof(one)) < 0) {
-        /* the eventfd is full: the worker is awake already */
-    }
+    wake_fd(w);
 }
 
 void worker_join(worker *w)
 {
     pthread_join(w->thread, NULL);
+}
+
+void worker_free(worker *w)
+{
+    if (w->idx < WORKERS_MAX)
+        all_workers[w->idx] = NULL;
     up_free(w->up);
     loop_free(w->loop);
     close(w->wake_fd);
+    pthread_mutex_destroy(&w->remote_mu);
 }

@@ -19,6 +19,7 @@
 
 struct MHD_Daemon;
 typedef struct chat chat;
+typedef struct reader reader;
 
 /* Shared, read-only after start. */
 typedef struct worker_env {
@@ -40,10 +41,15 @@ typedef struct worker {
     up *up;
     int wake_fd;             /* eventfd: stop request */
     pthread_t thread;
-    chat *chats;             /* every chat of this worker */
+    chat *chats;             /* every chat this worker owns */
     chat *active;            /* chats the pacing tick must visit */
-    chat *resume;            /* chats whose connection must be resumed before MHD_run */
     int nchats;
+    reader *readers;         /* every reader this worker's daemon serves */
+    reader *resume;          /* readers whose connection must be resumed before MHD_run */
+    int nreaders;
+    pthread_mutex_t remote_mu; /* guards remote: wake-ups from other workers */
+    reader *remote;
+    atomic_int poked;        /* another worker asked for a housekeeping pass */
     uint64_t next_pace_ms, next_house_ms;
     atomic_int stop_req;
     int stopping;
@@ -56,11 +62,16 @@ typedef struct worker {
 int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, char *err,
                  size_t errsz);
 void worker_request_stop(worker *w); /* async-signal-safe */
-void worker_join(worker *w);         /* waits for the thread, frees everything */
+void worker_join(worker *w);         /* waits for the thread */
+void worker_free(worker *w);         /* after every worker was joined */
 
-/* For chat.c: schedule work for this pass. */
-void worker_activate(worker *w, chat *c);  /* pacing tick visits c */
-void worker_wake(worker *w, chat *c);      /* resume c's connection before MHD_run */
-int worker_total_streams(const worker *w); /* across all workers */
+/* Scheduling work, from the worker's own thread. */
+void worker_activate(worker *w, chat *c);       /* the pacing tick visits c */
+void worker_wake_reader(worker *w, reader *r);  /* resume r's connection before MHD_run */
+/* From any thread. */
+void worker_remote_wake(worker *w, reader *r);  /* r has news: its worker wakes it */
+void worker_unqueue(worker *w, reader *r);      /* r is going away */
+void worker_poke(int idx);                      /* worker idx: housekeeping pass now */
+int worker_total_streams(const worker *w);      /* across all workers */
 
 #endif

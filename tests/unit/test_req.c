@@ -8,7 +8,7 @@
 static int parse(const char *body, char *err)
 {
     chat_req r;
-    int rc = req_parse(body, strlen(body), &r, err, 256);
+    int rc = req_parse(body, strlen(body), 0, &r, err, 256);
     if (rc == 0)
         req_free(&r);
     return rc;
@@ -21,7 +21,7 @@ START_TEST(valid_request)
                     "\"temperature\":0.5,\"max_tokens\":12,\"extra\":true}";
     chat_req r;
     char err[256];
-    ck_assert_int_eq(req_parse(b, strlen(b), &r, err, sizeof(err)), 0);
+    ck_assert_int_eq(req_parse(b, strlen(b), 0, &r, err, sizeof(err)), 0);
     ck_assert_uint_eq(r.n_msgs, 2);
     ck_assert_str_eq(r.msgs[1].role, "user");
     ck_assert_str_eq(r.msgs[1].content, "\xe6\x97\xa5");
@@ -56,6 +56,8 @@ static const struct {
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"\xc3\x28\"}]}", "UTF-8"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "UTF-8"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}", "not valid JSON"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} x", "not valid JSON"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}", "content"},
 };
 
 START_TEST(invalid_requests)
@@ -65,6 +67,17 @@ START_TEST(invalid_requests)
         ck_assert_msg(parse(bad[i].body, err) == -1, "accepted: %s", bad[i].body);
         ck_assert_msg(strstr(err, bad[i].msg), "for %s got \"%s\"", bad[i].body, err);
     }
+}
+END_TEST
+
+START_TEST(openai_content_parts)
+{
+    const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]} \n";
+    chat_req r;
+    char err[256];
+    ck_assert_int_eq(req_parse(b, strlen(b), REQ_CONTENT_PARTS, &r, err, sizeof(err)), 0);
+    ck_assert_str_eq(r.msgs[0].content, "x");
+    req_free(&r);
 }
 END_TEST
 
@@ -88,6 +101,7 @@ int main(void)
     TCase *t = tcase_create("core");
     tcase_add_test(t, valid_request);
     tcase_add_test(t, invalid_requests);
+    tcase_add_test(t, openai_content_parts);
     tcase_add_test(t, utf8_validation);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
