@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <curl/curl.h>
+
 #include "lim.h"
 #include "reader.h"
 #include "store.h"
@@ -68,13 +70,37 @@ static void stop_upstream(chat *c)
     c->x = NULL;
 }
 
+/* A finished answer stops counting against max_streams at once (it stays resumable). */
+static void uncount_if_done(chat *c)
+{
+    if (c->counted && !c->x && !stream_active(c->s) && c->s->term_kind) {
+        c->counted = 0;
+        atomic_fetch_sub(&c->w->live_streams, 1);
+    }
+}
+
+/* Pumps the stream and counts what it released. */
+static int pump(chat *c, uint64_t now)
+{
+    uint64_t before = c->s->visible; /* written by this thread only */
+    int news = stream_pump(c->s, now);
+    uint64_t released = c->s->visible - before;
+    if (released) {
+        metrics_add(&c->w->m.chars, released);
+        if (!before)
+            metrics_first_char(&c->w->m, (now - c->t0_ms) * 1000);
+    }
+    return news;
+}
+
 /* Releases what pacing allows and tells the readers. */
 static void kick(chat *c, uint64_t now)
 {
-    if (stream_pump(c->s, now))
+    if (pump(c, now))
         reader_wake_all(c->s, c->w);
     if (stream_active(c->s))
         worker_activate(c->w, c);
+    uncount_if_done(c);
 }
 
 /* ---------- upstream side ---------- */
@@ -109,9 +135,15 @@ static void scrub(const chat *c, char *msg)
         strcpy(msg, "(reason withheld: it quoted a credential)");
 }
 
+static void count_error(chat *c, metrics_uperr kind)
+{
+    metrics_add(&c->w->m.up_errors[kind], 1);
+}
+
 static int sink_error(void *ctx, const char *type, const char *message)
 {
     chat *c = ctx;
+    count_error(c, UPERR_REPORTED);
     char msg[300];
     snprintf(msg, sizeof(msg), "upstream error: %s", message);
     scrub(c, msg);
@@ -161,6 +193,8 @@ static int on_data(void *ud, long status, const char *p, size_t n)
     }
     prov_sink sink;
     int rc = c->w->env->prov->feed(c->ps, p, n, sink_for(c, &sink));
+    if (rc < 0 && !c->s->term_kind)
+        count_error(c, UPERR_MALFORMED);
     if (rc < 0)
         stream_fail(c->s, "upstream_error",
                     rc == PROV_ERR_PARSE ? "upstream sent a malformed event stream"
@@ -189,11 +223,14 @@ static void done_before_start(chat *c, int result, long status, const char *why)
 {
     char msg[256];
     if (status >= 300) {
+        count_error(c, UPERR_STATUS);
         upstream_reason(c, status, msg, sizeof(msg));
         fail_early(c, 502, "upstream_error", msg);
     } else if (result == UP_TIMEOUT) {
+        count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream did not connect in time");
     } else {
+        count_error(c, result == UP_CONNECT ? UPERR_CONNECT : result == UP_OK ? UPERR_EARLY_END : UPERR_FAILED);
         if (result == UP_CONNECT)
             snprintf(msg, sizeof(msg), "could not connect to the upstream: %s", why);
         else if (result == UP_OK)
@@ -212,6 +249,11 @@ static void done_streaming(chat *c, int result, const char *why)
         rc = c->w->env->prov->finish(c->ps, sink_for(c, &sink));
     if (c->s->term_kind)
         return;
+    if (!(result == UP_OK && rc >= 0 && (c->up_end_seen || c->s->finish_reason[0])))
+        count_error(c, result == UP_TIMEOUT ? UPERR_TIMEOUT
+                       : result != UP_OK    ? UPERR_FAILED
+                       : rc < 0             ? UPERR_MALFORMED
+                                            : UPERR_EARLY_END);
     if (result == UP_OK && rc < 0)
         stream_fail(c->s, "upstream_error", "upstream ended in the middle of an event", 0);
     else if (result == UP_OK && (c->up_end_seen || c->s->finish_reason[0]))
@@ -269,6 +311,18 @@ static chat *chat_new(worker *w, const char *model)
     return c;
 }
 
+/* The upstream sees the same request id as the client and the log. */
+static int add_request_id(prov_http *h)
+{
+    char line[64];
+    snprintf(line, sizeof(line), "X-Request-Id: %s", http_request_id());
+    struct curl_slist *l = curl_slist_append(h->headers, line);
+    if (!l)
+        return -1;
+    h->headers = l;
+    return 0;
+}
+
 static stream_fmt format_for(http_api api, const chat_req *req)
 {
     if (api == API_NATIVE)
@@ -294,6 +348,7 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
     chat *c = NULL;
     reader *r = NULL;
     if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) == 0 &&
+        add_request_id(&h) == 0 &&
         (c = chat_new(w, model)) && (c->ps = env->prov->open()) &&
         (r = reader_new(w, mc, c->s, format_for(api, req), req->include_usage, api)))
         c->x = up_start(w->up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
@@ -309,6 +364,7 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
         rc = http_fail(mc, api, 500, "internal_error", "could not start the upstream request", NULL, NULL);
         goto out;
     }
+    metrics_add(&w->m.streams, 1);
     *out = r;
     rc = reader_respond(r, mc); /* WAITING: suspends until the upstream answers */
 out:
@@ -326,8 +382,9 @@ int chat_pump(chat *c, uint64_t now)
         c->last_up_ms = now;
         up_resume(c->w->up, c->x); /* may deliver data right here */
     }
-    if (stream_pump(c->s, now))
+    if (pump(c, now))
         reader_wake_all(c->s, c->w);
+    uncount_if_done(c);
     return stream_active(c->s) || c->up_paused;
 }
 
@@ -353,10 +410,12 @@ static void check_timeouts(chat *c, uint64_t now)
     if (c->s->phase == STREAM_WAITING &&
         now - c->t0_ms >= (uint64_t)cf->upstream_first_byte_timeout_ms) {
         stop_upstream(c);
+        count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream sent no answer in time");
     } else if (c->s->phase == STREAM_STARTED && !c->up_paused &&
                now - c->last_up_ms >= (uint64_t)cf->upstream_idle_timeout_ms) {
         stop_upstream(c);
+        count_error(c, UPERR_TIMEOUT);
         stream_fail(c->s, "upstream_timeout", "upstream went silent mid-answer", 0);
         kick(c, now);
     }
@@ -373,12 +432,11 @@ void chat_housekeep(chat *c, uint64_t now)
     pthread_mutex_unlock(&s->mu);
     int running = c->x != NULL || (!ended && !early);
     uint64_t grace = (uint64_t)c->w->env->cfg->resume_grace_ms;
-    if (running && (cancel_req || (nreaders == 0 && now - alone >= grace)))
+    if (running && (cancel_req || (nreaders == 0 && now - alone >= grace))) {
+        metrics_add(&c->w->m.cancels[cancel_req ? CANCEL_REQUEST : CANCEL_CLIENT_GONE], 1);
         cancel(c, now);
-    if (!running && c->counted) {
-        c->counted = 0; /* finished: no longer counts against max_streams */
-        atomic_fetch_sub(&c->w->live_streams, 1);
     }
+    uncount_if_done(c);
     /* Kept for resume until retention ends; an early failure has nothing to resume. */
     uint64_t keep = (uint64_t)c->w->env->cfg->stream_retention_ms;
     int expired = (ended && now - ended_ms >= keep) || (early && nreaders == 0);

@@ -114,7 +114,7 @@ enum MHD_Result files_serve(struct MHD_Connection *mc, const char *root, const c
     /* File names carry no content hash: revalidate every time (cheap with the ETag). */
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     files_security_headers(r);
-    enum MHD_Result rc = MHD_queue_response(mc, status, r);
+    enum MHD_Result rc = http_queue(mc, status, r);
     MHD_destroy_response(r);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "buf.h"
 #include "chat.h"
@@ -12,20 +13,75 @@
 #include "reader.h"
 #include "store.h"
 #include "jsonw.h"
+#include "log.h"
 #include "oai.h"
 #include "req.h"
 #include "worker.h"
 
 enum route { R_CHAT = 1 };
 
-/* Per-connection state for a request whose body we read (the chat endpoints). */
+/* One request, from the URI callback to the completion callback. */
 typedef struct http_req {
+    int begun;        /* the access handler has seen it */
     int route;
     http_api api;
     buf body;
     int too_large;
     reader *r;
+    uint64_t t0_ms;
+    char id[40];      /* X-Request-Id */
+    char method[12];
+    char path[200];
+    int raw_bad;      /* the raw URI held an encoded NUL */
 } http_req;
+
+/* The request being handled on this thread: every response it queues carries its id. */
+static __thread http_req *current;
+
+const char *http_request_id(void)
+{
+    return current ? current->id : "";
+}
+
+enum MHD_Result http_queue(struct MHD_Connection *mc, unsigned status, struct MHD_Response *r)
+{
+    if (current)
+        MHD_add_response_header(r, "X-Request-Id", current->id);
+    return MHD_queue_response(mc, status, r);
+}
+
+/* A client's own request id is kept when it is short and plain; else one is made. */
+static void set_request_id(http_req *hr, struct MHD_Connection *mc)
+{
+    const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = v ? strlen(v) : 0;
+    if (n && n < sizeof(hr->id) &&
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n) {
+        memcpy(hr->id, v, n + 1);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        hr->id[2 * i] = hex[rnd[i] >> 4];
+        hr->id[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    hr->id[16] = '\0';
+}
+
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    http_req *hr = calloc(1, sizeof(*hr));
+    if (!hr)
+        return NULL;
+    hr->t0_ms = loop_now_ms();
+    buf_init(&hr->body, 0);
+    /* MHD decodes %00 into a NUL that silently cuts the path: refuse such paths. */
+    hr->raw_bad = strstr(uri, "%00") != NULL;
+    return hr;
+}
 
 enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n)
 {
@@ -36,7 +92,7 @@ enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(mc, status, r);
+    enum MHD_Result rc = http_queue(mc, status, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -68,7 +124,7 @@ enum MHD_Result http_fail(struct MHD_Connection *mc, http_api api, unsigned stat
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (hname)
         MHD_add_response_header(r, hname, hvalue);
-    enum MHD_Result rc = MHD_queue_response(mc, status, r);
+    enum MHD_Result rc = http_queue(mc, status, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -94,7 +150,7 @@ static int json_type(const char *ct)
 }
 
 /* First call for POST /api/chat: refuse early what the headers already show is wrong. */
-static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api api, void **con_cls)
+static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api api, http_req *hr)
 {
     const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
     if (!json_type(ct))
@@ -104,13 +160,9 @@ static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)max)
         return http_fail(mc, api, 413, "payload_too_large", "request body is too large", NULL, NULL);
-    http_req *hr = calloc(1, sizeof(*hr));
-    if (!hr)
-        return MHD_NO;
     hr->route = R_CHAT;
     hr->api = api;
     buf_init(&hr->body, (size_t)max);
-    *con_cls = hr;
     return MHD_YES;
 }
 
@@ -180,7 +232,7 @@ static int64_t last_event_id(struct MHD_Connection *mc)
 }
 
 /* GET /api/streams/{id}: replay after Last-Event-ID, then follow live. */
-static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *id, void **con_cls)
+static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *id, http_req *hr)
 {
     int64_t last = last_event_id(mc);
     if (last == -2)
@@ -195,16 +247,13 @@ static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *
         rc = http_json(mc, 204, "", 0);
         goto out;
     }
-    http_req *hr = calloc(1, sizeof(*hr));
-    reader *r = hr ? reader_new(w, mc, s, STREAM_FMT_NATIVE, 0, API_NATIVE) : NULL;
+    reader *r = reader_new(w, mc, s, STREAM_FMT_NATIVE, 0, API_NATIVE);
     if (!r) {
-        free(hr);
         rc = MHD_NO;
         goto out;
     }
-    buf_init(&hr->body, 0);
     hr->r = r;
-    *con_cls = hr;
+    metrics_add(&w->m.resumes, 1);
     if (reader_seek(r, last) < 0) {
         rc = http_error(mc, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
         goto out;
@@ -230,7 +279,7 @@ static enum MHD_Result cancel(struct MHD_Connection *mc, const char *id)
 }
 
 static enum MHD_Result route_streams(worker *w, struct MHD_Connection *mc, const char *url,
-                                     const char *method, void **con_cls)
+                                     const char *method, http_req *hr)
 {
     char id[STREAM_ID_LEN + 1];
     const char *rest = stream_path(url, id);
@@ -238,33 +287,59 @@ static enum MHD_Result route_streams(worker *w, struct MHD_Connection *mc, const
         return http_error(mc, 404, "not_found", "no such endpoint", NULL, NULL);
     if (*rest)
         return strcmp(method, "POST") ? not_allowed(mc, API_NATIVE, "POST") : cancel(mc, id);
-    return is_get(method) ? resume(w, mc, id, con_cls) : not_allowed(mc, API_NATIVE, "GET, HEAD");
+    return is_get(method) ? resume(w, mc, id, hr) : not_allowed(mc, API_NATIVE, "GET, HEAD");
 }
 
 /* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
 static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const char *url,
-                                 const char *method, http_api api, void **con_cls)
+                                 const char *method, http_api api, http_req *hr)
 {
     const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
     if (!auth_check(&w->env->auth, h))
         return http_fail(mc, api, 401, "unauthorized", "a valid API key is required",
                          "WWW-Authenticate", "Bearer");
     if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions"))
-        return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, con_cls);
+        return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, hr);
     if (!strcmp(url, "/v1/models"))
         return is_get(method) ? models(w, mc) : not_allowed(mc, api, "GET, HEAD");
     if (!strncmp(url, "/api/streams/", 13))
-        return route_streams(w, mc, url, method, con_cls);
+        return route_streams(w, mc, url, method, hr);
     return http_fail(mc, api, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
+/* GET /metrics: Prometheus' text exposition. */
+static enum MHD_Result metrics_page(struct MHD_Connection *mc)
+{
+    buf b;
+    buf_init(&b, 1 << 20);
+    if (worker_render_metrics(&b) < 0) {
+        buf_free(&b);
+        return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(buf_len(&b), (void *)buf_ptr(&b),
+                                                             MHD_RESPMEM_MUST_COPY);
+    buf_free(&b);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result rc = http_queue(mc, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const char *url,
-                                   const char *method, void **con_cls)
+                                   const char *method, http_req *hr)
 {
     if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api"))
-        return route_api(w, mc, url, method, API_NATIVE, con_cls);
+        return route_api(w, mc, url, method, API_NATIVE, hr);
     if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
-        return route_api(w, mc, url, method, API_OPENAI, con_cls);
+        return route_api(w, mc, url, method, API_OPENAI, hr);
+    if (!strcmp(url, "/metrics"))
+        return is_get(method) ? metrics_page(mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
+    if (!strcmp(url, "/readyz"))
+        return is_get(method) ? http_json(mc, 200, "{\"status\":\"ready\"}", 18)
+                              : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/healthz"))
         return is_get(method) ? http_json(mc, 200, "{\"status\":\"ok\"}", 15)
                               : not_allowed(mc, API_NATIVE, "GET, HEAD");
@@ -280,10 +355,75 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
     worker *w = cls;
     http_req *hr = *con_cls;
     if (!hr)
-        return route_first(w, mc, url, method, con_cls);
-    if (hr->route != R_CHAT)
-        return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
-    return chat_body(w, mc, hr, upload, upload_size);
+        return MHD_NO;
+    enum MHD_Result rc;
+    current = hr;
+    if (!hr->begun) {
+        hr->begun = 1;
+        metrics_add(&w->m.requests, 1);
+        set_request_id(hr, mc);
+        snprintf(hr->method, sizeof(hr->method), "%s", method);
+        snprintf(hr->path, sizeof(hr->path), "%s", url);
+        rc = hr->raw_bad ? http_error(mc, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL)
+                         : route_first(w, mc, url, method, hr);
+    } else if (hr->route != R_CHAT) {
+        rc = hr->r ? reader_respond(hr->r, mc) : MHD_NO;
+    } else {
+        rc = chat_body(w, mc, hr, upload, upload_size);
+    }
+    current = NULL;
+    return rc;
+}
+
+/* The request's outcome for the log line: how its answer ended, seen by this reader. */
+static const char *outcome(const http_req *hr, enum MHD_RequestTerminationCode toe)
+{
+    if (hr->r && hr->r->gone)
+        return "client_gone";
+    if (hr->r && hr->r->streaming && !hr->r->finished)
+        return toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "incomplete" : "client_gone";
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        return "ok";
+    return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" : "aborted";
+}
+
+static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
+                        enum MHD_RequestTerminationCode toe)
+{
+    if (!log_enabled(LOG_INFO) || !hr->begun)
+        return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
+    buf b;
+    buf_init(&b, 4096);
+    buf_addstr(&b, "\"request_id\":");
+    jsonw_str(&b, hr->id, strlen(hr->id));
+    buf_addstr(&b, ",\"method\":");
+    jsonw_str(&b, hr->method, strlen(hr->method));
+    buf_addstr(&b, ",\"path\":");
+    jsonw_str(&b, hr->path, strlen(hr->path));
+    buf_addf(&b, ",\"status\":%u,\"duration_ms\":%llu", ci ? ci->http_status : 0,
+             (unsigned long long)(loop_now_ms() - hr->t0_ms));
+    if (hr->r) {
+        stream *s = hr->r->s;
+        const char *prov = cfg_provider_name(w->env->cfg);
+        pthread_mutex_lock(&s->mu);
+        uint64_t sent = hr->r->cur.next_id > 1 ? hr->r->cur.next_id - 1 : 0;
+        uint64_t chars = sent < s->count ? sent : s->count;
+        pthread_mutex_unlock(&s->mu);
+        buf_addstr(&b, ",\"provider\":");
+        jsonw_str(&b, prov, strlen(prov));
+        buf_addstr(&b, ",\"model\":");
+        jsonw_str(&b, s->model, strlen(s->model));
+        buf_addf(&b, ",\"stream_id\":\"%s\",\"characters\":%llu", s->id, (unsigned long long)chars);
+        if (hr->r->first_char_ms)
+            buf_addf(&b, ",\"first_char_ms\":%llu",
+                     (unsigned long long)(hr->r->first_char_ms - hr->t0_ms));
+    }
+    const char *o = outcome(hr, toe);
+    buf_addstr(&b, ",\"outcome\":");
+    jsonw_str(&b, o, strlen(o));
+    log_fields(LOG_INFO, buf_ptr(&b), buf_len(&b));
+    buf_free(&b);
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
@@ -292,6 +432,7 @@ void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     http_req *hr = *con_cls;
     if (!hr)
         return;
+    log_request(cls, mc, hr, toe);
     if (hr->r)
         reader_detach(hr->r);
     buf_free(&hr->body);

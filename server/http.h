@@ -19,6 +19,11 @@ enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const cha
 /* The same in the request's API's shape: OpenAI's {"error":{"message","type","param","code"}}. */
 enum MHD_Result http_fail(struct MHD_Connection *mc, http_api api, unsigned status, const char *type,
                           const char *msg, const char *hname, const char *hvalue);
+/* Queues r with the headers every response carries (X-Request-Id). */
+enum MHD_Result http_queue(struct MHD_Connection *mc, unsigned status, struct MHD_Response *r);
+/* The id of the request being handled on this thread (for the upstream request). */
+const char *http_request_id(void);
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
 enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "demo.h"
+#include "log.h"
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
 #include "prov_openai.h"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
         return 2;
     }
     pace_from(&c, &env.pace);
+    log_set_level((int)c.log_level);
     if (auth_init(&env.auth, c.api_keys) < 0) {
         fprintf(stderr, "chatd: out of memory\n");
         return 1;

@@ -161,6 +161,8 @@ static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
         buf_consume(&r->out, n);
         buf_shrink(&r->out);
         r->last_write_ms = loop_now_ms();
+        if (!r->first_char_ms && r->cur.next_id > 1)
+            r->first_char_ms = r->last_write_ms;
         return (ssize_t)n;
     }
     if (r->finished)
@@ -190,7 +192,7 @@ static enum MHD_Result respond_events(reader *r, struct MHD_Connection *mc)
     MHD_add_response_header(resp, "X-Chatd-Stream-Id", r->s->id);
     r->resp_live = 1;
     r->streaming = 1;
-    enum MHD_Result rc = MHD_queue_response(mc, MHD_HTTP_OK, resp);
+    enum MHD_Result rc = http_queue(mc, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -221,7 +223,7 @@ static enum MHD_Result respond_whole(reader *r, struct MHD_Connection *mc)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result rc = MHD_queue_response(mc, status, resp);
+    enum MHD_Result rc = http_queue(mc, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }

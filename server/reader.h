@@ -30,6 +30,7 @@ struct reader {
     int finished;              /* the terminal event is in out */
     int ping_due;
     uint64_t last_write_ms;
+    uint64_t first_char_ms;    /* when the first character went to MHD, 0: not yet */
     reader *snext, *sprev;     /* the stream's readers (stream mu) */
     reader *wnext, *wprev;     /* the worker's readers */
     reader *rnext;             /* the worker's resume list */

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "lim.h"
 #include "reader.h"
+#include "store.h"
 
 #define WORKERS_MAX 256
 static worker *all_workers[WORKERS_MAX];
@@ -106,6 +107,20 @@ int worker_total_streams(const worker *w)
         if (all_workers[i])
             n += atomic_load(&all_workers[i]->live_streams);
     return n;
+}
+
+int worker_render_metrics(buf *out)
+{
+    metrics *blocks[WORKERS_MAX];
+    int n = 0, k = atomic_load(&n_workers);
+    long active = 0;
+    for (int i = 0; i < k; i++) {
+        if (all_workers[i]) {
+            blocks[n++] = &all_workers[i]->m;
+            active += atomic_load(&all_workers[i]->live_streams);
+        }
+    }
+    return metrics_render(out, blocks, n, active, store_count());
 }
 
 static void flush_resumes(worker *w)
@@ -276,6 +291,7 @@ static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, w,
+                            MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, w,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 }
 

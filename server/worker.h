@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "cfg.h"
 #include "loop.h"
+#include "metrics.h"
 #include "pace.h"
 #include "prov.h"
 #include "up.h"
@@ -55,6 +56,7 @@ typedef struct worker {
     int stopping;
     uint64_t stop_deadline_ms;
     atomic_int live_streams; /* read by other workers for the max_streams cap */
+    metrics m;
 } worker;
 
 /* Binds (on the calling thread, so errors surface before anything runs) and starts the
@@ -73,5 +75,6 @@ void worker_remote_wake(worker *w, reader *r);  /* r has news: its worker wakes 
 void worker_unqueue(worker *w, reader *r);      /* r is going away */
 void worker_poke(int idx);                      /* worker idx: housekeeping pass now */
 int worker_total_streams(const worker *w);      /* across all workers */
+int worker_render_metrics(buf *out);            /* every worker's metrics, summed */
 
 #endif
