@@ -405,13 +405,13 @@ static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
              (unsigned long long)(loop_now_ms() - hr->t0_ms));
     if (hr->r) {
         stream *s = hr->r->s;
-        const char *prov = cfg_provider_name(w->env->cfg);
+        const char *pname = cfg_provider_name(w->env->cfg);
         pthread_mutex_lock(&s->mu);
         uint64_t sent = hr->r->cur.next_id > 1 ? hr->r->cur.next_id - 1 : 0;
         uint64_t chars = sent < s->count ? sent : s->count;
         pthread_mutex_unlock(&s->mu);
         buf_addstr(&b, ",\"provider\":");
-        jsonw_str(&b, prov, strlen(prov));
+        jsonw_str(&b, pname, strlen(pname));
         buf_addstr(&b, ",\"model\":");
         jsonw_str(&b, s->model, strlen(s->model));
         buf_addf(&b, ",\"stream_id\":\"%s\",\"characters\":%llu", s->id, (unsigned long long)chars);
