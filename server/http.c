@@ -15,6 +15,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "oai.h"
+#include "probe.h"
 #include "req.h"
 #include "worker.h"
 
@@ -328,6 +329,22 @@ static enum MHD_Result metrics_page(struct MHD_Connection *mc)
     return rc;
 }
 
+/* GET /readyz: configuration loaded (we are running) and the upstream answered the
+ * last probe. */
+static enum MHD_Result ready(struct MHD_Connection *mc)
+{
+    static const char ok[] = "{\"status\":\"ready\",\"upstream\":\"reachable\"}";
+    static const char down[] = "{\"status\":\"not_ready\",\"upstream\":\"unreachable\"}";
+    static const char unknown[] = "{\"status\":\"not_ready\",\"upstream\":\"checking\"}";
+    switch (probe_state()) {
+    case PROBE_REACHABLE:
+        return http_json(mc, 200, ok, sizeof(ok) - 1);
+    case PROBE_UNREACHABLE:
+        return http_json(mc, 503, down, sizeof(down) - 1);
+    }
+    return http_json(mc, 503, unknown, sizeof(unknown) - 1);
+}
+
 static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const char *url,
                                    const char *method, http_req *hr)
 {
@@ -338,8 +355,7 @@ static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const c
     if (!strcmp(url, "/metrics"))
         return is_get(method) ? metrics_page(mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/readyz"))
-        return is_get(method) ? http_json(mc, 200, "{\"status\":\"ready\"}", 18)
-                              : not_allowed(mc, API_NATIVE, "GET, HEAD");
+        return is_get(method) ? ready(mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/healthz"))
         return is_get(method) ? http_json(mc, 200, "{\"status\":\"ok\"}", 15)
                               : not_allowed(mc, API_NATIVE, "GET, HEAD");

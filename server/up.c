@@ -131,8 +131,10 @@ static int setup(up_xfer *x, const up_opts *o)
     int rc = 0;
     rc |= curl_easy_setopt(e, CURLOPT_URL, x->http.url);
     rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->http.headers);
-    rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->http.body);
-    rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->http.body));
+    if (x->http.body) {
+        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->http.body);
+        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(x->http.body));
+    }
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, x);

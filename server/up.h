@@ -33,7 +33,8 @@ typedef struct up_opts {
 
 up *up_new(loop *l);
 void up_free(up *u);                /* cancels every transfer */
-/* Starts a transfer; takes ownership of h's members (h is zeroed). NULL on failure. */
+/* Starts a transfer (a POST of h->body, or a GET when it is NULL); takes ownership of
+ * h's members (h is zeroed). NULL on failure. */
 up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void *ud);
 void up_cancel(up *u, up_xfer *x);  /* not from inside an up_ops callback */
 void up_resume(up *u, up_xfer *x);  /* after UP_DATA_PAUSE */

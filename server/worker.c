@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "http.h"
 #include "lim.h"
+#include "probe.h"
 #include "reader.h"
 #include "store.h"
 
@@ -231,6 +232,8 @@ static void pass(worker *w)
         pace_tick(w, now);
         w->next_pace_ms = now + LIM_PACE_TICK_MS;
     }
+    if (w->idx == 0 && !w->stopping)
+        probe_tick(w, now);
     if (now >= w->next_house_ms || atomic_exchange(&w->poked, 0)) {
         housekeep(w, now);
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
