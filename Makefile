@@ -25,8 +25,12 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all run test unit integration web asan deps clean format
-all: $(BUILD)/chatd $(TOOLBIN)
+.PHONY: all ui run test unit integration web sdk asan deps clean format
+all: $(BUILD)/chatd $(TOOLBIN) ui
+
+# The web UI bundle (npm + esbuild); client-web/Makefile skips work that is up to date.
+ui:
+	$(MAKE) -s -C client-web build
 
 $(BUILD)/chatd: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -43,7 +47,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBOBJ) | $(BUILD)/tools
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
-run: $(BUILD)/chatd
+run: $(BUILD)/chatd ui
 	./$(BUILD)/chatd
 
 unit: $(UNITBIN)
@@ -55,9 +59,13 @@ integration: $(BUILD)/chatd $(TOOLBIN)
 web: $(BUILD)/chatd
 	$(MAKE) -C client-web test
 
+sdk: $(BUILD)/chatd
+	CHATD_BIN=$(BUILD)/chatd tests/sdk/run.sh
+
 # Builds first (a compile error stops here), then runs every suite and prints one total.
 test: $(BUILD)/chatd $(UNITBIN) $(TOOLBIN)
-	@tests/run-all.sh "unit:$(MAKE) -s unit" "integration:$(MAKE) -s integration" "web:$(MAKE) -s web"
+	@tests/run-all.sh "unit:$(MAKE) -s unit" "integration:$(MAKE) -s integration" \
+		"web:$(MAKE) -s web" "sdk:$(MAKE) -s sdk"
 
 ASAN_FLAGS := BUILD=build/asan OPT=-O1 \
 	SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all'

@@ -1,6 +1,7 @@
 /* auth — see auth.h. */
 #include "auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -68,8 +69,25 @@ int auth_check(const auth *a, const char *h)
     size_t gn = strlen(g);
     while (gn && (g[gn - 1] == ' ' || g[gn - 1] == '\t'))
         gn--;
-    int ok = 0;
+    int which = 0;
     for (size_t i = 0; i < a->n; i++)
-        ok |= same(a->keys[i], g, gn);
-    return ok;
+        if (same(a->keys[i], g, gn) && !which)
+            which = (int)i + 1;
+    return which;
+}
+
+int auth_load_file(auth *a, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        size_t n = strcspn(line, "\r\n");
+        if (line[0] != '#')
+            rc = add_key(a, line, n);
+    }
+    fclose(f);
+    return rc;
 }

@@ -114,6 +114,32 @@ static const cfg_key keys[] = {
        "on SIGTERM, how long open streams may finish before they end with error shutdown"),
     {.name = "log_level", .type = K_ENUM, .meta = "LEVEL", .idef = CFG_LOG_INFO,
      FIELD(log_level), .names = log_names, .help = "log verbosity"},
+    {.name = "api_keys_file", .type = K_STR, .meta = "PATH", .sdef = "", FIELD(api_keys_file),
+     .shown = "none", .help = "file of client keys, one per line (# comments), added to "
+                              "api_keys"},
+    {.name = "max_streams_per_client", .type = K_INT, .meta = "N", .idef = 64, .lo = 1,
+     .hi = 1000000, FIELD(max_streams_per_client),
+     .help = "concurrent streams per client key (per IP without keys); over it: 429"},
+    {.name = "rate_limit_per_minute", .type = K_INT, .meta = "N", .idef = 0, .lo = 0,
+     .hi = 1000000, FIELD(rate_limit_per_minute),
+     .help = "chat requests per minute per client key or IP (token bucket); 0 = no limit"},
+    {.name = "rate_limit_burst", .type = K_INT, .meta = "N", .idef = 10, .lo = 1, .hi = 1000000,
+     FIELD(rate_limit_burst), .help = "requests a client may make at once before the rate "
+                                      "applies"},
+    MS(max_stream_duration_ms, 600000, 1000, 86400000,
+       "longest an answer may stream; then it ends with error max_duration"),
+    MS(request_timeout_ms, 30000, 100, 3600000,
+       "a request's headers and body must arrive within this"),
+    {.name = "max_header_bytes", .type = K_INT, .meta = "BYTES", .idef = 8192, .lo = 1024,
+     .hi = 65536, FIELD(max_header_bytes), .help = "largest request head; over it: 431"},
+    {.name = "max_messages", .type = K_INT, .meta = "N", .idef = 1024, .lo = 1, .hi = 100000,
+     FIELD(max_messages), .help = "most messages in one request"},
+    {.name = "max_message_bytes", .type = K_INT, .meta = "BYTES", .idef = 262144, .lo = 1,
+     .hi = 67108864, FIELD(max_message_bytes), .help = "largest content of one message"},
+    {.name = "cors_origins", .type = K_STR, .meta = "ORIGIN,ORIGIN", .sdef = "",
+     FIELD(cors_origins), .shown = "none (CORS off)",
+     .help = "comma-separated origins allowed to call the API from a browser; * = any; "
+             "empty = CORS off"},
 };
 // clang-format on
 

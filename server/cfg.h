@@ -53,6 +53,16 @@ typedef struct cfg {
     long max_streams;
     long shutdown_grace_ms;
     cfg_log_level log_level;
+    char api_keys_file[CFG_PATH_MAX];
+    long max_streams_per_client;
+    long rate_limit_per_minute;
+    long rate_limit_burst;
+    long max_stream_duration_ms;
+    long request_timeout_ms;
+    long max_header_bytes;
+    long max_messages;
+    long max_message_bytes;
+    char cors_origins[CFG_KEYLIST_MAX];
     char config_path[CFG_PATH_MAX];  /* the JSON file read, or empty */
     unsigned char src[CFG_KEYS_MAX]; /* where each key's value came from, for cfg_print */
 } cfg;

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "lim.h"
+#include "quota.h"
 #include "reader.h"
 #include "store.h"
 
@@ -38,8 +39,10 @@ static void chat_free(chat *c)
     stream_unref(c->s);
     buf_free(&c->errbody);
     w->nchats--;
-    if (c->counted)
+    if (c->counted) {
         atomic_fetch_sub(&w->live_streams, 1);
+        quota_release(c->client, loop_now_ms());
+    }
     free(c);
 }
 
@@ -76,6 +79,7 @@ static void uncount_if_done(chat *c)
     if (c->counted && !c->x && !stream_active(c->s) && c->s->term_kind) {
         c->counted = 0;
         atomic_fetch_sub(&c->w->live_streams, 1);
+        quota_release(c->client, loop_now_ms());
     }
 }
 
@@ -284,7 +288,7 @@ static const up_ops chat_up_ops = {on_data, on_done};
 
 /* ---------- start ---------- */
 
-static chat *chat_new(worker *w, const char *model)
+static chat *chat_new(worker *w, const char *model, const char *client)
 {
     chat *c = calloc(1, sizeof(*c));
     if (!c)
@@ -299,6 +303,7 @@ static chat *chat_new(worker *w, const char *model)
         return NULL;
     }
     buf_init(&c->errbody, LIM_UP_ERRBODY);
+    snprintf(c->client, sizeof(c->client), "%s", client);
     c->w = w;
     c->t0_ms = c->last_up_ms = now;
     c->next = w->chats;
@@ -330,8 +335,26 @@ static stream_fmt format_for(http_api api, const chat_req *req)
     return req->stream ? STREAM_FMT_OAI_SSE : STREAM_FMT_OAI_JSON;
 }
 
+/* Per-client limits: a stream slot and a rate token, or the 429 that says when to retry. */
+static enum MHD_Result admit(worker *w, struct MHD_Connection *mc, http_api api, const char *client,
+                             int *ok)
+{
+    int retry = 1;
+    int q = quota_admit(client, loop_now_ms(), &retry);
+    *ok = q == QUOTA_OK;
+    if (*ok)
+        return MHD_YES;
+    metrics_add(&w->m.rate_limited, 1);
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", retry);
+    const char *msg = q == QUOTA_STREAMS ? "too many concurrent streams for this client"
+                      : q == QUOTA_RATE  ? "too many requests: slow down"
+                                         : "too many clients";
+    return http_fail(mc, api, 429, "rate_limited", msg, "Retry-After", ra);
+}
+
 enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
-                           struct reader **out)
+                           const char *client, struct reader **out)
 {
     const worker_env *env = w->env;
     enum MHD_Result rc;
@@ -344,12 +367,16 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
         rc = http_fail(mc, api, 503, "overloaded", "too many open streams", "Retry-After", "1");
         goto out;
     }
+    int admitted;
+    rc = admit(w, mc, api, client, &admitted);
+    if (!admitted)
+        goto out;
     const char *model = req->model ? req->model : env->cfg->model;
     chat *c = NULL;
     reader *r = NULL;
     if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) == 0 &&
         add_request_id(&h) == 0 &&
-        (c = chat_new(w, model)) && (c->ps = env->prov->open()) &&
+        (c = chat_new(w, model, client)) && (c->ps = env->prov->open()) &&
         (r = reader_new(w, mc, c->s, format_for(api, req), req->include_usage, api)))
         c->x = up_start(w->up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
     if (!c || !c->x) {
@@ -361,6 +388,8 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
         }
         if (c)
             chat_free(c);
+        else
+            quota_release(client, loop_now_ms());
         rc = http_fail(mc, api, 500, "internal_error", "could not start the upstream request", NULL, NULL);
         goto out;
     }
@@ -412,6 +441,12 @@ static void check_timeouts(chat *c, uint64_t now)
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream sent no answer in time");
+    } else if (now - c->t0_ms >= (uint64_t)cf->max_stream_duration_ms) {
+        stop_upstream(c);
+        if (c->s->phase == STREAM_WAITING)
+            stream_start(c->s);
+        stream_fail(c->s, "max_duration", "the answer took longer than this server allows", 0);
+        kick(c, now);
     } else if (c->s->phase == STREAM_STARTED && !c->up_paused &&
                now - c->last_up_ms >= (uint64_t)cf->upstream_idle_timeout_ms) {
         stop_upstream(c);

@@ -26,7 +26,8 @@ struct chat {
     chat *next, *prev; /* the worker's chats */
     chat *anext;       /* the worker's pacing list */
     int in_active;
-    int counted;       /* counts in the worker's live_streams */
+    int counted;       /* counts in the worker's live_streams and the client's quota */
+    char client[64];   /* who the per-client limits count against */
 };
 
 struct reader;
@@ -35,7 +36,7 @@ struct reader;
  * transfer and the first reader, for mc. On failure an error response was queued.
  * Returns MHD_YES/MHD_NO for the access handler; *out is the reader. */
 enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
-                           struct reader **out);
+                           const char *client, struct reader **out);
 
 /* Worker ticks, on the owner's thread. */
 int chat_pump(chat *c, uint64_t now);       /* pacing; returns whether still active */

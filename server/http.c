@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "chat.h"
@@ -16,6 +18,7 @@
 #include "log.h"
 #include "oai.h"
 #include "probe.h"
+#include "quota.h"
 #include "req.h"
 #include "worker.h"
 
@@ -34,7 +37,75 @@ typedef struct http_req {
     char method[12];
     char path[200];
     int raw_bad;      /* the raw URI held an encoded NUL */
+    char client[QUOTA_CLIENT_MAX]; /* who the limits count against */
+    const char *cors; /* the request's Origin when the allow-list admits it */
 } http_req;
+
+/* One client connection, for the slow-request watchdog. */
+typedef struct http_conn {
+    int fd;
+    int reading;           /* a request is (or may be) arriving */
+    uint64_t since_ms;     /* when that started */
+    struct http_conn *next, *prev;
+} http_conn;
+
+void http_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    worker *w = cls;
+    http_conn *hc = *ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(hc = calloc(1, sizeof(*hc))))
+            return;
+        hc->fd = ci->connect_fd;
+        hc->reading = 1;
+        hc->since_ms = loop_now_ms();
+        hc->next = w->conns;
+        if (w->conns)
+            ((http_conn *)w->conns)->prev = hc;
+        w->conns = hc;
+        *ctx = hc;
+        return;
+    }
+    if (!hc)
+        return;
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        w->conns = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    free(hc);
+    *ctx = NULL;
+}
+
+static http_conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request has arrived whole (or was answered): the watchdog lets it be. */
+static void request_read(struct MHD_Connection *mc)
+{
+    http_conn *hc = conn_of(mc);
+    if (hc)
+        hc->reading = 0;
+}
+
+void http_watchdog(void *wv, uint64_t now)
+{
+    worker *w = wv;
+    uint64_t limit = (uint64_t)w->env->cfg->request_timeout_ms;
+    for (http_conn *hc = w->conns; hc; hc = hc->next) {
+        /* MHD sees the shut socket on its next read and closes the connection itself. */
+        if (hc->reading && now - hc->since_ms >= limit) {
+            shutdown(hc->fd, SHUT_RDWR);
+            hc->reading = 0;
+        }
+    }
+}
 
 /* The request being handled on this thread: every response it queues carries its id. */
 static __thread http_req *current;
@@ -48,6 +119,12 @@ enum MHD_Result http_queue(struct MHD_Connection *mc, unsigned status, struct MH
 {
     if (current)
         MHD_add_response_header(r, "X-Request-Id", current->id);
+    if (current && current->cors) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", current->cors);
+        MHD_add_response_header(r, "Vary", "Origin");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                                "X-Chatd-Stream-Id, X-Request-Id, Retry-After");
+    }
     return MHD_queue_response(mc, status, r);
 }
 
@@ -180,15 +257,18 @@ static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req 
         *upload_size = 0;
         return MHD_YES;
     }
+    request_read(mc); /* the final call: the body is whole */
     if (hr->too_large)
         return http_fail(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
     int flags = hr->api == API_OPENAI ? REQ_CONTENT_PARTS : 0;
-    if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &req, err, sizeof(err)) < 0)
+    const cfg *cf = w->env->cfg;
+    req_limits lim = {(size_t)cf->max_messages, (size_t)cf->max_message_bytes};
+    if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)
         return http_fail(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
-    return chat_start(w, mc, &req, hr->api, &hr->r);
+    return chat_start(w, mc, &req, hr->api, hr->client, &hr->r);
 }
 
 /* GET /v1/models: the model chatd uses when a request names none. */
@@ -291,14 +371,78 @@ static enum MHD_Result route_streams(worker *w, struct MHD_Connection *mc, const
     return is_get(method) ? resume(w, mc, id, hr) : not_allowed(mc, API_NATIVE, "GET, HEAD");
 }
 
+/* Is origin in the comma-separated allow-list ("*" admits any)? */
+static int origin_allowed(const char *list, const char *origin)
+{
+    size_t on = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if ((n == 1 && *p == '*') || (n == on && n && !strncmp(p, origin, n)))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* Answers a CORS preflight; remembers an admitted Origin for the real request. */
+static enum MHD_Result cors(worker *w, struct MHD_Connection *mc, const char *method, http_req *hr,
+                            int *done)
+{
+    const char *origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin");
+    const char *list = w->env->cfg->cors_origins;
+    *done = 0;
+    if (origin && *list && origin_allowed(list, origin))
+        hr->cors = origin;
+    if (strcmp(method, "OPTIONS"))
+        return MHD_YES;
+    *done = 1;
+    if (!hr->cors)
+        return http_error(mc, 403, "forbidden", "origin not allowed", NULL, NULL);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, Last-Event-ID, X-Request-Id");
+    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    enum MHD_Result rc = http_queue(mc, 204, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Who the per-client limits count: the API key used, else the peer's address. */
+static void set_client(struct MHD_Connection *mc, http_req *hr, int key)
+{
+    if (key > 0 && hr->client[0] == '\0') {
+        snprintf(hr->client, sizeof(hr->client), "key:%d", key);
+        return;
+    }
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+    snprintf(hr->client, sizeof(hr->client), "ip:%s", ip);
+}
+
 /* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
 static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const char *url,
                                  const char *method, http_api api, http_req *hr)
 {
+    int preflight;
+    enum MHD_Result rc = cors(w, mc, method, hr, &preflight);
+    if (preflight)
+        return rc;
     const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
-    if (!auth_check(&w->env->auth, h))
+    int key = auth_check(&w->env->auth, h);
+    if (!key)
         return http_fail(mc, api, 401, "unauthorized", "a valid API key is required",
                          "WWW-Authenticate", "Bearer");
+    set_client(mc, hr, auth_enabled(&w->env->auth) ? key : 0);
     if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions"))
         return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, hr);
     if (!strcmp(url, "/v1/models"))
@@ -380,13 +524,21 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
         set_request_id(hr, mc);
         snprintf(hr->method, sizeof(hr->method), "%s", method);
         snprintf(hr->path, sizeof(hr->path), "%s", url);
-        rc = hr->raw_bad ? http_error(mc, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL)
-                         : route_first(w, mc, url, method, hr);
+        const union MHD_ConnectionInfo *hs =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (hr->raw_bad)
+            rc = http_error(mc, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
+        else if (hs && hs->header_size > (size_t)w->env->cfg->max_header_bytes)
+            rc = http_error(mc, 431, "header_too_large", "request headers are too large", NULL, NULL);
+        else
+            rc = route_first(w, mc, url, method, hr);
     } else if (hr->route != R_CHAT) {
         rc = hr->r ? reader_respond(hr->r, mc) : MHD_NO;
     } else {
         rc = chat_body(w, mc, hr, upload, upload_size);
     }
+    if (hr->route != R_CHAT)
+        request_read(mc);
     current = NULL;
     return rc;
 }
@@ -449,6 +601,11 @@ void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     if (!hr)
         return;
     log_request(cls, mc, hr, toe);
+    http_conn *hc = conn_of(mc);
+    if (hc) {
+        hc->reading = 1; /* the next request on this connection may start now */
+        hc->since_ms = loop_now_ms();
+    }
     if (hr->r)
         reader_detach(hr->r);
     buf_free(&hr->body);

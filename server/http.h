@@ -4,6 +4,7 @@
 #define CHATD_HTTP_H
 
 #include <microhttpd.h>
+#include <stdint.h>
 
 /* Which API a request came in on: it decides the shape of error bodies. */
 typedef enum { API_NATIVE, API_OPENAI } http_api;
@@ -24,6 +25,11 @@ enum MHD_Result http_queue(struct MHD_Connection *mc, unsigned status, struct MH
 /* The id of the request being handled on this thread (for the upstream request). */
 const char *http_request_id(void);
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc);
+void http_on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code);
+/* Closes connections whose request did not arrive whole within request_timeout_ms of
+ * the connection opening or of its previous response (slow-loris). */
+void http_watchdog(void *worker, uint64_t now);
 enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n);
 
 #endif

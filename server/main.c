@@ -16,6 +16,7 @@
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
 #include "prov_openai.h"
+#include "quota.h"
 #include "store.h"
 #include "worker.h"
 
@@ -124,6 +125,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "chatd: out of memory\n");
         return 1;
     }
+    if (c.api_keys_file[0] && auth_load_file(&env.auth, c.api_keys_file) < 0) {
+        fprintf(stderr, "chatd: config: api_keys_file: cannot read %s: %s\n", c.api_keys_file,
+                strerror(errno));
+        return 2;
+    }
+    quota_init(c.max_streams_per_client, c.rate_limit_per_minute, c.rate_limit_burst);
     if (!realpath(c.web_root, env.web_root_real)) {
         fprintf(stderr, "chatd: warning: web root %s: %s (the UI is not served)\n", c.web_root,
                 strerror(errno));
@@ -181,6 +188,7 @@ int main(int argc, char **argv)
         worker_free(&ws[i]);
     free(ws);
     store_free();
+    quota_free();
     demo_stop(d);
     auth_free(&env.auth);
     curl_global_cleanup();

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static const char *content_of(const cJSON *c, int allow_parts)
     return NULL;
 }
 
-static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, char *err, size_t errsz)
+static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, const req_limits *lim,
+                          char *err, size_t errsz)
 {
     if (!arr)
         return fail(err, errsz, "messages is required");
@@ -49,8 +51,10 @@ static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, char *
     int n = cJSON_GetArraySize(arr);
     if (n == 0)
         return fail(err, errsz, "messages must not be empty");
-    if (n > LIM_MESSAGES_MAX)
-        return fail(err, errsz, "too many messages");
+    if ((size_t)n > lim->max_messages) {
+        snprintf(err, errsz, "too many messages (at most %zu)", lim->max_messages);
+        return -1;
+    }
     r->msgs = calloc((size_t)n, sizeof(*r->msgs));
     if (!r->msgs)
         return fail(err, errsz, "out of memory");
@@ -70,6 +74,11 @@ static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, char *
         }
         if (!content) {
             snprintf(err, errsz, "messages[%zu].content must be a string", i);
+            return -1;
+        }
+        if (strlen(content) > lim->max_message_bytes) {
+            snprintf(err, errsz, "messages[%zu].content is longer than %zu bytes", i,
+                     lim->max_message_bytes);
             return -1;
         }
         r->msgs[r->n_msgs++] = (chat_msg){role->valuestring, content};
@@ -121,8 +130,12 @@ static int only_space(const char *p, const char *end)
     return 1;
 }
 
-int req_parse(const char *body, size_t len, int flags, chat_req *out, char *err, size_t errsz)
+int req_parse(const char *body, size_t len, int flags, const req_limits *lim, chat_req *out,
+              char *err, size_t errsz)
 {
+    static const req_limits dflt = {LIM_MESSAGES_MAX, SIZE_MAX};
+    if (!lim)
+        lim = &dflt;
     memset(out, 0, sizeof(*out));
     if (!utf8_valid(body, len))
         return fail(err, errsz, "request body is not valid UTF-8");
@@ -137,7 +150,7 @@ int req_parse(const char *body, size_t len, int flags, chat_req *out, char *err,
         goto bad;
     }
     if (parse_messages(cJSON_GetObjectItemCaseSensitive(out->root, "messages"), out,
-                       flags & REQ_CONTENT_PARTS, err, errsz) < 0 ||
+                       flags & REQ_CONTENT_PARTS, lim, err, errsz) < 0 ||
         parse_options(out->root, out, err, errsz) < 0)
         goto bad;
     return 0;

@@ -28,8 +28,15 @@ typedef struct chat_req {
 /* Flags: OpenAI's API also takes content as [{"type":"text","text":...}]. */
 enum { REQ_CONTENT_PARTS = 1 };
 
-/* 0 and *out filled, or -1 with a one-line reason in err (invalid_request). */
-int req_parse(const char *body, size_t len, int flags, chat_req *out, char *err, size_t errsz);
+typedef struct req_limits {
+    size_t max_messages;      /* most messages */
+    size_t max_message_bytes; /* largest content of one message */
+} req_limits;
+
+/* 0 and *out filled, or -1 with a one-line reason in err (invalid_request).
+ * lim NULL: LIM_MESSAGES_MAX and no per-message cap. */
+int req_parse(const char *body, size_t len, int flags, const req_limits *lim, chat_req *out,
+              char *err, size_t errsz);
 void req_free(chat_req *r);
 
 #endif

@@ -158,6 +158,7 @@ static void housekeep(worker *w, uint64_t now)
     }
     for (reader *r = w->readers; r; r = r->wnext)
         reader_housekeep(r, now);
+    http_watchdog(w, now);
 }
 
 static void begin_stop(worker *w, uint64_t now)
@@ -281,6 +282,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     /* MHD reports client-side noise (resets, timeouts) here; the top layer logs requests. */
 }
 
+/* MHD's per-connection pool holds the request head and the response's write buffer. */
+static size_t pool_size(const cfg *c)
+{
+    size_t want = (size_t)c->max_header_bytes + 8192;
+    return want > LIM_MHD_POOL ? want : LIM_MHD_POOL;
+}
+
 static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
 {
     const worker_env *env = w->env;
@@ -290,11 +298,12 @@ static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
     return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_on_request, w,
                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&env->addr,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIM_MHD_POOL,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size(env->cfg),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
                             MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, w,
                             MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, w,
+                            MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, w,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 }
 

@@ -51,6 +51,7 @@ typedef struct worker {
     pthread_mutex_t remote_mu; /* guards remote: wake-ups from other workers */
     reader *remote;
     atomic_int poked;        /* another worker asked for a housekeeping pass */
+    void *conns;             /* http.c's client connections, for its watchdog */
     uint64_t next_pace_ms, next_house_ms;
     atomic_int stop_req;
     int stopping;

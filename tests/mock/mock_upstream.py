@@ -20,6 +20,8 @@ Main scenarios
   reasoning       REASONING_TEXT as delta.reasoning_content, then the text as content
   error-mid       the text, then data: {"error":{"message":"overloaded",...}}, end
   badjson         the text, then a data line that is not JSON, then [DONE]
+  badutf8         the text, then a chunk whose content is "\xff" (a raw byte that is not
+                  UTF-8), then "ok", finish_reason "stop" and [DONE]
   status-NNN      HTTP status NNN with an OpenAI-style JSON error body (401 echoes the
                   masked key like OpenAI does; 400 echoes the full key, as careless
                   proxies do; 429 and 503 carry Retry-After)
@@ -423,6 +425,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_event('{"id":"chatcmpl-broken","choices":[{"delta":{"content":"x"')
             self.send_event("[DONE]")
             self.end_body()
+        elif main == "badutf8":
+            self.send_tokens(toks)
+            raw = self.sse_bytes(self.chunk_obj({"content": "\u0000MARK"}))
+            marker = json.dumps("\u0000MARK", ensure_ascii=sc["escaped"]).encode()
+            self.emit(raw.replace(marker, b'"\xff"'))
+            self.send_tokens(["ok"])
+            self.finish_ok(usage=want_usage)
         elif main == "stall-mid":
             self.send_tokens(toks)
             self.hold_until_closed()

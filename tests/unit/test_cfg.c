@@ -35,7 +35,17 @@ static const char *const key_names[] = {"listen",
                                         "upstream_idle_timeout_ms",
                                         "max_streams",
                                         "shutdown_grace_ms",
-                                        "log_level"};
+                                        "log_level",
+                                        "api_keys_file",
+                                        "max_streams_per_client",
+                                        "rate_limit_per_minute",
+                                        "rate_limit_burst",
+                                        "max_stream_duration_ms",
+                                        "request_timeout_ms",
+                                        "max_header_bytes",
+                                        "max_messages",
+                                        "max_message_bytes",
+                                        "cors_origins"};
 
 static char root_dir[4096]; /* the working directory the tests were started from */
 static char tmp_dir[64];

@@ -8,7 +8,7 @@
 static int parse(const char *body, char *err)
 {
     chat_req r;
-    int rc = req_parse(body, strlen(body), 0, &r, err, 256);
+    int rc = req_parse(body, strlen(body), 0, NULL, &r, err, 256);
     if (rc == 0)
         req_free(&r);
     return rc;
@@ -21,7 +21,7 @@ START_TEST(valid_request)
                     "\"temperature\":0.5,\"max_tokens\":12,\"extra\":true}";
     chat_req r;
     char err[256];
-    ck_assert_int_eq(req_parse(b, strlen(b), 0, &r, err, sizeof(err)), 0);
+    ck_assert_int_eq(req_parse(b, strlen(b), 0, NULL, &r, err, sizeof(err)), 0);
     ck_assert_uint_eq(r.n_msgs, 2);
     ck_assert_str_eq(r.msgs[1].role, "user");
     ck_assert_str_eq(r.msgs[1].content, "\xe6\x97\xa5");
@@ -75,7 +75,7 @@ START_TEST(openai_content_parts)
     const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]} \n";
     chat_req r;
     char err[256];
-    ck_assert_int_eq(req_parse(b, strlen(b), REQ_CONTENT_PARTS, &r, err, sizeof(err)), 0);
+    ck_assert_int_eq(req_parse(b, strlen(b), REQ_CONTENT_PARTS, NULL, &r, err, sizeof(err)), 0);
     ck_assert_str_eq(r.msgs[0].content, "x");
     req_free(&r);
 }
