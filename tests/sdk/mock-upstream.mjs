@@ -69,6 +69,12 @@ export async function startMock({ port = 0, host = '127.0.0.1' } = {}) {
   let nextId = 1;
 
   const server = http.createServer(async (req, res) => {
+    // chatd's readiness probe lists the models now and then: answer it, record chats only.
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object":"list","data":[]}');
+      return;
+    }
     const body = await new Promise((resolve) => {
       const parts = [];
       req.on('data', (d) => parts.push(d));
