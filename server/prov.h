@@ -1,5 +1,6 @@
 /* prov — an upstream provider: how to build its request and how to read its stream.
- * Each provider is one module (prov_openai.c, ...) exporting one const prov.
+ * Each provider is one module (prov_openai.c, ...) exporting one const prov; what those
+ * modules share (JSON look-ups, request building, error reasons) is in prov.c.
  * The stream reader is incremental: bytes arrive in any split; what it understands is
  * reported through the sink's callbacks, in order. A callback returning non-zero stops
  * the feed and that value is returned. */
@@ -8,6 +9,7 @@
 
 #include <stddef.h>
 
+struct cJSON;
 struct curl_slist;
 struct chat_req;
 
@@ -50,5 +52,52 @@ typedef struct prov {
 } prov;
 
 void prov_http_free(prov_http *h);
+
+/* ---- for the provider modules ---- */
+
+/* Where a provider's requests go and which headers they carry, for prov_build_http. */
+typedef struct prov_endpoint {
+    const char *path;           /* appended to the base URL, e.g. "/chat/completions" */
+    const char *const *headers; /* fixed header lines, NULL-terminated */
+    const char *key_header;     /* the api key follows this, e.g. "x-api-key: " */
+} prov_endpoint;
+
+/* Fills out (zeroed first): base_url without trailing slashes plus e->path, body (taken;
+ * NULL: no memory), e's headers. 0, or -1 with out emptied (no memory, or a key holding
+ * control characters: a CR or LF would let it write headers of its own). */
+int prov_build_http(prov_http *out, const prov_endpoint *e, const char *base_url,
+                    const char *api_key, char *body);
+
+/* The body OpenAI-style APIs take: model, the messages as they are, then what add_options
+ * adds; malloc'd JSON, or NULL (no memory). */
+char *prov_chat_body(const struct chat_req *req, const char *model,
+                     int (*add_options)(struct cJSON *o, const struct chat_req *req));
+
+/* o[key] when o is an object, else NULL. */
+const struct cJSON *prov_get(const struct cJSON *o, const char *key);
+
+/* s's value when s is a non-empty string, else NULL. */
+const char *prov_nonempty(const struct cJSON *s);
+
+/* A token count, or -1 when absent or not a sane count. */
+long prov_tokens(const struct cJSON *n);
+
+/* s[0..n) as exactly one JSON value (cJSON alone accepts trailing bytes), or NULL. */
+struct cJSON *prov_parse_exact(const char *s, size_t n);
+
+/* fn(ctx, s, strlen(s)) when there are both a callback and a string, else 0. */
+int prov_report_text(int (*fn)(void *ctx, const char *p, size_t n), void *ctx, const char *s);
+
+/* Picks the message out of a provider's JSON error body; NULL when it has none. */
+typedef const char *(*prov_reason_fn)(const struct cJSON *root);
+
+/* An error_reason: what pick finds in the body, else the body itself, as one line of
+ * at most outsz-1 bytes (see prov.error_reason). */
+void prov_error_reason(const char *body, size_t n, prov_reason_fn pick, char *out, size_t outsz);
+
+/* Reports a mid-stream error to k->error (0 without one): type and the reason pick finds
+ * in data, or "upstream error" when there is none. */
+int prov_report_error(const prov_sink *k, const char *type, const char *data, size_t n,
+                      prov_reason_fn pick);
 
 #endif

@@ -2,7 +2,6 @@
 #include "prov_anthropic.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +12,6 @@
 #define MESSAGES_PATH "/messages"
 #define API_VERSION "2023-06-01"
 #define MAX_TOKENS_DEFAULT 4096 /* Anthropic rejects a request without max_tokens */
-#define HEADER_MAX 8192         /* longest x-api-key header line accepted */
-#define STREAM_MSG_MAX 512      /* an error message reported mid-stream, bytes with the NUL */
 
 struct prov_stream {
     ssep sse;
@@ -23,99 +20,21 @@ struct prov_stream {
     long in_tokens;        /* from message_start; -1 until known */
 };
 
-/* ---- small JSON helpers ---- */
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-}
-
-static const char *nonempty(const cJSON *s)
-{
-    const char *v = cJSON_GetStringValue(s);
-    return v && *v ? v : NULL;
-}
-
 static int is(const cJSON *s, const char *want)
 {
     const char *v = cJSON_GetStringValue(s);
     return v && strcmp(v, want) == 0;
 }
 
-/* The whole text must be one JSON value: cJSON alone accepts trailing bytes. */
-static cJSON *parse_exact(const char *s, size_t n)
-{
-    const char *end = NULL;
-    cJSON *j = n ? cJSON_ParseWithLengthOpts(s, n, &end, 0) : NULL;
-    if (!j)
-        return NULL;
-    while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end == s + n)
-        return j;
-    cJSON_Delete(j);
-    return NULL;
-}
-
 /* ---- build: URL and headers ---- */
 
-static char *make_url(const char *base)
-{
-    size_t n = strlen(base);
-    while (n > 0 && base[n - 1] == '/')
-        n--;
-    char *url = malloc(n + sizeof(MESSAGES_PATH));
-    if (url) {
-        memcpy(url, base, n);
-        memcpy(url + n, MESSAGES_PATH, sizeof(MESSAGES_PATH));
-    }
-    return url;
-}
-
-static int append(struct curl_slist **list, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(*list, line);
-    if (!l)
-        return -1;
-    *list = l;
-    return 0;
-}
-
-/* A CR or LF in the key would let it write headers of its own. */
-static int has_ctl(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 1;
-    return 0;
-}
-
-static int add_key(struct curl_slist **list, const char *api_key)
-{
-    if (!api_key || !*api_key)
-        return 0;
-    if (has_ctl(api_key))
-        return -1;
-    buf b;
-    buf_init(&b, HEADER_MAX);
-    int rc = -1;
-    if (buf_addstr(&b, "x-api-key: ") == 0 && buf_addstr(&b, api_key) == 0) {
-        char *line = buf_take(&b);
-        rc = line ? append(list, line) : -1;
-        free(line);
-    }
-    buf_free(&b);
-    return rc;
-}
-
-static int add_headers(struct curl_slist **list, const char *api_key)
-{
-    if (append(list, "Content-Type: application/json") < 0 ||
-        append(list, "Accept: text/event-stream") < 0 ||
-        append(list, "anthropic-version: " API_VERSION) < 0)
-        return -1;
-    return add_key(list, api_key);
-}
+static const char *const HEADERS[] = {
+    "Content-Type: application/json",
+    "Accept: text/event-stream",
+    "anthropic-version: " API_VERSION,
+    NULL,
+};
+static const prov_endpoint ENDPOINT = {MESSAGES_PATH, HEADERS, "x-api-key: "};
 
 /* ---- build: body ---- */
 
@@ -235,114 +154,40 @@ out:
 static int anthropic_build(const chat_req *req, const char *base_url, const char *api_key,
                            const char *model, prov_http *out)
 {
-    memset(out, 0, sizeof(*out));
     if (!base_url || !*base_url)
         base_url = prov_anthropic.default_url;
-    out->url = make_url(base_url);
-    out->body = make_body(req, model);
-    if (out->url && out->body && add_headers(&out->headers, api_key) == 0)
-        return 0;
-    prov_http_free(out);
-    return -1;
+    return prov_build_http(out, &ENDPOINT, base_url, api_key, make_body(req, model));
 }
 
 /* ---- error reasons ---- */
-
-static int is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
-/* Drops a code point cut at the end of out[0..o) when the next source byte continues it. */
-static size_t utf8_cut(const char *out, size_t o, unsigned char next)
-{
-    if (!is_cont(next))
-        return o;
-    while (o > 0 && is_cont((unsigned char)out[o - 1]))
-        o--;
-    if (o > 0 && (unsigned char)out[o - 1] >= 0xC0)
-        o--;
-    return o;
-}
-
-/* One line: each run of spaces and control bytes becomes one space, ends trimmed, cut to
- * outsz-1 bytes without splitting a UTF-8 sequence. */
-static void one_line(const char *s, size_t n, char *out, size_t outsz)
-{
-    size_t o = 0, i = 0;
-    int gap = 0;
-    for (; i < n && o + 1 < outsz; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c == 0x7f) {
-            gap = o > 0;
-            continue;
-        }
-        if (gap && o + 2 >= outsz)
-            break;
-        if (gap)
-            out[o++] = ' ';
-        gap = 0;
-        out[o++] = (char)c;
-    }
-    if (i < n)
-        o = utf8_cut(out, o, (unsigned char)s[i]);
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
-    out[o] = '\0';
-}
 
 /* {"type":"error","error":{"type":"...","message":"..."}}; gateways in front of the API
  * sometimes send {"error":"..."} or {"message":"..."}. */
 static const char *json_reason(const cJSON *root)
 {
-    const cJSON *e = get(root, "error");
-    const char *m = nonempty(e);
+    const cJSON *e = prov_get(root, "error");
+    const char *m = prov_nonempty(e);
     if (!m)
-        m = nonempty(get(e, "message"));
+        m = prov_nonempty(prov_get(e, "message"));
     if (!m)
-        m = nonempty(get(e, "type"));
+        m = prov_nonempty(prov_get(e, "type"));
     if (!m)
-        m = nonempty(get(root, "message"));
+        m = prov_nonempty(prov_get(root, "message"));
     return m;
 }
 
 static void anthropic_error_reason(const char *body, size_t n, char *out, size_t outsz)
 {
-    if (outsz == 0)
-        return;
-    cJSON *root = parse_exact(body, n);
-    const char *m = json_reason(root);
-    if (m)
-        one_line(m, strlen(m), out, outsz);
-    else
-        one_line(body ? body : "", body ? n : 0, out, outsz);
-    cJSON_Delete(root);
+    prov_error_reason(body, n, json_reason, out, outsz);
 }
 
 /* ---- stream ---- */
 
-static int report_text(int (*fn)(void *, const char *, size_t), void *ctx, const char *s)
-{
-    return fn && s ? fn(ctx, s, strlen(s)) : 0;
-}
-
 /* An error event; data need not be JSON (then it is the message itself). */
 static int report_error(const prov_sink *k, const cJSON *root, const char *data, size_t n)
 {
-    if (!k->error)
-        return 0;
-    const char *type = nonempty(get(get(root, "error"), "type"));
-    char msg[STREAM_MSG_MAX];
-    anthropic_error_reason(data, n, msg, sizeof(msg));
-    return k->error(k->ctx, type ? type : "upstream_error", msg[0] ? msg : "upstream error");
-}
-
-/* A token count, or -1 when absent or not a sane count. */
-static long tokens(const cJSON *n)
-{
-    if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 1e15)
-        return -1;
-    return (long)n->valuedouble;
+    const char *type = prov_nonempty(prov_get(prov_get(root, "error"), "type"));
+    return prov_report_error(k, type ? type : "upstream_error", data, n, json_reason);
 }
 
 /* Anthropic's stop reasons in the names chatd reports (OpenAI's). */
@@ -361,31 +206,32 @@ static const char *finish_name(const char *stop)
 
 static int on_message_start(prov_stream *s, const cJSON *ev)
 {
-    s->in_tokens = tokens(get(get(get(ev, "message"), "usage"), "input_tokens"));
+    const cJSON *u = prov_get(prov_get(ev, "message"), "usage");
+    s->in_tokens = prov_tokens(prov_get(u, "input_tokens"));
     return 0;
 }
 
 /* A text or thinking block may open with some text already. */
 static int on_block_start(prov_stream *s, const cJSON *ev)
 {
-    const cJSON *b = get(ev, "content_block");
+    const cJSON *b = prov_get(ev, "content_block");
     const prov_sink *k = s->sink;
-    if (is(get(b, "type"), "text"))
-        return report_text(k->text, k->ctx, nonempty(get(b, "text")));
-    if (is(get(b, "type"), "thinking"))
-        return report_text(k->reasoning, k->ctx, nonempty(get(b, "thinking")));
+    if (is(prov_get(b, "type"), "text"))
+        return prov_report_text(k->text, k->ctx, prov_nonempty(prov_get(b, "text")));
+    if (is(prov_get(b, "type"), "thinking"))
+        return prov_report_text(k->reasoning, k->ctx, prov_nonempty(prov_get(b, "thinking")));
     return 0;
 }
 
 /* signature_delta and input_json_delta carry nothing chatd shows. */
 static int on_block_delta(prov_stream *s, const cJSON *ev)
 {
-    const cJSON *d = get(ev, "delta");
+    const cJSON *d = prov_get(ev, "delta");
     const prov_sink *k = s->sink;
-    if (is(get(d, "type"), "text_delta"))
-        return report_text(k->text, k->ctx, nonempty(get(d, "text")));
-    if (is(get(d, "type"), "thinking_delta"))
-        return report_text(k->reasoning, k->ctx, nonempty(get(d, "thinking")));
+    if (is(prov_get(d, "type"), "text_delta"))
+        return prov_report_text(k->text, k->ctx, prov_nonempty(prov_get(d, "text")));
+    if (is(prov_get(d, "type"), "thinking_delta"))
+        return prov_report_text(k->reasoning, k->ctx, prov_nonempty(prov_get(d, "thinking")));
     return 0;
 }
 
@@ -393,10 +239,11 @@ static int on_block_delta(prov_stream *s, const cJSON *ev)
 static int on_message_delta(prov_stream *s, const cJSON *ev)
 {
     const prov_sink *k = s->sink;
-    const char *stop = nonempty(get(get(ev, "delta"), "stop_reason"));
+    const char *stop = prov_nonempty(prov_get(prov_get(ev, "delta"), "stop_reason"));
     int rc = stop && k->finish ? k->finish(k->ctx, finish_name(stop)) : 0;
-    const cJSON *u = get(ev, "usage");
-    long in = tokens(get(u, "input_tokens")), out = tokens(get(u, "output_tokens"));
+    const cJSON *u = prov_get(ev, "usage");
+    long in = prov_tokens(prov_get(u, "input_tokens"));
+    long out = prov_tokens(prov_get(u, "output_tokens"));
     if (in >= 0)
         s->in_tokens = in;
     if (rc == 0 && k->usage && s->in_tokens >= 0 && out >= 0)
@@ -422,7 +269,7 @@ static const struct {
 /* The data's "type" names the event; the SSE event name stands in when it has none. */
 static int report_event(prov_stream *s, const cJSON *root, const char *ev_type)
 {
-    const char *type = nonempty(get(root, "type"));
+    const char *type = prov_nonempty(prov_get(root, "type"));
     if (!type)
         type = ev_type;
     for (size_t i = 0; i < sizeof(HANDLERS) / sizeof(HANDLERS[0]); i++)
@@ -435,9 +282,9 @@ static int handle_event(prov_stream *s, const ssep_event *ev)
 {
     if (ev->data_len == 0)
         return 0; /* an empty "data:" carries nothing to report */
-    cJSON *root = parse_exact(ev->data, ev->data_len);
+    cJSON *root = prov_parse_exact(ev->data, ev->data_len);
     int rc;
-    if (strcmp(ev->type, "error") == 0 || is(get(root, "type"), "error"))
+    if (strcmp(ev->type, "error") == 0 || is(prov_get(root, "type"), "error"))
         rc = report_error(s->sink, root, ev->data, ev->data_len);
     else
         rc = cJSON_IsObject(root) ? report_event(s, root, ev->type) : PROV_ERR_PARSE;

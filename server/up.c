@@ -185,8 +185,11 @@ void up_resume(up *u, up_xfer *x)
     if (!x->paused)
         return;
     x->paused = 0;
-    /* May deliver the held bytes right here, through write_cb. */
+    /* May deliver the held bytes right here, through write_cb. Then make sure curl looks at
+     * the socket again on the next pass: some libcurl versions lose track of it across a
+     * pause in multi_socket mode. */
     curl_easy_pause(x->easy, CURLPAUSE_CONT);
+    u->deadline = (int64_t)loop_now_ms();
 }
 
 int up_timeout_ms(const up *u, uint64_t now)

@@ -17,7 +17,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -818,7 +817,3 @@ class ChatdTestCase(unittest.TestCase):
             if k.lower() != "authorization":
                 self.assertNotIn("SECRET123", v, "the key leaked into upstream header " + k)
         self.assertNotIn("SECRET123", rec["body"], "the key leaked into the upstream body")
-
-
-def url_quote(s):
-    return urllib.parse.quote(s, safe="")

@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+"""A mock of two more upstream formats for chatd's integration tests: Anthropic's Messages
+API (POST /v1/messages, an event stream of typed events) and Ollama's native chat API
+(POST /api/chat, newline-delimited JSON). Both on one port on 127.0.0.1, printed as the
+first stdout line: "PORT 12345".
+
+The scenario is chosen by the request's "model", as in mock_upstream.py: a main scenario
+optionally joined with modifiers by "+", e.g. "echo", "split-3", "thinking+tok-2".
+Every scenario streams the text of the last user message byte for byte, so a test picks
+the text and checks what chatd re-emits.
+
+Main scenarios (both formats unless said otherwise)
+  echo        the text in tokens of 1, 2, 3, 4, 1, ... code points, then a normal end
+              (Anthropic: stop_reason end_turn; Ollama: done_reason "stop"), with usage
+              (Anthropic: ANTHROPIC_INPUT_TOKENS / ANTHROPIC_OUTPUT_TOKENS; Ollama:
+              OLLAMA_PROMPT_EVAL_COUNT / OLLAMA_EVAL_COUNT)
+  thinking    THINKING_TEXT as thinking (Anthropic: a thinking block with thinking_delta
+              and signature_delta; Ollama: message.thinking), then the text
+  length      like echo, ending for the token limit (stop_reason max_tokens /
+              done_reason "length")
+  error-mid   the text, then an error (Anthropic: "event: error" with an overloaded_error;
+              Ollama: a {"error": "..."} line), then the body ends
+  nostop      the text, then the body ends without any end marker
+  badjson     the text, then an event / line that is not JSON
+  status-NNN  HTTP status NNN with the provider's own error body
+  stall-first read the request, send nothing
+  slow[-MS]   one code point per token, one token every MS (default 50) ms
+
+Modifiers
+  split-N     the body written in N-byte pieces (one HTTP chunk each), cutting UTF-8
+              sequences, JSON and lines; one code point per token
+  tok-N       N code points per token
+  crlf        (Anthropic) event lines end with CRLF
+  escaped     JSON with \\uXXXX escapes for everything outside ASCII (surrogate pairs
+              for astral characters)
+  extras      (Anthropic) ping events, an event type the API may add later and an empty
+              text delta between the tokens, all of which a client must ignore
+
+Control endpoints (the same as mock_upstream.py)
+  GET  /_mock/requests                       JSON list of the recorded requests
+  GET  /_mock/wait-closed?n=K&timeout=S      200 once K recorded responses were cut by the
+                                             peer closing the connection, else 408
+  GET  /_mock/wait-requests?n=K&timeout=S    200 once K requests arrived, else 408
+  POST /_mock/reset                          forget the recorded requests
+
+GET /v1/models (Anthropic) and GET /api/tags (Ollama) answer readiness probes; they are
+not recorded.
+"""
+
+import json
+import os
+import re
+import select
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ANTHROPIC_INPUT_TOKENS = 31
+ANTHROPIC_OUTPUT_TOKENS = 47
+OLLAMA_PROMPT_EVAL_COUNT = 13
+OLLAMA_EVAL_COUNT = 19
+THINKING_TEXT = "Hmm\u2026 2+2=4 \u2234 \U0001F914 \u00e9t\u00e9"
+ANTHROPIC_ERROR_MID = "Overloaded"
+OLLAMA_ERROR_MID = "model runner has unexpectedly stopped"
+STALL_HOLD_S = 60.0
+SPLIT_PAUSE_S = 0.0003
+
+
+class PeerClosed(Exception):
+    """The peer (chatd) closed the connection while a response was being sent."""
+
+
+class Registry:
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.records = []
+        self.next_id = 0
+
+    def add(self, rec):
+        with self.cond:
+            rec["id"] = self.next_id
+            self.next_id += 1
+            self.records.append(rec)
+            self.cond.notify_all()
+
+    def update(self, rec, **kw):
+        with self.cond:
+            rec.update(kw)
+            self.cond.notify_all()
+
+    def snapshot(self):
+        with self.cond:
+            return json.loads(json.dumps(self.records))
+
+    def reset(self):
+        with self.cond:
+            self.records = []
+            self.cond.notify_all()
+
+    def wait_for(self, pred, timeout):
+        with self.cond:
+            return self.cond.wait_for(lambda: pred(self.records), timeout)
+
+
+REG = Registry()
+CONN_IDS = iter(range(1, 1 << 62))
+CONN_LOCK = threading.Lock()
+
+
+def parse_scenario(model):
+    sc = {"main": "echo", "split": 0, "tok": None, "crlf": False, "escaped": False,
+          "extras": False, "param": None}
+    for part in (model or "echo").split("+"):
+        m = re.fullmatch(r"([a-z-]+?)(?:-(\d+))?", part)
+        if not m:
+            sc["main"] = part
+            continue
+        name, p1 = m.group(1), m.group(2)
+        if name == "split" and p1:
+            sc["split"] = int(p1)
+            sc["tok"] = sc["tok"] or 1
+        elif name == "tok" and p1:
+            sc["tok"] = int(p1)
+        elif name in ("crlf", "escaped", "extras"):
+            sc[name] = True
+        else:
+            sc["main"] = name
+            sc["param"] = int(p1) if p1 else None
+    return sc
+
+
+def tokens_of(text, tok):
+    out, i, k = [], 0, 0
+    while i < len(text):
+        n = tok if tok else (k % 4) + 1
+        out.append(text[i:i + n])
+        i += n
+        k += 1
+    return out
+
+
+def content_text(content):
+    """A message's text: a string, or the text blocks of a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content
+                       if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+def last_user_text(body):
+    for m in reversed(body.get("messages") or []):
+        if isinstance(m, dict) and m.get("role") == "user":
+            return content_text(m.get("content"))
+    return ""
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock-providers/1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with CONN_LOCK:
+            self.conn_id = next(CONN_IDS)
+
+    def log_message(self, fmt, *args):
+        if os.environ.get("MOCK_VERBOSE"):
+            sys.stderr.write("mock: " + (fmt % args) + "\n")
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send_json(self, status, obj, extra=()):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def peer_closed_within(self, seconds):
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([sock], [], [], left)
+            if not r:
+                return False
+            try:
+                data = sock.recv(1, socket.MSG_PEEK)
+            except OSError:
+                return True
+            if data == b"":
+                return True
+            time.sleep(min(left, 0.01))  # unexpected bytes: not a close; do not spin
+
+    def write_raw(self, data):
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            raise PeerClosed()
+        self.rec["sent_bytes"] += len(data)
+
+    def chunk(self, data):
+        if data:
+            self.write_raw(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def start_body(self, ctype):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        REG.update(self.rec, phase="streaming", headers_sent_at=time.monotonic())
+        self.carry = b""
+
+    def emit(self, data):
+        n = self.sc["split"]
+        if not n:
+            self.chunk(data)
+            return
+        self.carry += data
+        while len(self.carry) >= n:
+            piece, self.carry = self.carry[:n], self.carry[n:]
+            self.chunk(piece)
+            time.sleep(SPLIT_PAUSE_S)
+
+    def flush_carry(self):
+        if self.carry:
+            self.chunk(self.carry)
+            self.carry = b""
+
+    def end_body(self):
+        self.flush_carry()
+        self.write_raw(b"0\r\n\r\n")
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
+
+    def dumps(self, obj):
+        return json.dumps(obj, ensure_ascii=self.sc["escaped"], separators=(",", ":"))
+
+    def pause_between(self, i, n):
+        """For slow scenarios: waits between tokens, noticing at once when chatd leaves."""
+        if self.sc["main"] != "slow" or i + 1 >= n:
+            return
+        self.flush_carry()
+        ms = self.sc["param"] if self.sc["param"] is not None else 50
+        if self.peer_closed_within(ms / 1000.0):
+            raise PeerClosed()
+
+    def text_tokens(self, text):
+        tok = self.sc["tok"] or (1 if self.sc["main"] == "slow" else None)
+        return tokens_of(text, tok)
+
+    def stall(self):
+        REG.update(self.rec, phase="stalled")
+        if self.peer_closed_within(STALL_HOLD_S):
+            raise PeerClosed()
+        self.close_connection = True
+
+    # ---- Anthropic ------------------------------------------------------------------
+
+    def a_event(self, name, obj):
+        eol = "\r\n" if self.sc["crlf"] else "\n"
+        data = obj if isinstance(obj, str) else self.dumps(obj)
+        self.emit(("event: %s%sdata: %s%s%s" % (name, eol, data, eol, eol)).encode("utf-8"))
+
+    def a_status(self, status):
+        kinds = {400: "invalid_request_error", 401: "authentication_error",
+                 403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+        kind = kinds.get(status, "api_error")
+        msg = {401: "invalid x-api-key", 529: "Overloaded",
+               429: "Number of request tokens has exceeded your per-minute rate limit"}.get(
+                   status, "mock error %d" % status)
+        extra = [("request-id", "req_mock%d" % self.rec["id"])]
+        if status in (429, 529):
+            extra.append(("retry-after", "2"))
+        self.send_json(status, {"type": "error", "error": {"type": kind, "message": msg}},
+                       extra)
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
+
+    def a_text_block(self, index, text):
+        sc = self.sc
+        self.a_event("content_block_start", {"type": "content_block_start", "index": index,
+                                             "content_block": {"type": "text", "text": ""}})
+        toks = self.text_tokens(text)
+        for i, t in enumerate(toks):
+            self.a_event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                 "delta": {"type": "text_delta", "text": t}})
+            if sc["extras"]:
+                self.a_event("ping", {"type": "ping"})
+                self.a_event("content_block_delta",
+                             {"type": "content_block_delta", "index": index,
+                              "delta": {"type": "text_delta", "text": ""}})
+                self.a_event("future_event", {"type": "future_event", "detail": {"x": 1}})
+            self.pause_between(i, len(toks))
+        self.a_event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def anthropic(self, body):
+        sc, text = self.sc, last_user_text(body)
+        main = sc["main"]
+        if main == "status":
+            return self.a_status(sc["param"] or 500)
+        if main == "stall-first":
+            return self.stall()
+        self.start_body("text/event-stream; charset=utf-8")
+        self.a_event("message_start", {"type": "message_start", "message": {
+            "id": "msg_mock%d" % self.rec["id"], "type": "message", "role": "assistant",
+            "model": self.model, "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": ANTHROPIC_INPUT_TOKENS, "output_tokens": 1}}})
+        self.a_event("ping", {"type": "ping"})
+        index = 0
+        if main == "thinking":
+            self.a_event("content_block_start", {"type": "content_block_start", "index": 0,
+                                                 "content_block": {"type": "thinking",
+                                                                   "thinking": ""}})
+            for t in tokens_of(THINKING_TEXT, sc["tok"]):
+                self.a_event("content_block_delta", {
+                    "type": "content_block_delta", "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": t}})
+            self.a_event("content_block_delta", {
+                "type": "content_block_delta", "index": 0,
+                "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"}})
+            self.a_event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            index = 1
+        if main == "error-mid":
+            self.a_text_block(index, text)
+            self.a_event("error", {"type": "error", "error": {"type": "overloaded_error",
+                                                              "message": ANTHROPIC_ERROR_MID}})
+            return self.end_body()
+        if main == "badjson":
+            self.a_text_block(index, text)
+            self.a_event("content_block_delta", '{"type":"content_block_delta","index":0,"del')
+            self.a_event("message_stop", {"type": "message_stop"})
+            return self.end_body()
+        self.a_text_block(index, text)
+        if main == "nostop":
+            return self.end_body()
+        stop = "max_tokens" if main == "length" else "end_turn"
+        self.a_event("message_delta", {"type": "message_delta",
+                                       "delta": {"stop_reason": stop, "stop_sequence": None},
+                                       "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS}})
+        self.a_event("message_stop", {"type": "message_stop"})
+        self.end_body()
+
+    # ---- Ollama ---------------------------------------------------------------------
+
+    def o_line(self, obj):
+        data = obj if isinstance(obj, str) else self.dumps(obj)
+        self.emit((data + "\n").encode("utf-8"))
+
+    def o_chunk(self, content=None, thinking=None):
+        msg = {"role": "assistant", "content": content or ""}
+        if thinking is not None:
+            msg["thinking"] = thinking
+        return {"model": self.model, "created_at": "2024-06-01T12:00:00.000000Z",
+                "message": msg, "done": False}
+
+    def o_status(self, status):
+        msg = {404: "model \"%s\" not found, try pulling it first" % self.model}.get(
+            status, "mock error %d" % status)
+        self.send_json(status, {"error": msg})
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
+
+    def o_text(self, text):
+        toks = self.text_tokens(text)
+        for i, t in enumerate(toks):
+            self.o_line(self.o_chunk(t))
+            self.pause_between(i, len(toks))
+
+    def ollama(self, body):
+        sc, text = self.sc, last_user_text(body)
+        main = sc["main"]
+        if main == "status":
+            return self.o_status(sc["param"] or 500)
+        if main == "stall-first":
+            return self.stall()
+        self.start_body("application/x-ndjson")
+        if main == "thinking":
+            for t in tokens_of(THINKING_TEXT, sc["tok"]):
+                self.o_line(self.o_chunk("", thinking=t))
+        self.o_text(text)
+        if main == "error-mid":
+            self.o_line({"error": OLLAMA_ERROR_MID})
+            return self.end_body()
+        if main == "badjson":
+            self.o_line('{"model":"x","message":{"role":"assistant","content":"y"')
+            return self.end_body()
+        if main == "nostop":
+            return self.end_body()
+        final = self.o_chunk("")
+        final.update({"done": True, "done_reason": "length" if main == "length" else "stop",
+                      "total_duration": 5191566416, "load_duration": 2154458,
+                      "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT,
+                      "prompt_eval_duration": 383809000, "eval_count": OLLAMA_EVAL_COUNT,
+                      "eval_duration": 4799921000})
+        self.o_line(final)
+        self.end_body()
+
+    # ---- HTTP methods ---------------------------------------------------------------
+
+    def do_POST(self):
+        path = urlsplit(self.path).path
+        if path == "/_mock/reset":
+            self.read_body()
+            REG.reset()
+            return self.send_json(200, {"ok": True})
+        raw = self.read_body()
+        rec = {
+            "conn_id": self.conn_id, "method": "POST", "path": self.path,
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "body": raw.decode("utf-8", "replace"), "body_json": None, "model": None,
+            "t_start": time.monotonic(), "phase": "request", "sent_bytes": 0,
+            "completed": False, "closed_by_peer": False, "closed_at": None,
+        }
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        rec["body_json"] = body
+        self.rec = rec
+        REG.add(rec)
+        if path not in ("/v1/messages", "/api/chat"):
+            return self.send_json(404, {"error": "unknown path " + path})
+        if not isinstance(body, dict):
+            return self.send_json(400, {"error": "invalid JSON body"})
+        self.model = body.get("model") if isinstance(body.get("model"), str) else ""
+        rec["model"] = self.model
+        self.sc = parse_scenario(self.model)
+        try:
+            if path == "/v1/messages":
+                self.anthropic(body)
+            else:
+                self.ollama(body)
+        except (PeerClosed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            REG.update(self.rec, closed_by_peer=True, closed_at=time.monotonic())
+            self.close_connection = True
+
+    def do_GET(self):
+        u = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        if u.path == "/_mock/requests":
+            return self.send_json(200, REG.snapshot())
+        if u.path in ("/_mock/wait-closed", "/_mock/wait-requests"):
+            n = int(q.get("n", "1"))
+            timeout = float(q.get("timeout", "5"))
+            if u.path == "/_mock/wait-closed":
+                def count(recs):
+                    return sum(1 for r in recs if r["closed_by_peer"])
+            else:
+                def count(recs):
+                    return len(recs)
+            ok = REG.wait_for(lambda recs: count(recs) >= n, timeout)
+            with REG.cond:
+                got = count(REG.records)
+            return self.send_json(200 if ok else 408, {"count": got, "wanted": n,
+                                                       "requests": REG.snapshot()})
+        if u.path == "/v1/models":
+            return self.send_json(200, {"data": [{"type": "model", "id": "echo",
+                                                  "display_name": "Echo"}],
+                                        "has_more": False, "first_id": "echo",
+                                        "last_id": "echo"})
+        if u.path == "/api/tags":
+            return self.send_json(200, {"models": [{"name": "echo:latest", "model": "echo:latest",
+                                                    "size": 1}]})
+        self.send_json(404, {"error": "unknown path " + u.path})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        if os.environ.get("MOCK_VERBOSE"):
+            super().handle_error(request, client_address)
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    srv = Server(("127.0.0.1", port), Handler)
+    sys.stdout.write("PORT %d\n" % srv.server_address[1])
+    sys.stdout.flush()
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
