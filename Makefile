@@ -3,7 +3,8 @@
 #   make run        build and serve the demo on http://127.0.0.1:8080
 #   make test       unit tests (check), integration tests (real binary + mock upstream),
 #                   web UI unit and browser tests
-#   make asan       the same test suite built with AddressSanitizer + UBSan
+#   make asan       the C suites built with AddressSanitizer + UBSan
+#   make valgrind   the C suites under valgrind (memcheck)
 #   make deps       install the Debian packages the build and tests need
 
 CC      ?= cc
@@ -25,7 +26,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan deps clean format
+.PHONY: all ui run test unit integration web sdk asan valgrind deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
 # The web UI bundle (npm + esbuild); client-web/Makefile skips work that is up to date.
@@ -73,6 +74,13 @@ asan:
 	$(MAKE) $(ASAN_FLAGS) build/asan/chatd
 	@ASAN_OPTIONS=detect_leaks=1 tests/run-all.sh "unit-asan:$(MAKE) -s $(ASAN_FLAGS) unit" \
 		"integration-asan:$(MAKE) -s $(ASAN_FLAGS) integration"
+
+# The C suites under valgrind's memcheck: unit tests unforked, chatd itself under the
+# integration suite (tests/valgrind-chatd.sh makes any error or leak exit 99).
+VG := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect
+valgrind: $(BUILD)/chatd $(UNITBIN)
+	@tests/run-all.sh "unit-valgrind:CK_FORK=no UNIT_WRAP='$(VG)' tests/run-unit.sh $(UNITBIN)" \
+		"integration-valgrind:CHATD_BIN=tests/valgrind-chatd.sh python3 tests/integration/run.py"
 
 deps:
 	scripts/install-deps.sh

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs each check unit-test binary; prints one total line; fails if any failed.
+# UNIT_WRAP: a command to run each binary under (e.g. valgrind); CK_FORK as check reads it.
 set -u
 pass=0; fail=0
 for t in "$@"; do
-    out=$(CK_FORK=yes "$t" 2>&1); rc=$?
+    out=$(CK_FORK=${CK_FORK:-yes} ${UNIT_WRAP:-} "$t" 2>&1); rc=$?
     printf '%s\n' "$out"
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -1)
     n=$(printf '%s' "$line" | sed -n 's/.*Checks: \([0-9]*\).*/\1/p')
