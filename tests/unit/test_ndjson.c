@@ -1,15 +1,14 @@
 /* Tests for ndjson: every input is fed whole, one byte at a time and in random splits
  * (fixed seeds); all ways must give the same lines and the same result. */
 #include <check.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lim.h"
 #include "ndjson.h"
+#include "prov_check.h"
 
-#define SEEDS 40
 #define SHOW_MAX 64 /* longer lines are recorded by their length */
 
 /* Each line becomes "line\n" with CR and LF shown escaped. */
@@ -48,29 +47,17 @@ static int on_line(void *ctx, const char *p, size_t n)
     return r->stop_at && r->lines >= r->stop_at ? 99 : 0;
 }
 
-static uint32_t next_rand(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
-}
-
 /* mode 0: whole; 1: byte by byte; 2+: random chunks. The first non-zero result, or the
  * finish result. *fed_rc: the result before finish. */
 static int run(const char *in, size_t n, unsigned mode, rec *r, int *fed_rc)
 {
     ndjson p;
     ndjson_init(&p);
-    uint32_t x = mode * 2654435761u + 7;
-    size_t maxchunk = mode % 2 ? 5 : 97;
+    split sp = split_make(mode, 7, 5, 97);
     int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        size_t k = mode == 0 ? n : mode == 1 ? 1 : 1 + next_rand(&x) % maxchunk;
-        if (k > n - off)
-            k = n - off;
+    for (size_t off = 0, k; off < n && rc == 0; off += k) {
+        k = split_next(&sp, n - off);
         rc = ndjson_feed(&p, in + off, k, on_line, r);
-        off += k;
     }
     if (fed_rc)
         *fed_rc = rc;
@@ -280,9 +267,5 @@ static Suite *ndjson_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ndjson_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(ndjson_suite());
 }

@@ -3,115 +3,13 @@
  * seeds); every split must give the same sink calls and the same result. */
 #include <check.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "lim.h"
 #include "prov_anthropic.h"
 #include "req.h"
 
-#define SEEDS 40
-
-/* ---- sink recorder: each call becomes one line ---- */
-
-typedef struct rec {
-    char s[16384];
-    size_t len;
-    int calls;
-    int stop_at; /* return 42 from this call on (1-based); 0: never */
-} rec;
-
-static int rec_line(rec *r, const char *kind, const char *a, size_t an, const char *b)
-{
-    int n = snprintf(r->s + r->len, sizeof(r->s) - r->len, "%s:%.*s%s%s\n", kind, (int)an, a,
-                     b ? "|" : "", b ? b : "");
-    ck_assert(n > 0 && (size_t)n < sizeof(r->s) - r->len);
-    r->len += (size_t)n;
-    r->calls++;
-    return r->stop_at && r->calls >= r->stop_at ? 42 : 0;
-}
-
-static int on_text(void *ctx, const char *p, size_t n)
-{
-    ck_assert_uint_gt(n, 0);
-    return rec_line(ctx, "text", p, n, NULL);
-}
-
-static int on_reasoning(void *ctx, const char *p, size_t n)
-{
-    ck_assert_uint_gt(n, 0);
-    return rec_line(ctx, "reasoning", p, n, NULL);
-}
-
-static int on_finish(void *ctx, const char *reason)
-{
-    return rec_line(ctx, "finish", reason, strlen(reason), NULL);
-}
-
-static int on_usage(void *ctx, long in, long out)
-{
-    char t[64];
-    snprintf(t, sizeof(t), "%ld,%ld", in, out);
-    return rec_line(ctx, "usage", t, strlen(t), NULL);
-}
-
-static int on_error(void *ctx, const char *type, const char *message)
-{
-    return rec_line(ctx, "error", type, strlen(type), message);
-}
-
-static int on_end(void *ctx)
-{
-    return rec_line(ctx, "end", "", 0, NULL);
-}
-
-static uint32_t next_rand(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
-}
-
-/* mode 0: whole; 1: byte by byte; 2+: random chunks. First non-zero result, or 0. */
-static int run(const char *in, size_t n, unsigned mode, rec *r)
-{
-    prov_sink sink = {r, on_text, on_reasoning, on_finish, on_usage, on_error, on_end};
-    prov_stream *s = prov_anthropic.open();
-    ck_assert_ptr_nonnull(s);
-    uint32_t x = mode * 2654435761u + 7;
-    size_t maxchunk = mode % 2 ? 5 : 97;
-    int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        size_t k = mode == 0 ? n : mode == 1 ? 1 : 1 + next_rand(&x) % maxchunk;
-        if (k > n - off)
-            k = n - off;
-        rc = prov_anthropic.feed(s, in + off, k, &sink);
-        off += k;
-    }
-    if (rc == 0)
-        rc = prov_anthropic.finish(s, &sink);
-    prov_anthropic.close(s);
-    return rc;
-}
-
-static void expect_rc(const char *in, const char *want, int want_rc)
-{
-    for (unsigned mode = 0; mode < 2 + SEEDS; mode++) {
-        rec r = {0};
-        int rc = run(in, strlen(in), mode, &r);
-        ck_assert_msg(rc == want_rc, "mode %u: rc %d, want %d", mode, rc, want_rc);
-        ck_assert_msg(strcmp(r.s, want) == 0, "mode %u: got\n%s\nwant\n%s", mode, r.s, want);
-    }
-}
-
-static void expect(const char *in, const char *want)
-{
-    expect_rc(in, want, 0);
-}
+#define CHECK_PROV prov_anthropic
+#include "prov_check.h"
 
 /* ---- streams in the format the Messages API sends ---- */
 
@@ -329,61 +227,17 @@ END_TEST
 
 START_TEST(sink_value_stops)
 {
-    prov_sink sink = {0};
-    rec r = {.stop_at = 2};
-    sink.ctx = &r;
-    sink.text = on_text; /* the other callbacks are absent: their events are skipped */
-    prov_stream *s = prov_anthropic.open();
-    ck_assert_int_eq(prov_anthropic.feed(s, BASIC_STREAM, sizeof(BASIC_STREAM) - 1, &sink), 42);
-    ck_assert_int_eq(r.calls, 2);
-    ck_assert_int_eq(prov_anthropic.feed(s, MSG_STOP, strlen(MSG_STOP), &sink), 42);
-    ck_assert_int_eq(prov_anthropic.finish(s, &sink), 42);
-    ck_assert_int_eq(r.calls, 2);
-    prov_anthropic.close(s);
-
-    rec r2 = {0};
-    sink.ctx = &r2;
-    s = prov_anthropic.open();
-    ck_assert_int_eq(prov_anthropic.feed(s, BASIC_STREAM, sizeof(BASIC_STREAM) - 1, &sink), 0);
-    ck_assert_int_eq(prov_anthropic.finish(s, &sink), 0);
-    ck_assert_int_eq(r2.calls, 4);
-    prov_anthropic.close(s);
+    expect_sink_stops(BASIC_STREAM, sizeof(BASIC_STREAM) - 1, MSG_STOP, 4);
 }
 END_TEST
 
 START_TEST(too_long)
 {
-    size_t n = LIM_UP_LINE + 16;
-    char *in = malloc(n + 1);
-    ck_assert_ptr_nonnull(in);
-    memcpy(in, "data: ", 6);
-    memset(in + 6, 'x', n - 6);
-    in[n] = '\0';
-    rec r = {0};
-    ck_assert_int_eq(run(in, n, 0, &r), PROV_ERR_TOO_LONG);
-    ck_assert_int_eq(run(in, n, 2, &r), PROV_ERR_TOO_LONG);
-    ck_assert_int_eq(r.calls, 0);
-    free(in);
+    expect_too_long("data: ", "");
 }
 END_TEST
 
 /* ---- build ---- */
-
-static size_t count_headers(const struct curl_slist *h, const char *prefix)
-{
-    size_t n = 0;
-    for (; h; h = h->next)
-        if (!prefix || strncmp(h->data, prefix, strlen(prefix)) == 0)
-            n++;
-    return n;
-}
-
-static cJSON *body_of(const prov_http *h)
-{
-    cJSON *b = cJSON_Parse(h->body);
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
 
 static const char *str_at(const cJSON *o, const char *key)
 {
@@ -449,9 +303,7 @@ START_TEST(build_full)
     ck_assert_int_eq(cJSON_GetArraySize(b), 6);
     cJSON_Delete(b);
     prov_http_free(&h);
-    ck_assert_ptr_null(h.url);
-    ck_assert_ptr_null(h.headers);
-    ck_assert_ptr_null(h.body);
+    expect_http_empty(&h);
 }
 END_TEST
 
@@ -540,30 +392,13 @@ START_TEST(build_rejects_key_with_control_chars)
     chat_req req = {.msgs = MSGS, .n_msgs = 2, .root = NULL};
     prov_http h;
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h), -1);
-    ck_assert_ptr_null(h.url);
-    ck_assert_ptr_null(h.headers);
-    ck_assert_ptr_null(h.body);
+    expect_http_empty(&h);
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\x7f", "m", &h), -1);
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\t", "m", &h), -1);
 }
 END_TEST
 
 /* ---- error_reason ---- */
-
-static const char *reason(const char *body, size_t outsz)
-{
-    static char out[1024];
-    size_t n = strlen(body);
-    char *copy = malloc(n ? n : 1); /* not NUL-terminated: reads must stay within n */
-    ck_assert_ptr_nonnull(copy);
-    memcpy(copy, body, n);
-    memset(out, '#', sizeof(out));
-    prov_anthropic.error_reason(copy, n, out, outsz);
-    free(copy);
-    ck_assert_uint_le(strlen(out), outsz - 1);
-    ck_assert_ptr_null(strchr(out, '\n'));
-    return out;
-}
 
 START_TEST(error_reason_shapes)
 {
@@ -603,27 +438,14 @@ START_TEST(error_reason_truncates_on_utf8_boundary)
                             6),
                      "\xE6\x97\xA5");
     ck_assert_str_eq(reason("abc", 1), "");
-
-    char out[4] = "###";
-    prov_anthropic.error_reason("abc", 3, out, 0); /* no room: nothing written */
-    ck_assert_str_eq(out, "###");
-    prov_anthropic.error_reason(NULL, 0, out, sizeof(out));
-    ck_assert_str_eq(out, "");
+    expect_reason_edges();
 }
 END_TEST
 
 START_TEST(provider_table)
 {
-    ck_assert_str_eq(prov_anthropic.name, "anthropic");
-    ck_assert_str_eq(prov_anthropic.default_url, "https://api.anthropic.com/v1");
+    expect_table("anthropic", "https://api.anthropic.com/v1");
     ck_assert_str_eq(prov_anthropic.default_model, "claude-sonnet-4-5");
-    ck_assert_ptr_nonnull(prov_anthropic.build);
-    ck_assert_ptr_nonnull(prov_anthropic.open);
-    ck_assert_ptr_nonnull(prov_anthropic.feed);
-    ck_assert_ptr_nonnull(prov_anthropic.finish);
-    ck_assert_ptr_nonnull(prov_anthropic.close);
-    ck_assert_ptr_nonnull(prov_anthropic.error_reason);
-    prov_anthropic.close(NULL);
 }
 END_TEST
 
@@ -658,9 +480,5 @@ static Suite *anthropic_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(anthropic_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(anthropic_suite());
 }

@@ -3,115 +3,14 @@
  * every split must give the same sink calls and the same result. */
 #include <check.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lim.h"
 #include "prov_ollama.h"
 #include "req.h"
 
-#define SEEDS 40
-
-/* ---- sink recorder: each call becomes one line ---- */
-
-typedef struct rec {
-    char s[16384];
-    size_t len;
-    int calls;
-    int stop_at; /* return 42 from this call on (1-based); 0: never */
-} rec;
-
-static int rec_line(rec *r, const char *kind, const char *a, size_t an, const char *b)
-{
-    int n = snprintf(r->s + r->len, sizeof(r->s) - r->len, "%s:%.*s%s%s\n", kind, (int)an, a,
-                     b ? "|" : "", b ? b : "");
-    ck_assert(n > 0 && (size_t)n < sizeof(r->s) - r->len);
-    r->len += (size_t)n;
-    r->calls++;
-    return r->stop_at && r->calls >= r->stop_at ? 42 : 0;
-}
-
-static int on_text(void *ctx, const char *p, size_t n)
-{
-    ck_assert_uint_gt(n, 0);
-    return rec_line(ctx, "text", p, n, NULL);
-}
-
-static int on_reasoning(void *ctx, const char *p, size_t n)
-{
-    ck_assert_uint_gt(n, 0);
-    return rec_line(ctx, "reasoning", p, n, NULL);
-}
-
-static int on_finish(void *ctx, const char *reason)
-{
-    return rec_line(ctx, "finish", reason, strlen(reason), NULL);
-}
-
-static int on_usage(void *ctx, long in, long out)
-{
-    char t[64];
-    snprintf(t, sizeof(t), "%ld,%ld", in, out);
-    return rec_line(ctx, "usage", t, strlen(t), NULL);
-}
-
-static int on_error(void *ctx, const char *type, const char *message)
-{
-    return rec_line(ctx, "error", type, strlen(type), message);
-}
-
-static int on_end(void *ctx)
-{
-    return rec_line(ctx, "end", "", 0, NULL);
-}
-
-static uint32_t next_rand(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
-}
-
-/* mode 0: whole; 1: byte by byte; 2+: random chunks. First non-zero result, or 0. */
-static int run(const char *in, size_t n, unsigned mode, rec *r)
-{
-    prov_sink sink = {r, on_text, on_reasoning, on_finish, on_usage, on_error, on_end};
-    prov_stream *s = prov_ollama.open();
-    ck_assert_ptr_nonnull(s);
-    uint32_t x = mode * 2654435761u + 7;
-    size_t maxchunk = mode % 2 ? 5 : 97;
-    int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        size_t k = mode == 0 ? n : mode == 1 ? 1 : 1 + next_rand(&x) % maxchunk;
-        if (k > n - off)
-            k = n - off;
-        rc = prov_ollama.feed(s, in + off, k, &sink);
-        off += k;
-    }
-    if (rc == 0)
-        rc = prov_ollama.finish(s, &sink);
-    prov_ollama.close(s);
-    return rc;
-}
-
-static void expect_rc(const char *in, const char *want, int want_rc)
-{
-    for (unsigned mode = 0; mode < 2 + SEEDS; mode++) {
-        rec r = {0};
-        int rc = run(in, strlen(in), mode, &r);
-        ck_assert_msg(rc == want_rc, "mode %u: rc %d, want %d", mode, rc, want_rc);
-        ck_assert_msg(strcmp(r.s, want) == 0, "mode %u: got\n%s\nwant\n%s", mode, r.s, want);
-    }
-}
-
-static void expect(const char *in, const char *want)
-{
-    expect_rc(in, want, 0);
-}
+#define CHECK_PROV prov_ollama
+#include "prov_check.h"
 
 /* ---- streams in the format Ollama sends ---- */
 
@@ -239,41 +138,13 @@ END_TEST
 
 START_TEST(sink_value_stops)
 {
-    prov_sink sink = {0};
-    rec r = {.stop_at = 2};
-    sink.ctx = &r;
-    sink.text = on_text; /* the other callbacks are absent: their parts are skipped */
-    prov_stream *s = prov_ollama.open();
-    ck_assert_int_eq(prov_ollama.feed(s, BASIC_STREAM, sizeof(BASIC_STREAM) - 1, &sink), 42);
-    ck_assert_int_eq(r.calls, 2);
-    ck_assert_int_eq(prov_ollama.feed(s, "{}\n", 3, &sink), 42);
-    ck_assert_int_eq(prov_ollama.finish(s, &sink), 42);
-    ck_assert_int_eq(r.calls, 2);
-    prov_ollama.close(s);
-
-    rec r2 = {0};
-    sink.ctx = &r2;
-    s = prov_ollama.open();
-    ck_assert_int_eq(prov_ollama.feed(s, BASIC_STREAM, sizeof(BASIC_STREAM) - 1, &sink), 0);
-    ck_assert_int_eq(prov_ollama.finish(s, &sink), 0);
-    ck_assert_int_eq(r2.calls, 4);
-    prov_ollama.close(s);
+    expect_sink_stops(BASIC_STREAM, sizeof(BASIC_STREAM) - 1, "{}\n", 4);
 }
 END_TEST
 
 START_TEST(too_long)
 {
-    size_t n = LIM_UP_LINE + 16;
-    char *in = malloc(n + 2);
-    ck_assert_ptr_nonnull(in);
-    memcpy(in, "{\"message\":{\"content\":\"", 23);
-    memset(in + 23, 'x', n - 23);
-    memcpy(in + n, "\n", 2);
-    rec r = {0};
-    ck_assert_int_eq(run(in, n, 0, &r), PROV_ERR_TOO_LONG);
-    ck_assert_int_eq(run(in, n + 1, 2, &r), PROV_ERR_TOO_LONG);
-    ck_assert_int_eq(r.calls, 0);
-    free(in);
+    expect_too_long("{\"message\":{\"content\":\"", "\n");
 }
 END_TEST
 
@@ -300,22 +171,6 @@ START_TEST(long_line_under_cap)
 END_TEST
 
 /* ---- build ---- */
-
-static size_t count_headers(const struct curl_slist *h, const char *prefix)
-{
-    size_t n = 0;
-    for (; h; h = h->next)
-        if (!prefix || strncmp(h->data, prefix, strlen(prefix)) == 0)
-            n++;
-    return n;
-}
-
-static cJSON *body_of(const prov_http *h)
-{
-    cJSON *b = cJSON_Parse(h->body);
-    ck_assert_ptr_nonnull(b);
-    return b;
-}
 
 static chat_msg MSGS[] = {
     {"system", "Be brief."},
@@ -361,9 +216,7 @@ START_TEST(build_full)
     ck_assert_int_eq(cJSON_GetArraySize(b), 4);
     cJSON_Delete(b);
     prov_http_free(&h);
-    ck_assert_ptr_null(h.url);
-    ck_assert_ptr_null(h.headers);
-    ck_assert_ptr_null(h.body);
+    expect_http_empty(&h);
 }
 END_TEST
 
@@ -412,29 +265,12 @@ START_TEST(build_rejects_key_with_control_chars)
     chat_req req = {.msgs = MSGS, .n_msgs = 2, .root = NULL};
     prov_http h;
     ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\r\nX-Evil: 1", "m", &h), -1);
-    ck_assert_ptr_null(h.url);
-    ck_assert_ptr_null(h.headers);
-    ck_assert_ptr_null(h.body);
+    expect_http_empty(&h);
     ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\n", "m", &h), -1);
 }
 END_TEST
 
 /* ---- error_reason ---- */
-
-static const char *reason(const char *body, size_t outsz)
-{
-    static char out[1024];
-    size_t n = strlen(body);
-    char *copy = malloc(n ? n : 1); /* not NUL-terminated: reads must stay within n */
-    ck_assert_ptr_nonnull(copy);
-    memcpy(copy, body, n);
-    memset(out, '#', sizeof(out));
-    prov_ollama.error_reason(copy, n, out, outsz);
-    free(copy);
-    ck_assert_uint_le(strlen(out), outsz - 1);
-    ck_assert_ptr_null(strchr(out, '\n'));
-    return out;
-}
 
 START_TEST(error_reason_shapes)
 {
@@ -459,27 +295,14 @@ START_TEST(error_reason_truncates_on_utf8_boundary)
     ck_assert_str_eq(reason("ab\xF0\x9F\x98\x80", 6), "ab");
     ck_assert_str_eq(reason("{\"error\":\"\xE6\x97\xA5\xE6\x9C\xAC\"}", 6), "\xE6\x97\xA5");
     ck_assert_str_eq(reason("abc def", 5), "abc");
-
-    char out[4] = "###";
-    prov_ollama.error_reason("abc", 3, out, 0); /* no room: nothing written */
-    ck_assert_str_eq(out, "###");
-    prov_ollama.error_reason(NULL, 0, out, sizeof(out));
-    ck_assert_str_eq(out, "");
+    expect_reason_edges();
 }
 END_TEST
 
 START_TEST(provider_table)
 {
-    ck_assert_str_eq(prov_ollama.name, "ollama");
-    ck_assert_str_eq(prov_ollama.default_url, "http://127.0.0.1:11434");
+    expect_table("ollama", "http://127.0.0.1:11434");
     ck_assert_str_eq(prov_ollama.default_model, "llama3.2");
-    ck_assert_ptr_nonnull(prov_ollama.build);
-    ck_assert_ptr_nonnull(prov_ollama.open);
-    ck_assert_ptr_nonnull(prov_ollama.feed);
-    ck_assert_ptr_nonnull(prov_ollama.finish);
-    ck_assert_ptr_nonnull(prov_ollama.close);
-    ck_assert_ptr_nonnull(prov_ollama.error_reason);
-    prov_ollama.close(NULL);
 }
 END_TEST
 
@@ -510,9 +333,5 @@ static Suite *ollama_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ollama_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(ollama_suite());
 }

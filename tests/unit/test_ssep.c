@@ -1,14 +1,12 @@
 /* Tests for ssep: every input is fed whole, one byte at a time and in random splits
  * (fixed seeds); all ways must give the same events and the same result. */
 #include <check.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lim.h"
+#include "prov_check.h"
 #include "ssep.h"
-
-#define SEEDS 40
 
 /* Each event becomes "type|id|data\n" with CR, LF and NUL in data shown escaped. */
 typedef struct rec {
@@ -60,27 +58,15 @@ static int on_event(void *ctx, const ssep_event *ev)
     return r->stop_at && r->events >= r->stop_at ? 99 : 0;
 }
 
-static uint32_t next_rand(uint32_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 17;
-    *x ^= *x << 5;
-    return *x;
-}
-
 /* mode 0: whole; 1: byte by byte; 2+: random chunks from seed mode. Returns the first
  * non-zero result of feed/finish, or 0. */
 static int run(const char *in, size_t n, unsigned mode, rec *r, ssep *p)
 {
-    uint32_t x = mode * 2654435761u + 1;
-    size_t maxchunk = mode % 2 ? 7 : 61;
+    split sp = split_make(mode, 1, 7, 61);
     int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        size_t k = mode == 0 ? n : mode == 1 ? 1 : 1 + next_rand(&x) % maxchunk;
-        if (k > n - off)
-            k = n - off;
+    for (size_t off = 0, k; off < n && rc == 0; off += k) {
+        k = split_next(&sp, n - off);
         rc = ssep_feed(p, in + off, k, on_event, r);
-        off += k;
     }
     return rc ? rc : ssep_finish(p, on_event, r);
 }
@@ -416,9 +402,5 @@ static Suite *ssep_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ssep_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(ssep_suite());
 }
