@@ -76,7 +76,7 @@ def main():
         base, opened, cpu, st, wall = asyncio.run(main_async(a, port, p.pid))
     finally:
         p.terminate()
-        p.wait(10)
+        t_stop = time.monotonic(); p.wait(60); print(f"shutdown took {time.monotonic() - t_stop:.1f}s")
     chars = st["deltas"]
     print(f"streams={a.streams} pace={a.pace} done={st['done']} errors={st['errors']} wall={wall:.1f}s")
     print(f"rss: baseline {base} KiB, with {a.streams} open streams {opened} KiB "

@@ -117,9 +117,10 @@ static const cfg_key keys[] = {
     {.name = "api_keys_file", .type = K_STR, .meta = "PATH", .sdef = "", FIELD(api_keys_file),
      .shown = "none", .help = "file of client keys, one per line (# comments), added to "
                               "api_keys"},
-    {.name = "max_streams_per_client", .type = K_INT, .meta = "N", .idef = 64, .lo = 1,
+    {.name = "max_streams_per_client", .type = K_INT, .meta = "N", .idef = 0, .lo = 0,
      .hi = 1000000, FIELD(max_streams_per_client),
-     .help = "concurrent streams per client key (per IP without keys); over it: 429"},
+     .help = "concurrent streams per client key (per IP without keys); over it: 429; "
+             "0 = no per-client limit"},
     {.name = "rate_limit_per_minute", .type = K_INT, .meta = "N", .idef = 0, .lo = 0,
      .hi = 1000000, FIELD(rate_limit_per_minute),
      .help = "chat requests per minute per client key or IP (token bucket); 0 = no limit"},

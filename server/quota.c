@@ -63,6 +63,7 @@ static void refill(entry *e, uint64_t now)
     e->last_ms = now;
 }
 
+/* Nothing to remember: no stream open and a full bucket. */
 static int idle(const entry *e)
 {
     return e->streams == 0 && (per_min <= 0 || e->tokens >= (double)burst);
@@ -99,9 +100,17 @@ static entry *find(const char *client, uint64_t now, int create)
     return e;
 }
 
+/* With no limit set there is nothing to count: no lock, no table. */
+static int off(void)
+{
+    return max_streams <= 0 && per_min <= 0;
+}
+
 int quota_admit(const char *client, uint64_t now, int *retry_after_s)
 {
     int rc = QUOTA_OK;
+    if (off())
+        return QUOTA_OK;
     pthread_mutex_lock(&mu);
     entry *e = find(client, now, 1);
     if (!e) {
@@ -109,7 +118,7 @@ int quota_admit(const char *client, uint64_t now, int *retry_after_s)
         goto out;
     }
     refill(e, now);
-    if (e->streams >= max_streams) {
+    if (max_streams > 0 && e->streams >= max_streams) {
         rc = QUOTA_STREAMS;
         *retry_after_s = 1;
         goto out;
@@ -130,6 +139,8 @@ out:
 
 void quota_release(const char *client, uint64_t now)
 {
+    if (off())
+        return;
     pthread_mutex_lock(&mu);
     entry *e = find(client, now, 0);
     if (e && e->streams > 0)

@@ -10,7 +10,7 @@
 
 enum { QUOTA_OK = 0, QUOTA_STREAMS = 1, QUOTA_RATE = 2, QUOTA_FULL = 3 };
 
-/* rate_per_min 0: no rate limit. */
+/* max_streams 0: no concurrency limit; rate_per_min 0: no rate limit. */
 int quota_init(long max_streams, long rate_per_min, long burst);
 void quota_free(void);
 /* Takes a stream slot and a token, or says why not; retry_after_s for QUOTA_RATE. */
