@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -732,6 +733,25 @@ static void set_derived(cfg *c, const char *name, const char *v, int src)
     c->src[k - keys] = (unsigned char)src;
 }
 
+/* The CPUs this process may really use: its affinity mask (cpusets), further capped by a
+ * cgroup v2 CPU quota ("max" or "QUOTA PERIOD" in cpu.max), as containers set them. */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                          : sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    long long quota, period;
+    if (f && fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+        long q = (long)((quota + period - 1) / period);
+        if (q < n)
+            n = q;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 /* The client-web folder beside the one holding the binary (build/chatd -> client-web). */
 static void default_web_root(cfg *c)
 {
@@ -765,7 +785,7 @@ static int apply_derived(cfg *c, char **envp, char *err, size_t errsz)
     if (!c->web_root[0])
         default_web_root(c);
     if (c->workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        long n = usable_cpus();
         c->workers = n < 1 ? 1 : n > 256 ? 256 : n;
         c->src[key_by_name("workers") - keys] = SRC_AUTO;
     }

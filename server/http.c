@@ -543,22 +543,30 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
     return rc;
 }
 
-/* The request's outcome for the log line: how its answer ended, seen by this reader. */
-static const char *outcome(const http_req *hr, enum MHD_RequestTerminationCode toe)
+/* The request's outcome for the log line: for a stream, how its answer ended as this
+ * reader saw it (done, cancelled, error:TYPE); else how the connection ended. */
+static void outcome(const http_req *hr, enum MHD_RequestTerminationCode toe, char *out, size_t n)
 {
-    if (hr->r && hr->r->gone)
-        return "client_gone";
-    if (hr->r && hr->r->streaming && !hr->r->finished)
-        return toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "incomplete" : "client_gone";
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        return "ok";
-    return toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" : "aborted";
+    const reader *r = hr->r;
+    const char *o = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK       ? "ok"
+                    : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+                                                                    : "aborted";
+    if (r && (r->gone || (r->streaming && !r->finished)))
+        o = "client_gone";
+    else if (r && r->finished && r->s->term_kind == STREAM_TERM_ERROR) {
+        snprintf(out, n, "error:%s", r->s->err_type);
+        return;
+    } else if (r && r->finished)
+        o = strcmp(r->s->finish_reason, "cancelled") ? "done" : "cancelled";
+    snprintf(out, n, "%s", o);
 }
 
 static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
                         enum MHD_RequestTerminationCode toe)
 {
-    if (!log_enabled(LOG_INFO) || !hr->begun)
+    if (!log_enabled(LOG_DEBUG) && !log_enabled(LOG_INFO))
+        return;
+    if (!hr->begun)
         return;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
     buf b;
@@ -587,10 +595,14 @@ static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
             buf_addf(&b, ",\"first_char_ms\":%llu",
                      (unsigned long long)(hr->r->first_char_ms - hr->t0_ms));
     }
-    const char *o = outcome(hr, toe);
+    char o[64];
+    outcome(hr, toe, o, sizeof(o));
     buf_addstr(&b, ",\"outcome\":");
     jsonw_str(&b, o, strlen(o));
-    log_fields(LOG_INFO, buf_ptr(&b), buf_len(&b));
+    /* Probes and scrapes come every few seconds: they log at debug. */
+    int quiet = !strcmp(hr->path, "/healthz") || !strcmp(hr->path, "/readyz") ||
+                !strcmp(hr->path, "/metrics");
+    log_fields(quiet ? LOG_DEBUG : LOG_INFO, buf_ptr(&b), buf_len(&b));
     buf_free(&b);
 }
 
