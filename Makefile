@@ -5,6 +5,7 @@
 #                   web UI unit and browser tests
 #   make asan       the C suites built with AddressSanitizer + UBSan
 #   make valgrind   the C suites under valgrind (memcheck)
+#   make container-test  build the image with podman, run it, stream, stop it
 #   make deps       install the Debian packages the build and tests need
 
 CC      ?= cc
@@ -26,7 +27,8 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan valgrind deps clean format
+.PHONY: all ui run test unit integration web sdk asan valgrind image container-test podman-setup \
+	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
 # The web UI bundle (npm + esbuild); client-web/Makefile skips work that is up to date.
@@ -81,6 +83,15 @@ VG := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=d
 valgrind: $(BUILD)/chatd $(UNITBIN)
 	@tests/run-all.sh "unit-valgrind:CK_FORK=no UNIT_WRAP='$(VG)' tests/run-unit.sh $(UNITBIN)" \
 		"integration-valgrind:CHATD_BIN=tests/valgrind-chatd.sh python3 tests/integration/run.py"
+
+# The container: built and checked for real with podman (scripts/podman-setup.sh prepares
+# podman on a Debian machine without a Docker engine).
+podman-setup:
+	scripts/podman-setup.sh
+image: podman-setup
+	podman build --pull=never --network=host --format docker --jobs 2 -t chatd .
+container-test: podman-setup
+	@tests/run-all.sh "container:scripts/container-test.sh"
 
 deps:
 	scripts/install-deps.sh

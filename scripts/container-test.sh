@@ -14,7 +14,10 @@
 #   CHATD_BUILD_CA       CA bundle handed to the UI build's npm as the "ca" build secret,
 #                        for a TLS-inspecting proxy (default: the system bundle, if any)
 #   PODMAN_PULL          podman build --pull value (default never: the base image is local)
+#   PODMAN_BUILD_JOBS    stages built in parallel (default 2)
 #   KEEP_IMAGE=0         remove the image at the end (default: keep it)
+# Checks are passed to `bash -c '...' _ ARGS` on purpose; cleanup runs from a trap.
+# shellcheck disable=SC2016,SC2317
 set -u
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -77,7 +80,10 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     secret=()
     [ -r "$CA" ] && secret=(--secret "id=ca,src=$CA")
     t0=$(now)
-    if timeout 1800 podman build --pull="$PULL" --network=host --format docker "${secret[@]}" \
+    # --jobs 2: the server and web stages build in parallel (about 100 s instead of 150 s
+    # cold on 2 cores); --format docker keeps the HEALTHCHECK (OCI images drop it).
+    if timeout 1800 podman build --pull="$PULL" --network=host --format docker \
+        --jobs "${PODMAN_BUILD_JOBS:-2}" "${secret[@]}" \
         -t "$IMAGE" "$ROOT" > "$WORK/build.log" 2>&1; then
         ok "image builds ($(secs "$t0" "$(now)") s)"
     else
@@ -134,7 +140,7 @@ if [ "$healthy" = 1 ]; then
     ok "container answers /healthz ($(secs "$t0" "$(now)") s from podman run)"
 else
     bad "container answers /healthz within 20 s"
-    podman logs "$NAME" 2>&1 | tail -n 20 | sed 's/^/    /'
+    timeout 10 podman logs "$NAME" 2>&1 | tail -n 20 | sed 's/^/    /'
     finish
 fi
 t0=$(now)
@@ -197,6 +203,6 @@ check "chatd exits 0 on SIGTERM (exit code ${code:-?}, stop took $stop_s s)" tes
 last=$(grep -A1 '^event: ' "$WORK/long.txt" | tail -n 2 | tr '\n' ' ')
 check "the open stream ends with error/shutdown or done: ${last:0:120}" bash -c \
     'grep -qE "^event: done |^event: error data: \{\"error\":\{\"type\":\"shutdown\"" <<<"$1"' _ "$last"
-check "chatd logged a clean stop" bash -c 'podman logs "$1" 2>&1 | grep -q "chatd: stopped"' _ "$NAME"
+check "chatd logged a clean stop" bash -c 'timeout 10 podman logs "$1" 2>&1 | grep -q "chatd: stopped"' _ "$NAME"
 
 finish

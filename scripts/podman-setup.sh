@@ -89,6 +89,7 @@ if [ -n "$m" ]; then
     apt-get update -q
     # --no-install-recommends: no buildah, no dbus/systemd user session; podman builds
     # images itself.
+    # shellcheck disable=SC2086 # a list of package names
     apt-get install -y -q --no-install-recommends $m
 else
     say "packages: already installed"
