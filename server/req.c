@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "lim.h"
 #include "utf8.h"
 
@@ -139,6 +140,11 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
     memset(out, 0, sizeof(*out));
     if (!utf8_valid(body, len))
         return fail(err, errsz, "request body is not valid UTF-8");
+    const char *why;
+    if (jsonv_check(body, len, &why) < 0) {
+        snprintf(err, errsz, "request body is not valid JSON: %s", why);
+        return -1;
+    }
     const char *end = NULL;
     out->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!out->root || !only_space(end, body + len)) {
