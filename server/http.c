@@ -262,7 +262,7 @@ static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req 
         return http_fail(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
-    int flags = hr->api == API_OPENAI ? REQ_CONTENT_PARTS : 0;
+    int flags = hr->api == API_OPENAI ? REQ_OPENAI : 0;
     const cfg *cf = w->env->cfg;
     req_limits lim = {(size_t)cf->max_messages, (size_t)cf->max_message_bytes};
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)

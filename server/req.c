@@ -87,7 +87,7 @@ static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, const 
     return 0;
 }
 
-static int parse_options(const cJSON *root, chat_req *r, char *err, size_t errsz)
+static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *temp = cJSON_GetObjectItemCaseSensitive(root, "temperature");
@@ -112,6 +112,8 @@ static int parse_options(const cJSON *root, chat_req *r, char *err, size_t errsz
             return fail(err, errsz, "max_tokens must be a positive integer");
         r->max_tokens = (long)v;
     }
+    if (!openai)
+        return 0;
     if (stream && !cJSON_IsNull(stream)) {
         if (!cJSON_IsBool(stream))
             return fail(err, errsz, "stream must be a boolean");
@@ -156,8 +158,8 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
         goto bad;
     }
     if (parse_messages(cJSON_GetObjectItemCaseSensitive(out->root, "messages"), out,
-                       flags & REQ_CONTENT_PARTS, lim, err, errsz) < 0 ||
-        parse_options(out->root, out, err, errsz) < 0)
+                       flags & REQ_OPENAI, lim, err, errsz) < 0 ||
+        parse_options(out->root, out, flags & REQ_OPENAI, err, errsz) < 0)
         goto bad;
     return 0;
 bad:

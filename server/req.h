@@ -25,8 +25,9 @@ typedef struct chat_req {
     cJSON *root;          /* owns the strings above */
 } chat_req;
 
-/* Flags: OpenAI's API also takes content as [{"type":"text","text":...}]. */
-enum { REQ_CONTENT_PARTS = 1 };
+/* Flags: OpenAI's API also takes content as [{"type":"text","text":...}] and has the
+ * stream and stream_options fields; the native API ignores those as unknown fields. */
+enum { REQ_OPENAI = 1 };
 
 typedef struct req_limits {
     size_t max_messages;      /* most messages */

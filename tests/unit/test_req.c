@@ -75,7 +75,7 @@ START_TEST(openai_content_parts)
     const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]} \n";
     chat_req r;
     char err[256];
-    ck_assert_int_eq(req_parse(b, strlen(b), REQ_CONTENT_PARTS, NULL, &r, err, sizeof(err)), 0);
+    ck_assert_int_eq(req_parse(b, strlen(b), REQ_OPENAI, NULL, &r, err, sizeof(err)), 0);
     ck_assert_str_eq(r.msgs[0].content, "x");
     req_free(&r);
 }
