@@ -27,6 +27,7 @@ enum route { R_CHAT = 1 };
 /* One request, from the URI callback to the completion callback. */
 typedef struct http_req {
     int begun;        /* the access handler has seen it */
+    int routed;       /* its route was taken */
     int route;
     http_api api;
     buf body;
@@ -323,7 +324,11 @@ static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *
         return http_error(mc, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
     int64_t end = stream_last_id(s);
     enum MHD_Result rc;
-    if (end >= 0 && last >= end) {
+    if (end >= 0 && last > end) {
+        rc = http_error(mc, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        goto out;
+    }
+    if (end >= 0 && last == end) {
         /* Nothing after the terminal event: 204 tells EventSource not to reconnect. */
         rc = http_json(mc, 204, "", 0);
         goto out;
@@ -398,6 +403,9 @@ static enum MHD_Result cors(worker *w, struct MHD_Connection *mc, const char *me
     if (strcmp(method, "OPTIONS"))
         return MHD_YES;
     *done = 1;
+    if (!origin)
+        return http_error(mc, 405, "method_not_allowed", "OPTIONS is for CORS preflights",
+                          "Allow", "GET, POST");
     if (!hr->cors)
         return http_error(mc, 403, "forbidden", "origin not allowed", NULL, NULL);
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -508,6 +516,57 @@ static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const c
     return files_serve(mc, w->env->web_root_real, url);
 }
 
+static int bodyless(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") || !strcmp(m, "DELETE");
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    int *n = cls;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        n[0]++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        n[1]++;
+    return MHD_YES;
+}
+
+/* RFC 9112: several Content-Length headers, or one with Transfer-Encoding, make the body's
+ * end ambiguous (request smuggling behind a proxy): refuse them. n[0], n[1] = counts. */
+static void framing(struct MHD_Connection *mc, int n[2])
+{
+    n[0] = n[1] = 0;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, count_header, n);
+}
+
+static int has_body(struct MHD_Connection *mc)
+{
+    int n[2];
+    framing(mc, n);
+    return n[0] || n[1];
+}
+
+/* Checks every request gets, then the route. */
+static enum MHD_Result first_call(worker *w, struct MHD_Connection *mc, const char *url,
+                                  const char *method, http_req *hr)
+{
+    hr->routed = 1;
+    http_api api = !strncmp(url, "/v1/", 4) ? API_OPENAI : API_NATIVE;
+    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    int n[2];
+    framing(mc, n);
+    if (hr->raw_bad)
+        return http_fail(mc, api, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
+    if (n[0] > 1 || (n[0] && n[1]))
+        return http_fail(mc, api, 400, "invalid_request",
+                         "ambiguous body length: several Content-Length headers, or one with "
+                         "Transfer-Encoding", "Connection", "close");
+    if (hs && hs->header_size > (size_t)w->env->cfg->max_header_bytes)
+        return http_fail(mc, api, 431, "header_too_large", "request headers are too large", NULL, NULL);
+    return route_first(w, mc, url, method, hr);
+}
+
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                 const char *method, const char *version, const char *upload,
                                 size_t *upload_size, void **con_cls)
@@ -524,14 +583,11 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
         set_request_id(hr, mc);
         snprintf(hr->method, sizeof(hr->method), "%s", method);
         snprintf(hr->path, sizeof(hr->path), "%s", url);
-        const union MHD_ConnectionInfo *hs =
-            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-        if (hr->raw_bad)
-            rc = http_error(mc, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
-        else if (hs && hs->header_size > (size_t)w->env->cfg->max_header_bytes)
-            rc = http_error(mc, 431, "header_too_large", "request headers are too large", NULL, NULL);
-        else
-            rc = route_first(w, mc, url, method, hr);
+        rc = bodyless(method) && !has_body(mc) ? MHD_YES : first_call(w, mc, url, method, hr);
+    } else if (!hr->routed) {
+        /* A request without a body, whole now: answering it here (not in the first call)
+         * lets MHD keep the connection alive. */
+        rc = first_call(w, mc, url, method, hr);
     } else if (hr->route != R_CHAT) {
         rc = hr->r ? reader_respond(hr->r, mc) : MHD_NO;
     } else {

@@ -266,7 +266,8 @@ int stream_seek(stream *s, stream_cursor *c, int64_t last_id)
 {
     LOCK(s);
     int rc = 0;
-    uint64_t max_id = s->term_kind ? s->count + 1 : UINT64_MAX;
+    /* A client can only have seen released events: anything later is not an id of ours. */
+    uint64_t max_id = s->term_visible ? s->count + 1 : s->visible;
     if (last_id >= 0 && (uint64_t)last_id > max_id) {
         rc = -1;
     } else {

@@ -166,18 +166,20 @@ class Resume(ResumeMixin, ChatdTestCase):
     def test_live_reader_beyond_what_exists_gets_only_later_events(self):
         # Last-Event-ID 20 while only a few characters exist: whatever comes must be the
         # events with id > 20, the same as the first reader sees for those ids.
-        c, orig, sid = self.open_live("slow-25", text=LONG[:60], deltas=2)
+        text = "a\u00e9\u4e2d\U0001F44D\U0001F3FD " * 10
+        c, orig, sid = self.open_live("slow-25", text=text, deltas=2)
         r = self.resume(sid, last=20, read=False)
         orig.read_to_end()
-        self.assertDone(orig, LONG[:60])
+        self.assertDone(orig, text)
         if r.status == 400:
             r.read_to_end()
             self.assertJSONError(r, 400, "invalid_request")
             return
         r.read_to_end()
-        self.assertResumed(r, sid, 20)
         self.assertEqual(triples(r.events), triples(orig.events, 20),
                          "event ids and contents must match the stream's own")
+        self.assertEqual(r.sse.utf8_errors, [], "broken UTF-8 in the resumed stream")
+        self.assertResumed(r, sid, 20)
 
     def test_dropped_reader_resumes_and_gets_every_event_exactly_once(self):
         text = LONG[:80]
@@ -221,7 +223,7 @@ class Resume(ResumeMixin, ChatdTestCase):
 
     def test_many_concurrent_resumes_all_succeed_on_any_worker(self):
         text = "".join(clusters.CASES["mixed"])
-        c, orig, sid = self.open_live("slow-30", text=text, deltas=1)
+        c, orig, sid = self.open_live("slow-30", text=text, deltas=6)
         starts = [None] + [i % 6 for i in range(23)]
         readers = [self.resume(sid, last=s, read=False) for s in starts]
         orig.read_to_end()
