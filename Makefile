@@ -5,6 +5,7 @@
 #                   web UI unit and browser tests
 #   make asan       the C suites built with AddressSanitizer + UBSan
 #   make valgrind   the C suites under valgrind (memcheck)
+#   make fuzz       the libFuzzer targets, bounded (FUZZ_SECONDS each)
 #   make container-test  build the image with podman, run it, stream, stop it
 #   make deps       install the Debian packages the build and tests need
 
@@ -27,7 +28,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan valgrind image container-test podman-setup \
+.PHONY: all ui run test unit integration web sdk asan valgrind fuzz image container-test podman-setup \
 	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
@@ -83,6 +84,11 @@ VG := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=d
 valgrind: $(BUILD)/chatd $(UNITBIN)
 	@tests/run-all.sh "unit-valgrind:CK_FORK=no UNIT_WRAP='$(VG)' tests/run-unit.sh $(UNITBIN)" \
 		"integration-valgrind:CHATD_BIN=tests/valgrind-chatd.sh python3 tests/integration/run.py"
+
+# libFuzzer (clang) targets under ASan/UBSan: the committed corpus replayed, then
+# FUZZ_SECONDS (default 60) of fuzzing per target.
+fuzz:
+	@tests/run-all.sh "fuzz:tests/fuzz/run.sh"
 
 # The container: built and checked for real with podman (scripts/podman-setup.sh prepares
 # podman on a Debian machine without a Docker engine).

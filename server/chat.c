@@ -19,6 +19,7 @@
 #include "quota.h"
 #include "reader.h"
 #include "store.h"
+#include "utf8.h"
 
 static const up_ops chat_up_ops;
 
@@ -149,7 +150,9 @@ static int sink_error(void *ctx, const char *type, const char *message)
     chat *c = ctx;
     count_error(c, UPERR_REPORTED);
     char msg[300];
-    snprintf(msg, sizeof(msg), "upstream error: %s", message);
+    int n = snprintf(msg, sizeof(msg), "upstream error: %s", message);
+    if (n >= (int)sizeof(msg))
+        msg[utf8_trim(msg, sizeof(msg) - 1)] = '\0'; /* never half a character */
     scrub(c, msg);
     stream_fail(c->s, "upstream_error", msg, 0);
     return 1; /* stop reading: the stream has ended */

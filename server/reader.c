@@ -59,6 +59,7 @@ reader *reader_new(worker *w, struct MHD_Connection *mc, stream *s, stream_fmt f
     if (!r)
         return NULL;
     if (stream_cursor_init(&r->cur, s, fmt, include_usage) < 0) {
+        stream_cursor_free(&r->cur);
         free(r);
         return NULL;
     }

@@ -87,6 +87,14 @@ static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, const 
     return 0;
 }
 
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
 static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -96,8 +104,9 @@ static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, 
     const cJSON *sopt = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (model && !cJSON_IsNull(model)) {
         if (!cJSON_IsString(model) || !*model->valuestring ||
-            strlen(model->valuestring) > REQ_MODEL_MAX)
-            return fail(err, errsz, "model must be a non-empty string of at most 256 bytes");
+            strlen(model->valuestring) > REQ_MODEL_MAX || has_control(model->valuestring))
+            return fail(err, errsz, "model must be a non-empty string of at most 256 bytes "
+                                    "without control characters");
         r->model = model->valuestring;
     }
     if (temp && !cJSON_IsNull(temp)) {

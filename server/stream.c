@@ -10,10 +10,23 @@
 #include "lim.h"
 #include "oai.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define REASONING_BIT 0x8000u
+/* Room for any event's JSON: a 256-byte model or message escaped six-fold, and more. */
+#define EVENT_JSON_MAX 8192
 #define LOCK(s) pthread_mutex_lock(&(s)->mu)
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
+
+/* Copies src into dst[n], cut (if it must be) between UTF-8 sequences, never inside one. */
+static void copy_text(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len > n - 1)
+        len = utf8_trim(src, n - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
 
 stream *stream_new(const char *id, const char *model, const pace_cfg *pc, int owner, uint64_t now)
 {
@@ -21,7 +34,7 @@ stream *stream_new(const char *id, const char *model, const pace_cfg *pc, int ow
     if (!s)
         return NULL;
     snprintf(s->id, sizeof(s->id), "%s", id);
-    snprintf(s->model, sizeof(s->model), "%s", model);
+    copy_text(s->model, sizeof(s->model), model);
     s->owner = owner;
     s->created = (long)time(NULL);
     atomic_init(&s->refs, 1);
@@ -112,7 +125,7 @@ int stream_add(stream *s, int kind, const char *p, size_t n)
 void stream_set_finish(stream *s, const char *reason)
 {
     LOCK(s);
-    snprintf(s->finish_reason, sizeof(s->finish_reason), "%s", reason);
+    copy_text(s->finish_reason, sizeof(s->finish_reason), reason);
     UNLOCK(s);
 }
 
@@ -138,8 +151,8 @@ void stream_fail_early(stream *s, int status, const char *type, const char *msg)
     if (s->phase == STREAM_WAITING) {
         s->phase = STREAM_FAILED_EARLY;
         s->early_status = status;
-        snprintf(s->early_type, sizeof(s->early_type), "%s", type);
-        snprintf(s->early_msg, sizeof(s->early_msg), "%s", msg);
+        copy_text(s->early_type, sizeof(s->early_type), type);
+        copy_text(s->early_msg, sizeof(s->early_msg), msg);
         s->term_kind = STREAM_TERM_ERROR;
     }
     UNLOCK(s);
@@ -160,8 +173,8 @@ static void fail_locked(stream *s, const char *type, const char *msg, int status
     s->term_kind = STREAM_TERM_ERROR;
     s->flush = 1;
     s->err_status = status;
-    snprintf(s->err_type, sizeof(s->err_type), "%s", type);
-    snprintf(s->err_msg, sizeof(s->err_msg), "%s", msg);
+    copy_text(s->err_type, sizeof(s->err_type), type);
+    copy_text(s->err_msg, sizeof(s->err_msg), msg);
 }
 
 int stream_end(stream *s)
@@ -246,7 +259,7 @@ int stream_cursor_init(stream_cursor *c, stream *s, stream_fmt fmt, int include_
     memset(c, 0, sizeof(*c));
     c->fmt = fmt;
     c->include_usage = include_usage;
-    buf_init(&c->head, 1024);
+    buf_init(&c->head, EVENT_JSON_MAX);
     if (fmt == STREAM_FMT_OAI_SSE)
         return oai_chunk_head(&c->head, s->id, s->created, s->model);
     return 0;
@@ -291,7 +304,7 @@ static int enc_start(stream *s, stream_cursor *c, buf *out)
     if (c->fmt == STREAM_FMT_OAI_SSE)
         return oai_chunk_role(out, buf_ptr(&c->head), buf_len(&c->head));
     buf j;
-    buf_init(&j, 1024);
+    buf_init(&j, EVENT_JSON_MAX);
     int rc = buf_addstr(&j, "{\"stream_id\":") | jsonw_str(&j, s->id, strlen(s->id)) |
              buf_addstr(&j, ",\"model\":") | jsonw_str(&j, s->model, strlen(s->model)) |
              buf_addstr(&j, "}");
@@ -314,7 +327,7 @@ static int enc_done(stream *s, stream_cursor *c, buf *out)
         return oai_chunk_end(out, buf_ptr(&c->head), buf_len(&c->head), s->finish_reason,
                              c->include_usage, s->prompt_tokens, s->completion_tokens);
     buf j;
-    buf_init(&j, 512);
+    buf_init(&j, EVENT_JSON_MAX);
     int rc = buf_addstr(&j, "{\"finish_reason\":") |
              jsonw_str(&j, s->finish_reason, strlen(s->finish_reason));
     if (s->prompt_tokens >= 0)
@@ -332,7 +345,7 @@ static int enc_error(stream *s, stream_cursor *c, buf *out)
     if (c->fmt == STREAM_FMT_OAI_SSE)
         return oai_chunk_error(out, s->err_type, s->err_msg);
     buf j;
-    buf_init(&j, 1024);
+    buf_init(&j, EVENT_JSON_MAX);
     int rc = buf_addstr(&j, "{\"error\":{\"type\":") | jsonw_str(&j, s->err_type, strlen(s->err_type)) |
              buf_addstr(&j, ",\"message\":") | jsonw_str(&j, s->err_msg, strlen(s->err_msg));
     if (s->err_status)

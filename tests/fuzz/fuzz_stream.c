@@ -1,0 +1,613 @@
+/* Fuzz target: one stream (pacing off) driven by the input as a program, read by a reader
+ * of each format (native SSE, OpenAI chunks, one OpenAI object) along the way and by fresh
+ * readers at the end.
+ *
+ * The input is a header byte, then a list of ops. Header: bit 7, the OpenAI readers ask for
+ * usage; bit 6, the model name is the next L bytes (L: next byte) when they are UTF-8 and
+ * not empty, as a request may name it (else "fuzz-model"). An op's control byte has the
+ * op in its low 3 bits and its argument in the high 5:
+ *   0, 1  stream_add of the next L bytes (L: next byte) as text (0) or reasoning (1)
+ *   2     stream_pump          3  a step of one incremental reader (arg: which, how much)
+ *   4     stream_set_finish    5  stream_set_usage
+ *   6     stream_end, or stream_cancel when the argument is odd
+ *   7     stream_fail with a type (arg < 6: one of chatd's; else the next L bytes) and a
+ *         message of 2*L bytes
+ * The owner behaves as chat.c does: nothing is set after the terminal (adds go on: the
+ * stream must ignore them). At the end: stream_end if no terminal came, pump, drain.
+ * Readers read as reader.c does, with its buffer caps: a cap error is a failure.
+ *
+ * Checked: native output parses (retry line, then id/event/data events; ids consecutive
+ * from 0; start first; one delta or reasoning per cluster, each valid JSON with a
+ * non-empty text of at most LIM_CLUSTER bytes; exactly one terminal, last); the clusters
+ * join to the added text of each kind (when each run of one kind is valid UTF-8); the
+ * OpenAI chunks and the OpenAI object carry the same texts and finish reason; every output
+ * is valid UTF-8 when the strings handed to the stream were; a reader that read along
+ * gets exactly the bytes a fresh reader gets; a seek replays exactly the later events. */
+#include <cjson/cJSON.h>
+
+#include "fuzz.h"
+#include "lim.h"
+#include "stream.h"
+#include "utf8.h"
+
+#define ALL_CAP (1u << 26) /* everything one reader got, joined */
+#define STREAM_ID "fuzz0123456789abcdefABCD"
+#define DEFAULT_MODEL "fuzz-model"
+
+static const pace_cfg PACE = {.mode = PACE_OFF};
+static const stream_fmt FMTS[3] = {STREAM_FMT_NATIVE, STREAM_FMT_OAI_SSE, STREAM_FMT_OAI_JSON};
+static const char *const FAIL_TYPES[] = {"upstream_error", "upstream_timeout", "internal_error",
+                                         "shutdown",       "invalid_request",  "rate_limited"};
+#define N_FAIL_TYPES (sizeof(FAIL_TYPES) / sizeof(FAIL_TYPES[0]))
+
+/* What the owner told the stream, to hold the readers' output against. */
+typedef struct model {
+    fuzz_log text[2]; /* bytes added of each kind before the terminal */
+    fuzz_log run;     /* the bytes of the current run of one kind */
+    int kind;         /* kind of that run */
+    int exact;        /* every run was valid UTF-8: the clusters join to text[] byte for byte */
+    int strings_utf8; /* every finish reason, error type and message given was valid UTF-8 */
+    int term;         /* STREAM_TERM_* of the first terminal op */
+    int include_usage;
+    char model[257];
+    char finish[64];                 /* the finish reason the done event must carry */
+    char err_type[48], err_msg[520]; /* what the error event must carry */
+} model;
+
+/* ---- reading the input ---- */
+
+typedef struct input {
+    const uint8_t *p;
+    size_t n;
+} input;
+
+static unsigned take1(input *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static const char *take(input *in, size_t want, size_t *got)
+{
+    const char *p = (const char *)in->p;
+    *got = want < in->n ? want : in->n;
+    in->p += *got;
+    in->n -= *got;
+    return p;
+}
+
+/* The next L bytes as a C string (they end at a NUL if they hold one). */
+static void take_str(input *in, size_t want, char *out, size_t outsz)
+{
+    size_t got;
+    const char *p = take(in, want < outsz - 1 ? want : outsz - 1, &got);
+    memcpy(out, p, got);
+    out[got] = '\0';
+}
+
+/* ---- the owner ---- */
+
+static void close_run(model *m)
+{
+    if (!utf8_valid(m->run.p ? m->run.p : "", m->run.n))
+        m->exact = 0;
+    m->run.n = 0;
+}
+
+static void op_add(stream *s, model *m, input *in, int kind)
+{
+    size_t got;
+    const char *p = take(in, take1(in), &got);
+    FUZZ_CHECK(stream_add(s, kind, p, got) == 0, "stream_add failed far below the log cap");
+    if (m->term)
+        return;
+    if (kind != m->kind) {
+        close_run(m);
+        m->kind = kind;
+    }
+    fuzz_log_add(&m->run, p, got);
+    fuzz_log_add(&m->text[kind], p, got);
+}
+
+static void note_str(model *m, const char *s)
+{
+    m->strings_utf8 &= utf8_valid(s, strlen(s));
+}
+
+static void op_finish(stream *s, model *m, input *in)
+{
+    char reason[64];
+    take_str(in, take1(in) & 63, reason, sizeof(reason));
+    if (m->term)
+        return;
+    note_str(m, reason);
+    stream_set_finish(s, reason);
+    snprintf(m->finish, sizeof(m->finish), "%s", reason);
+}
+
+static void op_usage(stream *s, model *m, input *in, unsigned arg)
+{
+    long prompt = (long)take1(in) * 1000 + take1(in);
+    long completion = (long)take1(in) * 1000 + take1(in);
+    if (!m->term)
+        stream_set_usage(s, arg == 31 ? -1 : prompt, arg == 31 ? -1 : completion);
+}
+
+static void terminal(model *m, int kind)
+{
+    if (m->term)
+        return;
+    close_run(m);
+    m->term = kind;
+}
+
+static void op_end(stream *s, model *m, int cancel)
+{
+    if (cancel)
+        stream_cancel(s);
+    else
+        stream_end(s);
+    if (!m->term && (cancel || !m->finish[0]))
+        snprintf(m->finish, sizeof(m->finish), "%s", cancel ? "cancelled" : "stop");
+    terminal(m, STREAM_TERM_DONE);
+}
+
+static void op_fail(stream *s, model *m, input *in, unsigned arg)
+{
+    char type[48], msg[520];
+    if (arg < N_FAIL_TYPES)
+        snprintf(type, sizeof(type), "%s", FAIL_TYPES[arg]);
+    else
+        take_str(in, take1(in) & 47, type, sizeof(type));
+    take_str(in, 2 * (size_t)take1(in), msg, sizeof(msg));
+    if (!type[0])
+        snprintf(type, sizeof(type), "upstream_error");
+    if (!m->term) {
+        note_str(m, type);
+        note_str(m, msg);
+        snprintf(m->err_type, sizeof(m->err_type), "%s", type);
+        snprintf(m->err_msg, sizeof(m->err_msg), "%s", msg);
+    }
+    stream_fail(s, type, msg, arg & 1 ? 502 : 0);
+    terminal(m, STREAM_TERM_ERROR);
+}
+
+/* ---- the readers ---- */
+
+/* Reads as reader.c does: into an out buffer with reader.c's cap, encoding only when it is
+ * empty; what comes out is moved to all. A cap error (-1) on any input is a failure. */
+typedef struct reader {
+    stream_cursor c;
+    stream_fmt fmt;
+    buf out;
+    buf all;
+    int done;
+} reader;
+
+static void reader_init(reader *r, stream *s, stream_fmt fmt, int include_usage)
+{
+    int rc = stream_cursor_init(&r->c, s, fmt, include_usage);
+    FUZZ_CHECK(rc == 0, "stream_cursor_init (format %d) returned %d", (int)fmt, rc);
+    r->fmt = fmt;
+    buf_init(&r->out, fmt == STREAM_FMT_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    buf_init(&r->all, ALL_CAP);
+    r->done = 0;
+}
+
+static void reader_free(reader *r)
+{
+    stream_cursor_free(&r->c);
+    buf_free(&r->out);
+    buf_free(&r->all);
+}
+
+/* One encode; room bounds it as reader.c's LIM_READER_CHUNK does (smaller: more steps). */
+static void reader_step(stream *s, reader *r, size_t room)
+{
+    if (r->done)
+        return;
+    int rc = stream_encode(s, &r->c, &r->out, r->fmt == STREAM_FMT_OAI_JSON ? SIZE_MAX : room);
+    FUZZ_CHECK(rc == 0 || rc == 1, "stream_encode (format %d) returned %d", (int)r->fmt, rc);
+    r->done = rc;
+    FUZZ_CHECK(buf_add(&r->all, buf_ptr(&r->out), buf_len(&r->out)) == 0, "out of memory");
+    buf_reset(&r->out);
+}
+
+/* Reads to the end; the terminal has been released. */
+static void reader_drain(stream *s, reader *r, size_t room)
+{
+    while (!r->done) {
+        size_t before = buf_len(&r->all);
+        reader_step(s, r, room);
+        FUZZ_CHECK(r->done || buf_len(&r->all) > before, "stream_encode makes no progress");
+    }
+}
+
+/* ---- native output ---- */
+
+typedef struct nev {
+    long id;
+    char type[16];
+    const char *data, *raw; /* data line; the whole event with its blank line */
+    size_t data_len, raw_len;
+} nev;
+
+static const char *line(const char **p, const char *end, const char *prefix, size_t *len)
+{
+    size_t k = strlen(prefix);
+    FUZZ_CHECK((size_t)(end - *p) > k && !memcmp(*p, prefix, k), "native: expected '%s'", prefix);
+    const char *v = *p + k;
+    const char *nl = memchr(v, '\n', (size_t)(end - v));
+    FUZZ_CHECK(nl != NULL, "native: line without its end");
+    *len = (size_t)(nl - v);
+    *p = nl + 1;
+    return v;
+}
+
+/* Splits a native response into its events; the retry line opens it. */
+static size_t native_events(const char *p, size_t n, nev **evs)
+{
+    const char *end = p + n;
+    static const char RETRY[] = "retry: 3000\n\n";
+    FUZZ_CHECK(n >= sizeof(RETRY) - 1 && !memcmp(p, RETRY, sizeof(RETRY) - 1),
+               "native: no retry line");
+    p += sizeof(RETRY) - 1;
+    size_t count = 0, alloc = 0;
+    *evs = NULL;
+    while (p < end) {
+        if (count == alloc) {
+            alloc = alloc ? 2 * alloc : 64;
+            *evs = realloc(*evs, alloc * sizeof(**evs));
+            FUZZ_CHECK(*evs != NULL, "out of memory");
+        }
+        nev *e = &(*evs)[count++];
+        size_t len;
+        e->raw = p;
+        const char *v = line(&p, end, "id: ", &len);
+        char num[24];
+        FUZZ_CHECK(len > 0 && len < sizeof(num), "native: id of %zu bytes", len);
+        memcpy(num, v, len);
+        num[len] = '\0';
+        e->id = strtol(num, NULL, 10);
+        v = line(&p, end, "event: ", &len);
+        FUZZ_CHECK(len < sizeof(e->type), "native: event type of %zu bytes", len);
+        memcpy(e->type, v, len);
+        e->type[len] = '\0';
+        e->data = line(&p, end, "data: ", &e->data_len);
+        FUZZ_CHECK(p < end && *p == '\n', "native: event not closed by a blank line");
+        p++;
+        e->raw_len = (size_t)(p - e->raw);
+    }
+    return count;
+}
+
+/* The whole text must be one JSON value. */
+static cJSON *json_exact(const char *p, size_t n, const char *what)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    FUZZ_CHECK(j != NULL && end == p + n, "%s: not one JSON value: %.*s", what,
+               (int)(n > 200 ? 200 : n), p);
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* What the readers agree on, taken from the native output. */
+typedef struct seen {
+    fuzz_log text[2]; /* clusters joined, per kind (cJSON drops a U+0000: see strip_nul) */
+    uint64_t clusters;
+    int term;
+    char finish[64];
+} seen;
+
+static void check_cluster(const nev *e, seen *sn)
+{
+    int kind = !strcmp(e->type, "reasoning") ? STREAM_REASONING : STREAM_TEXT;
+    FUZZ_CHECK(kind == STREAM_REASONING || !strcmp(e->type, "delta"),
+               "native: event '%s' mid-stream", e->type);
+    cJSON *j = json_exact(e->data, e->data_len, "native cluster");
+    const char *t = jstr(j, "text");
+    FUZZ_CHECK(t != NULL, "native: cluster without text");
+    size_t n = strlen(t);
+    /* U+0000 is a cluster of its own (a control); cJSON ends the string there */
+    static const char NUL_TEXT[] = "{\"text\":\"\\u0000\"}";
+    FUZZ_CHECK(n > 0 ||
+                   (e->data_len == sizeof(NUL_TEXT) - 1 && !memcmp(e->data, NUL_TEXT, e->data_len)),
+               "native: empty cluster");
+    FUZZ_CHECK(n <= LIM_CLUSTER, "native: cluster of %zu bytes", n);
+    fuzz_log_add(&sn->text[kind], t, n);
+    sn->clusters++;
+    cJSON_Delete(j);
+}
+
+/* The string the stream was given, or (a long one) a non-empty head of it. */
+static int same_or_cut(const char *got, const char *given)
+{
+    size_t n = strlen(got);
+    return !strcmp(got, given) || (n > 0 && n < strlen(given) && !strncmp(got, given, n));
+}
+
+static void check_terminal(const nev *e, seen *sn, const model *m)
+{
+    cJSON *j = json_exact(e->data, e->data_len, "native terminal");
+    if (!strcmp(e->type, "done")) {
+        const char *f = jstr(j, "finish_reason");
+        FUZZ_CHECK(f != NULL, "native: done without finish_reason");
+        snprintf(sn->finish, sizeof(sn->finish), "%s", f);
+        sn->term = STREAM_TERM_DONE;
+        FUZZ_CHECK(same_or_cut(f, m->finish), "done: finish_reason '%s', given '%s'", f, m->finish);
+    } else {
+        FUZZ_CHECK(!strcmp(e->type, "error"), "native: last event is '%s'", e->type);
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+        FUZZ_CHECK(jstr(err, "type") && jstr(err, "message"),
+                   "native: error without type or message");
+        FUZZ_CHECK(same_or_cut(jstr(err, "type"), m->err_type), "error: type '%s', given '%s'",
+                   jstr(err, "type"), m->err_type);
+        FUZZ_CHECK(same_or_cut(jstr(err, "message"), m->err_msg),
+                   "error: message differs from the one given");
+        sn->term = STREAM_TERM_ERROR;
+    }
+    FUZZ_CHECK(sn->term == m->term, "native: terminal %d, the owner ended with %d", sn->term,
+               m->term);
+    cJSON_Delete(j);
+}
+
+static void check_native(const buf *out, const model *m, stream *s, seen *sn)
+{
+    nev *evs;
+    size_t n = native_events(buf_ptr(out), buf_len(out), &evs);
+    FUZZ_CHECK(n >= 2, "native: %zu events", n);
+    for (size_t i = 0; i < n; i++)
+        FUZZ_CHECK(evs[i].id == (long)i, "native: event %zu has id %ld", i, evs[i].id);
+    FUZZ_CHECK(!strcmp(evs[0].type, "start"), "native: first event '%s'", evs[0].type);
+    cJSON *j = json_exact(evs[0].data, evs[0].data_len, "native start");
+    FUZZ_CHECK(jstr(j, "stream_id") && !strcmp(jstr(j, "stream_id"), STREAM_ID),
+               "start: stream_id");
+    FUZZ_CHECK(jstr(j, "model") && !strcmp(jstr(j, "model"), m->model), "start: model");
+    cJSON_Delete(j);
+    for (size_t i = 1; i + 1 < n; i++)
+        check_cluster(&evs[i], sn);
+    check_terminal(&evs[n - 1], sn, m);
+    FUZZ_CHECK(stream_last_id(s) == (int64_t)(n - 1), "stream_last_id %lld, last event %zu",
+               (long long)stream_last_id(s), n - 1);
+    free(evs);
+}
+
+/* A seek after event k replays the retry line and exactly the events after k. */
+static void check_seek(stream *s, const buf *full, int64_t k)
+{
+    nev *evs;
+    size_t n = native_events(buf_ptr(full), buf_len(full), &evs);
+    reader r;
+    reader_init(&r, s, STREAM_FMT_NATIVE, 0);
+    FUZZ_CHECK(stream_seek(s, &r.c, k) == 0, "stream_seek(%lld) failed", (long long)k);
+    reader_drain(s, &r, 1);
+    buf want;
+    buf_init(&want, ALL_CAP);
+    buf_addstr(&want, "retry: 3000\n\n");
+    for (size_t i = 0; i < n; i++)
+        if ((int64_t)i > k)
+            buf_add(&want, evs[i].raw, evs[i].raw_len);
+    FUZZ_CHECK(buf_len(&want) == buf_len(&r.all) &&
+                   !memcmp(buf_ptr(&want), buf_ptr(&r.all), buf_len(&want)),
+               "a reader seeked after event %lld does not replay the later events", (long long)k);
+    buf_free(&want);
+    reader_free(&r);
+    reader_init(&r, s, STREAM_FMT_NATIVE, 0);
+    FUZZ_CHECK(stream_seek(s, &r.c, (int64_t)n) == -1, "stream_seek past the last event succeeded");
+    reader_free(&r);
+    free(evs);
+}
+
+/* ---- OpenAI output ---- */
+
+static void add_field(fuzz_log *l, const cJSON *o, const char *key)
+{
+    const char *v = jstr(o, key);
+    if (v)
+        fuzz_log_add(l, v, strlen(v));
+}
+
+static void check_oai_sse(const buf *out, const seen *sn, const model *m)
+{
+    const char *p = buf_ptr(out), *end = p + buf_len(out);
+    fuzz_log text[2] = {{0}, {0}};
+    int chunks = 0, done = 0, error = 0;
+    char finish[64] = "";
+    while (p < end) {
+        FUZZ_CHECK(!done && !error, "OpenAI stream: data after its end");
+        size_t len;
+        const char *v = line(&p, end, "data: ", &len);
+        FUZZ_CHECK(p < end && *p == '\n', "OpenAI stream: chunk not closed by a blank line");
+        p++;
+        if (len == 6 && !memcmp(v, "[DONE]", 6)) {
+            done = 1;
+            continue;
+        }
+        cJSON *j = json_exact(v, len, "OpenAI chunk");
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+        const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+        const cJSON *delta = cJSON_GetObjectItemCaseSensitive(c0, "delta");
+        if (err) {
+            FUZZ_CHECK(jstr(err, "message") && jstr(err, "type"),
+                       "OpenAI error chunk without message/type");
+            error = 1;
+        } else if (chunks++ > 0) {
+            add_field(&text[0], delta, "content");
+            add_field(&text[1], delta, "reasoning_content");
+            if (jstr(c0, "finish_reason"))
+                snprintf(finish, sizeof(finish), "%s", jstr(c0, "finish_reason"));
+        }
+        cJSON_Delete(j);
+    }
+    FUZZ_CHECK(m->term == STREAM_TERM_DONE ? done && !error : error && !done,
+               "OpenAI stream: ended with [DONE] %d, error %d", done, error);
+    for (int k = 0; k < 2; k++)
+        FUZZ_CHECK(fuzz_log_same(&text[k], &sn->text[k]), "OpenAI stream: %s differs from native",
+                   k ? "reasoning" : "text");
+    if (done)
+        FUZZ_CHECK(!strcmp(finish, sn->finish), "OpenAI stream: finish '%s', native '%s'", finish,
+                   sn->finish);
+    fuzz_log_free(&text[0]);
+    fuzz_log_free(&text[1]);
+}
+
+/* cJSON ends a string at U+0000: compare a whole text only up to its first NUL. */
+static int same_to_nul(const char *got, const fuzz_log *want)
+{
+    size_t n = want->n;
+    const char *nul = want->n ? memchr(want->p, '\0', want->n) : NULL;
+    if (nul)
+        n = (size_t)(nul - want->p);
+    return strlen(got) == n && (n == 0 || !memcmp(got, want->p, n));
+}
+
+static void check_oai_json(const buf *out, const seen *sn, const model *m)
+{
+    cJSON *j = json_exact(buf_ptr(out), buf_len(out), "OpenAI object");
+    if (m->term == STREAM_TERM_ERROR) {
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+        FUZZ_CHECK(jstr(err, "message") && jstr(err, "type"),
+                   "OpenAI object: error without message/type");
+    } else {
+        const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(c0, "message");
+        const char *content = jstr(msg, "content"), *reasoning = jstr(msg, "reasoning_content");
+        FUZZ_CHECK(content != NULL, "OpenAI object: no content");
+        /* the text as added, when the segmenter had nothing to replace */
+        FUZZ_CHECK(!m->exact || same_to_nul(content, &m->text[0]),
+                   "OpenAI object: content differs");
+        FUZZ_CHECK(!m->exact ||
+                       (reasoning ? same_to_nul(reasoning, &m->text[1]) : m->text[1].n == 0),
+                   "OpenAI object: reasoning_content differs");
+        FUZZ_CHECK(jstr(c0, "finish_reason") && !strcmp(jstr(c0, "finish_reason"), sn->finish),
+                   "OpenAI object: finish_reason differs");
+    }
+    cJSON_Delete(j);
+}
+
+/* ---- putting it together ---- */
+
+static void strip_nul(const fuzz_log *in, fuzz_log *out)
+{
+    for (size_t i = 0; i < in->n; i++)
+        if (in->p[i])
+            fuzz_log_add(out, in->p + i, 1);
+}
+
+static void check_texts(const seen *sn, const model *m, stream *s)
+{
+    FUZZ_CHECK(sn->clusters == s->count, "native: %llu clusters, the log has %llu",
+               (unsigned long long)sn->clusters, (unsigned long long)s->count);
+    if (!m->exact)
+        return;
+    for (int k = 0; k < 2; k++) {
+        fuzz_log want = {0};
+        strip_nul(&m->text[k], &want);
+        FUZZ_CHECK(fuzz_log_same(&want, &sn->text[k]),
+                   "native: the %s clusters do not join to the text added",
+                   k ? "reasoning" : "answer");
+        fuzz_log_free(&want);
+    }
+}
+
+static void take_header(model *m, input *in)
+{
+    unsigned h = take1(in);
+    m->include_usage = (h & 0x80) != 0;
+    if (h & 0x40)
+        take_str(in, take1(in), m->model, sizeof(m->model));
+    if (!m->model[0] || !utf8_valid(m->model, strlen(m->model)))
+        snprintf(m->model, sizeof(m->model), "%s", DEFAULT_MODEL);
+}
+
+static void run_ops(stream *s, model *m, reader rd[3], input *in, uint64_t *now)
+{
+    while (in->n) {
+        unsigned c = take1(in), arg = c >> 3;
+        switch (c & 7) {
+        case 0:
+        case 1:
+            op_add(s, m, in, (int)(c & 1));
+            break;
+        case 2:
+            stream_pump(s, *now += arg);
+            break;
+        case 3:
+            reader_step(s, &rd[arg % 3], (arg / 3) * 16 + 1);
+            break;
+        case 4:
+            op_finish(s, m, in);
+            break;
+        case 5:
+            op_usage(s, m, in, arg);
+            break;
+        case 6:
+            op_end(s, m, arg & 1);
+            break;
+        case 7:
+            op_fail(s, m, in, arg);
+            break;
+        }
+    }
+}
+
+static void check_all(stream *s, const model *m, reader rd[3], int64_t seek_to)
+{
+    seen sn = {0};
+    reader fresh[3];
+    for (int f = 0; f < 3; f++) {
+        reader_drain(s, &rd[f], 4096);
+        reader_init(&fresh[f], s, FMTS[f], m->include_usage);
+        reader_drain(s, &fresh[f], LIM_READER_CHUNK);
+        FUZZ_CHECK(buf_len(&rd[f].all) == buf_len(&fresh[f].all) &&
+                       !memcmp(buf_ptr(&rd[f].all), buf_ptr(&fresh[f].all), buf_len(&rd[f].all)),
+                   "format %d: a reader that read along got other bytes than a fresh one", f);
+        FUZZ_CHECK(utf8_valid(buf_ptr(&fresh[f].all), buf_len(&fresh[f].all)) || !m->strings_utf8,
+                   "format %d: the output is not valid UTF-8", f);
+    }
+    check_native(&fresh[0].all, m, s, &sn);
+    check_texts(&sn, m, s);
+    check_oai_sse(&fresh[1].all, &sn, m);
+    check_oai_json(&fresh[2].all, &sn, m);
+    check_seek(s, &fresh[0].all, seek_to % (int64_t)(sn.clusters + 3) - 1);
+    for (int f = 0; f < 3; f++)
+        reader_free(&fresh[f]);
+    for (int k = 0; k < 2; k++)
+        fuzz_log_free(&sn.text[k]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    input in = {d, n};
+    uint64_t now = 1000;
+    model m = {.exact = 1, .strings_utf8 = 1};
+    take_header(&m, &in);
+    stream *s = stream_new(STREAM_ID, m.model, &PACE, 0, now);
+    FUZZ_CHECK(s != NULL, "stream_new");
+    stream_start(s);
+    reader rd[3];
+    for (int f = 0; f < 3; f++)
+        reader_init(&rd[f], s, FMTS[f], m.include_usage);
+    run_ops(s, &m, rd, &in, &now);
+    if (!m.term)
+        op_end(s, &m, 0);
+    stream_pump(s, now + 1);
+    FUZZ_CHECK(!stream_active(s), "pacing off: everything is out after one pump");
+    check_all(s, &m, rd, (int64_t)n);
+    for (int f = 0; f < 3; f++)
+        reader_free(&rd[f]);
+    for (int k = 0; k < 2; k++)
+        fuzz_log_free(&m.text[k]);
+    fuzz_log_free(&m.run);
+    stream_unref(s);
+    return 0;
+}

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the fuzz targets into tests/fuzz/corpus/<target>/seed-*.
+
+Seeds are real-format inputs (OpenAI and Anthropic event streams, Ollama NDJSON, chat
+request bodies, error bodies, emoji / CJK / combining text, invalid UTF-8) wrapped in each
+target's input layout (see fuzz.h and the head comment of each target). Only seed-* files
+are written; other files in the corpus (reproducers of past failures) are left alone.
+Run it again after changing a layout: python3 tests/fuzz/seeds.py
+"""
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+# The feed plans of fuzz.h: byte 0 = plan length | (target bits << 3), then the lengths.
+PLANS = {
+    "whole": bytes([0]),
+    "bytewise": bytes([1, 1]),
+    "mixed": bytes([3, 7, 1, 13]),
+    "empties": bytes([4, 0, 2, 0, 5]),
+}
+
+
+def planned(target, name, payload, plans=("whole", "bytewise", "mixed")):
+    for p in plans:
+        write(target, f"{name}-{p}", PLANS[p] + payload)
+
+
+def stopping(target, name, payload, at):
+    """The same payload with the callback stopping at call `at` (byte 0's high bits)."""
+    write(target, f"{name}-stop{at}", bytes([2 | (at << 3), 5, 1]) + payload)
+
+
+def sse(*events):
+    out = b""
+    for ev in events:
+        out += ev.encode() if isinstance(ev, str) else ev
+        out += b"\n\n"
+    return out
+
+
+def oai_chunk(delta, finish=None, usage=None):
+    c = {"id": "chatcmpl-9x", "object": "chat.completion.chunk", "created": 1700000000,
+         "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage is not None:
+        c["choices"] = []
+        c["usage"] = usage
+    return "data: " + json.dumps(c, ensure_ascii=False, separators=(",", ":"))
+
+
+OPENAI = sse(
+    oai_chunk({"role": "assistant", "content": ""}),
+    oai_chunk({"content": "Hel"}),
+    oai_chunk({"content": "lo 👩\u200d"}),
+    oai_chunk({"content": "💻 漢字 e\u0301"}),
+    oai_chunk({}, "stop"),
+    oai_chunk({}, usage={"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}),
+    "data: [DONE]",
+)
+
+OPENAI_REASONING = sse(
+    oai_chunk({"role": "assistant", "reasoning_content": "Let me think"}),
+    oai_chunk({"reasoning": " about it."}),
+    oai_chunk({"content": "Answer: 42", "reasoning_content": "!"}),
+    oai_chunk({}, "length"),
+    "data: [DONE]",
+)
+
+OPENAI_ERROR = sse(
+    oai_chunk({"content": "partial"}),
+    'data: {"error":{"message":"The server had an error\\nwhile processing","type":"server_error","code":null}}',
+)
+
+OPENAI_ERROR_EVENT = sse(
+    oai_chunk({"content": "x"}),
+    'event: error\ndata: {"message":"rate limited","code":"rate_limit_exceeded"}',
+)
+
+# CRLF line ends, a BOM, comments, id and retry fields, data on two lines, no final blank line.
+SSE_ODDITIES = (b"\xef\xbb\xbf: keep-alive\r\nretry: 1500\r\nid: 7\r\n"
+                + oai_chunk({"content": "a"}).encode() + b"\r\n\r\n"
+                + b"data: {\"choices\":[{\"delta\":\r\ndata: {\"content\":\"b\"}}]}\r\r"
+                + b"event: ping\ndata: {}\n\n"
+                + b"id\nretry: 12x\n:comment\n"
+                + oai_chunk({"content": "c"}, "stop").encode())
+
+
+def ant(etype, obj):
+    obj = dict(obj, type=etype)
+    return f"event: {etype}\ndata: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+ANTHROPIC = sse(
+    ant("message_start", {"message": {"id": "msg_1", "role": "assistant", "model": "claude",
+                                      "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+    ant("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+    ant("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Hmm…"}}),
+    ant("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "abc"}}),
+    ant("content_block_stop", {"index": 0}),
+    ant("content_block_start", {"index": 1, "content_block": {"type": "text", "text": "Bon"}}),
+    "event: ping\ndata: {\"type\": \"ping\"}",
+    ant("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "jour 🇫🇷 👍🏽"}}),
+    ant("content_block_stop", {"index": 1}),
+    ant("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 15}}),
+    ant("message_stop", {}),
+)
+
+ANTHROPIC_ERROR = sse(
+    ant("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "par"}}),
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+)
+
+
+def ndjson(*objs):
+    return b"".join(json.dumps(o, ensure_ascii=False).encode() + b"\n" for o in objs)
+
+
+OLLAMA = ndjson(
+    {"model": "llama3.2", "created_at": "2024-01-01T00:00:00Z",
+     "message": {"role": "assistant", "content": "", "thinking": "Thinking…"}, "done": False},
+    {"model": "llama3.2", "message": {"role": "assistant", "content": "Привет, "}, "done": False},
+    {"model": "llama3.2", "message": {"role": "assistant", "content": "世界 🌍"}, "done": False},
+    {"model": "llama3.2", "message": {"role": "assistant", "content": ""}, "done": True,
+     "done_reason": "stop", "prompt_eval_count": 26, "eval_count": 298},
+)
+
+OLLAMA_CRLF_ERROR = (b'{"message":{"role":"assistant","content":"a"},"done":false}\r\n'
+                     b"   \r\n\n"
+                     b'{"error":"model \\"x\\" not found, try pulling it first"}')
+
+ERROR_BODIES = {
+    "err-openai": b'{"error":{"message":"Incorrect API key provided: sk-abc.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}',
+    "err-fastapi": b'{"detail":[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"}]}',
+    "err-anthropic": b'{"type":"error","error":{"type":"not_found_error","message":"model: claude-x"}}',
+    "err-ollama": b'{"error":"model \\"llama9\\" not found"}',
+    "err-html": b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\t\tnginx</body></html>",
+    "err-utf8": "{\"message\":\"Fehler: Überlastung — bitte später 🙏\"}".encode(),
+    "err-invalid-utf8": b'{"error":"bad \xc3\x28 byte \xe2\x82"}',
+}
+
+TEXTS = {
+    "ascii": b"Hello, world!\r\nSecond line.\n",
+    "emoji-zwj": "👩‍👩‍👧‍👦 👨🏿‍🚀 🏳️‍🌈 ❤️‍🔥".encode(),
+    "flags": "🇯🇵🇺🇸🇪🇺🇦".encode(),
+    "skin-tone": "👍🏽👋🏻".encode(),
+    "combining": "e\u0301 n\u0303 a\u0308\u0304 Z\u0351\u0364\u036b".encode(),
+    "hangul": "\u1100\u1161\u11a8 한국어".encode(),
+    "indic": "नमस्ते க்ஷ".encode(),
+    "cjk": "漢字かなカナ、。".encode(),
+    "thai": "ภาษาไทย".encode(),
+    "invalid": b"a\xc0\x80b\xed\xa0\x80c\xf4\x90\x80\x80d\xe2\x82e\xff\xfe\x80f\xf0\x9f\x98",
+    "nul-ctl": b"x\x00y\x7f\x1b[0m\t",
+    "long-marks": b"a" + "\u0301".encode() * 600 + b"b",
+}
+
+
+def req_body(obj):
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+REQS = {
+    "simple": req_body({"messages": [{"role": "user", "content": "Hi"}]}),
+    "full": req_body({"messages": [{"role": "system", "content": "Be brief."},
+                                   {"role": "user", "content": "Show me some emoji 👩‍💻"},
+                                   {"role": "assistant", "content": "漢字 e\u0301"}],
+                      "model": "gpt-4o-mini", "temperature": 0.7, "max_tokens": 256,
+                      "stream": True, "stream_options": {"include_usage": True}}),
+    "parts": req_body({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}),
+    "nulls": req_body({"messages": [{"role": "user", "content": "x"}], "model": None,
+                       "temperature": None, "max_tokens": None, "stream": None}),
+    "escapes": b'{"messages":[{"role":"user","content":"\\ud83d\\ude00 \\u00e9 \\u0000 \\n\\t\\"\\\\"}]}',
+    "bad-surrogate": b'{"messages":[{"role":"user","content":"\\ud83d x"}]}',
+    "invalid-utf8": b'{"messages":[{"role":"user","content":"\xc3\x28"}]}',
+    "trailing": b'{"messages":[{"role":"user","content":"Hi"}]} x',
+    "bad-range": req_body({"messages": [{"role": "user", "content": "x"}], "temperature": 2.5,
+                           "max_tokens": 1.5}),
+    "bad-role": req_body({"messages": [{"role": "tool", "content": "x"}]}),
+    "many": req_body({"messages": [{"role": "user", "content": str(i)} for i in range(5)]}),
+    "deep": b"[" * 200 + b"]" * 200,
+    "deep-64": b'{"messages":' + b"[" * 63 + b"]" * 63 + b"}",
+    "strict-json": b'{"messages":[{"role":"user","content":"a\tb"}],"max_tokens":01,"temperature":1.}',
+    "raw-control": b'{"messages":[{"role":"user","content":"a\x01b"}]}',
+    "nul-escape": b'{"messages":[{"role":"user","content":"a\\u0000b"}]}',
+    "numbers": b'{"messages":[{"role":"user","content":"x"}],"temperature":-0.0e+0,"max_tokens":1E3}',
+    "bom-space": b'\xef\xbb\xbf {"messages":[{"role":"user","content":"x"}]} \r\n',
+}
+
+
+# ---- fuzz_stream programs (see fuzz_stream.c) ----
+def add(kind, data):
+    out = b""
+    while True:  # one length byte per op: long text takes several ops
+        piece, data = data[:255], data[255:]
+        out += bytes([kind, len(piece)]) + piece
+        if not data:
+            return out
+
+
+def text(data):
+    return add(0, data)
+
+
+def reasoning(data):
+    return add(1, data)
+
+
+PUMP = bytes([2 | (1 << 3)])
+
+
+def step(reader, room=0):
+    return bytes([3 | ((room * 3 + reader) << 3)])
+
+
+def finish(reason):
+    return bytes([4, len(reason)]) + reason
+
+
+def usage(p, c):
+    return bytes([5, p // 1000, p % 1000 % 256, c // 1000, c % 1000 % 256])
+
+
+END, CANCEL = bytes([6]), bytes([6 | (1 << 3)])
+
+
+def fail(type_index, msg):
+    n = (len(msg) + 1) // 2
+    return bytes([7 | (type_index << 3), n]) + msg + b" " * (2 * n - len(msg))
+
+
+def header(usage=False, model=None):
+    h = (0x80 if usage else 0) | (0x40 if model is not None else 0)
+    return bytes([h]) + (bytes([len(model)]) + model if model is not None else b"")
+
+
+STREAMS = {
+    "plain": text("Hello 👋 world".encode()) + PUMP + step(0) + step(1) + step(2) + END,
+    "reasoning": reasoning("Let me think…".encode()) + PUMP + step(0, 2) + text(b"Yes.")
+    + finish(b"stop") + usage(9, 12) + PUMP + step(1, 1) + END,
+    "split-emoji": text("👩\u200d".encode()[:5]) + PUMP + step(0) + text("👩\u200d💻".encode()[5:])
+    + text("e".encode()) + text("\u0301".encode()) + END,
+    "fail": text("partial 漢".encode()) + PUMP + step(0) + step(1)
+    + fail(0, "upstream error: the model is overloaded".encode()),
+    "fail-long-utf8": text(b"x") + fail(0, "é".encode() * 200),
+    "cancel": text(b"abc") + CANCEL + text(b"ignored"),
+    "invalid": text(b"a\xc3") + reasoning(b"\xa9b") + text(b"\xff\xfe") + END,
+    "long-marks": text(b"a" + "\u0301".encode() * 700) + END,
+    "finish-long": text(b"x") + finish("ñ".encode() * 20) + END,
+    "include-usage": header(usage=True) + text(b"hi") + usage(1000, 2) + END,
+    "model": header(model="llama3.2:1b-instruct-q4_K_M \"ü\"".encode()) + text(b"hi") + END,
+}
+STREAMS = {k: (v if k in ("include-usage", "model") else header() + v) for k, v in STREAMS.items()}
+
+
+def main():
+    for name, body in (("openai", OPENAI), ("openai-reasoning", OPENAI_REASONING),
+                       ("openai-error", OPENAI_ERROR), ("openai-error-event", OPENAI_ERROR_EVENT),
+                       ("oddities", SSE_ODDITIES), ("anthropic", ANTHROPIC),
+                       ("anthropic-error", ANTHROPIC_ERROR)):
+        planned("fuzz_ssep", name, body)
+        planned("fuzz_prov", name, body)
+    stopping("fuzz_ssep", "openai", OPENAI, 3)
+    stopping("fuzz_prov", "anthropic", ANTHROPIC, 4)
+    planned("fuzz_ssep", "bom-split", b"\xef\xbb\xbfdata: x\n\n", ("bytewise", "empties"))
+    planned("fuzz_ssep", "bom-partial", b"\xef\xbbdata: x\r\n\r\n", ("whole", "bytewise"))
+    planned("fuzz_prov", "ollama", OLLAMA)
+    planned("fuzz_prov", "ollama-crlf-error", OLLAMA_CRLF_ERROR)
+    stopping("fuzz_prov", "ollama", OLLAMA, 2)
+    for name, body in ERROR_BODIES.items():
+        write("fuzz_prov", name, PLANS["whole"] + body)
+    for name, body in TEXTS.items():
+        planned("fuzz_seg", name, body, ("whole", "bytewise", "mixed", "empties"))
+    stopping("fuzz_seg", "emoji-zwj", TEXTS["emoji-zwj"], 2)
+    for name, body in REQS.items():
+        write("fuzz_req", name, body)
+    for name, prog in STREAMS.items():
+        write("fuzz_stream", name, prog)
+
+
+if __name__ == "__main__":
+    main()
