@@ -93,7 +93,7 @@ static int pump(chat *c, uint64_t now)
     if (released) {
         metrics_add(&c->w->m.chars, released);
         if (!before)
-            metrics_first_char(&c->w->m, (now - c->t0_ms) * 1000);
+            metrics_first_char(&c->w->m, loop_since(now, c->t0_ms) * 1000);
     }
     return news;
 }
@@ -440,18 +440,18 @@ static void check_timeouts(chat *c, uint64_t now)
     if (!c->x)
         return;
     if (c->s->phase == STREAM_WAITING &&
-        now - c->t0_ms >= (uint64_t)cf->upstream_first_byte_timeout_ms) {
+        loop_since(now, c->t0_ms) >= (uint64_t)cf->upstream_first_byte_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream sent no answer in time");
-    } else if (now - c->t0_ms >= (uint64_t)cf->max_stream_duration_ms) {
+    } else if (loop_since(now, c->t0_ms) >= (uint64_t)cf->max_stream_duration_ms) {
         stop_upstream(c);
         if (c->s->phase == STREAM_WAITING)
             stream_start(c->s);
         stream_fail(c->s, "max_duration", "the answer took longer than this server allows", 0);
         kick(c, now);
     } else if (c->s->phase == STREAM_STARTED && !c->up_paused &&
-               now - c->last_up_ms >= (uint64_t)cf->upstream_idle_timeout_ms) {
+               loop_since(now, c->last_up_ms) >= (uint64_t)cf->upstream_idle_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
         stream_fail(c->s, "upstream_timeout", "upstream went silent mid-answer", 0);
@@ -470,14 +470,14 @@ void chat_housekeep(chat *c, uint64_t now)
     pthread_mutex_unlock(&s->mu);
     int running = c->x != NULL || (!ended && !early);
     uint64_t grace = (uint64_t)c->w->env->cfg->resume_grace_ms;
-    if (running && (cancel_req || (nreaders == 0 && now - alone >= grace))) {
+    if (running && (cancel_req || (nreaders == 0 && loop_since(now, alone) >= grace))) {
         metrics_add(&c->w->m.cancels[cancel_req ? CANCEL_REQUEST : CANCEL_CLIENT_GONE], 1);
         cancel(c, now);
     }
     uncount_if_done(c);
     /* Kept for resume until retention ends; an early failure has nothing to resume. */
     uint64_t keep = (uint64_t)c->w->env->cfg->stream_retention_ms;
-    int expired = (ended && now - ended_ms >= keep) || (early && nreaders == 0);
+    int expired = (ended && loop_since(now, ended_ms) >= keep) || (early && nreaders == 0);
     if (expired && !c->x && !c->in_active)
         chat_free(c);
 }

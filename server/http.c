@@ -101,7 +101,7 @@ void http_watchdog(void *wv, uint64_t now)
     uint64_t limit = (uint64_t)w->env->cfg->request_timeout_ms;
     for (http_conn *hc = w->conns; hc; hc = hc->next) {
         /* MHD sees the shut socket on its next read and closes the connection itself. */
-        if (hc->reading && now - hc->since_ms >= limit) {
+        if (hc->reading && loop_since(now, hc->since_ms) >= limit) {
             shutdown(hc->fd, SHUT_RDWR);
             hc->reading = 0;
         }

@@ -18,5 +18,8 @@ int loop_watching(const loop *l, int fd);
 /* One wait of at most timeout_ms (-1: forever); dispatches ready fds. Events or -errno. */
 int loop_run_once(loop *l, int timeout_ms);
 uint64_t loop_now_ms(void); /* monotonic milliseconds */
+/* Milliseconds from then to now; 0 when then is later (a time stamped after now was
+ * read, in the same pass or on another thread): never an unsigned wrap-around. */
+static inline uint64_t loop_since(uint64_t now, uint64_t then) { return now > then ? now - then : 0; }
 
 #endif

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,16 @@ static int wait_for_signal(void)
     return sig;
 }
 
+/* Two sockets per stream: take every file descriptor the hard limit allows. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void block_signals(void)
 {
     sigset_t set;
@@ -143,6 +154,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "chatd: out of memory\n");
         return 1;
     }
+    raise_nofile();
     block_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     demo *d = NULL;

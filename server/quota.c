@@ -58,9 +58,10 @@ static void refill(entry *e, uint64_t now)
 {
     if (per_min <= 0)
         return;
-    double earned = (double)(now - e->last_ms) * (double)per_min / 60000.0;
+    double earned = (double)(now > e->last_ms ? now - e->last_ms : 0) * (double)per_min / 60000.0;
     e->tokens = e->tokens + earned > (double)burst ? (double)burst : e->tokens + earned;
-    e->last_ms = now;
+    if (now > e->last_ms)
+        e->last_ms = now;
 }
 
 /* Nothing to remember: no stream open and a full bucket. */

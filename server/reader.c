@@ -290,7 +290,7 @@ uint64_t reader_unsent(stream *s)
 void reader_housekeep(reader *r, uint64_t now)
 {
     if (r->streaming && r->mc && !r->finished && !r->gone &&
-        now - r->last_write_ms >= LIM_PING_IDLE_MS) {
+        loop_since(now, r->last_write_ms) >= LIM_PING_IDLE_MS) {
         r->ping_due = 1;
         r->last_write_ms = now;
         worker_wake_reader(r->w, r);

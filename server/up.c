@@ -1,6 +1,8 @@
 /* up — see up.h. */
 #include "up.h"
 
+#include "lim.h"
+
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,9 @@ up *up_new(loop *l)
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+    /* Idle upstream connections kept for reuse: enough for a steady load, not every
+     * connection a burst opened. */
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)LIM_UP_IDLE_CONNS);
     return u;
 }
 
@@ -141,7 +146,10 @@ static int setup(up_xfer *x, const up_opts *o)
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-    rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Waiting for a connection to multiplex on only pays over TLS (HTTP/2); over plain
+     * HTTP/1.1 it would queue a burst of requests behind the first whole answer. */
+    if (!strncmp(x->http.url, "https:", 6))
+        rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
     /* No redirects: a redirect would re-send the key to wherever it points. */
     rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <malloc.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -222,6 +225,17 @@ static void run_mhd(worker *w)
     }
 }
 
+/* After a burst the allocator keeps its free pages; give them back when nothing streams. */
+static void trim_when_idle(worker *w, uint64_t now)
+{
+    static uint64_t next;
+    if (now < next)
+        return;
+    next = now + 10000;
+    if (worker_total_streams(w) == 0)
+        malloc_trim(0);
+}
+
 static void pass(worker *w)
 {
     uint64_t now = loop_now_ms();
@@ -235,6 +249,8 @@ static void pass(worker *w)
     }
     if (w->idx == 0 && !w->stopping)
         probe_tick(w, now);
+    if (w->idx == 0)
+        trim_when_idle(w, now);
     if (now >= w->next_house_ms || atomic_exchange(&w->poked, 0)) {
         housekeep(w, now);
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
@@ -282,6 +298,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     /* MHD reports client-side noise (resets, timeouts) here; the top layer logs requests. */
 }
 
+/* MHD would stop at FD_SETSIZE connections per daemon; the real bound is the process's
+ * open-file limit (main raises it to the hard limit), less room for upstream sockets. */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 65536;
+    return rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 32) : 32;
+}
+
 /* MHD's per-connection pool holds the request head and the response's write buffer. */
 static size_t pool_size(const cfg *c)
 {
@@ -289,14 +315,28 @@ static size_t pool_size(const cfg *c)
     return want > LIM_MHD_POOL ? want : LIM_MHD_POOL;
 }
 
+/* The listening address with the port every worker shares: with port 0 the first worker's
+ * bind picks it, and the others must bind that same one. */
+static void addr_with_port(const worker_env *env, unsigned port, struct sockaddr_storage *out)
+{
+    memcpy(out, &env->addr, sizeof(*out));
+    if (out->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)out)->sin_port = htons((uint16_t)port);
+}
+
 static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
 {
     const worker_env *env = w->env;
+    struct sockaddr_storage addr;
+    addr_with_port(env, port, &addr);
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (env->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_on_request, w,
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&env->addr,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr,
+                            MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size(env->cfg),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
