@@ -6,6 +6,7 @@
 #   make asan       the C suites built with AddressSanitizer + UBSan
 #   make valgrind   the C suites under valgrind (memcheck)
 #   make fuzz       the libFuzzer targets, bounded (FUZZ_SECONDS each)
+#   make load       the fault-and-load test (2000 concurrent streams, about a minute)
 #   make container-test  build the image with podman, run it, stream, stop it
 #   make deps       install the Debian packages the build and tests need
 
@@ -28,7 +29,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan valgrind fuzz image container-test podman-setup \
+.PHONY: all ui run test unit integration web sdk asan valgrind fuzz load image container-test podman-setup \
 	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
@@ -84,6 +85,11 @@ VG := valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=d
 valgrind: $(BUILD)/chatd $(UNITBIN)
 	@tests/run-all.sh "unit-valgrind:CK_FORK=no UNIT_WRAP='$(VG)' tests/run-unit.sh $(UNITBIN)" \
 		"integration-valgrind:CHATD_BIN=tests/valgrind-chatd.sh python3 tests/integration/run.py"
+
+# Thousands of concurrent streams with aborts, drops and resumes, and failing, stalling and
+# resetting upstreams; then fds, memory and metrics back to the baseline.
+load: $(BUILD)/chatd
+	@tests/run-all.sh "load:python3 tests/load/fault_load.py"
 
 # libFuzzer (clang) targets under ASan/UBSan: the committed corpus replayed, then
 # FUZZ_SECONDS (default 60) of fuzzing per target.

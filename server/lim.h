@@ -14,7 +14,7 @@
 #define LIM_UP_LINE             (256u * 1024) /* longest upstream event-stream line */
 #define LIM_UP_EVENT            (1u << 20)    /* largest upstream event data */
 #define LIM_UP_ERRBODY          4096          /* upstream error body kept for the reason */
-#define LIM_UP_IDLE_CONNS       256           /* idle upstream connections kept per worker */
+#define LIM_UP_IDLE_CONNS       64            /* idle upstream connections kept per worker */
 
 /* Segmenter: a cluster longer than this is cut at a code point boundary. */
 #define LIM_CLUSTER             1024
