@@ -107,9 +107,11 @@ static void leave_stream(reader *r)
     int last = --s->nreaders == 0;
     if (last)
         s->no_reader_since_ms = loop_now_ms();
+    /* Only a stream still running needs its owner to look now (grace, cancel). */
+    int running = !s->term_visible && s->phase != STREAM_FAILED_EARLY;
     UNLOCK(s);
     worker_unqueue(r->w, r);
-    if (last)
+    if (last && running)
         worker_poke(s->owner);
 }
 
@@ -183,7 +185,7 @@ static void on_response_free(void *cls)
 
 static enum MHD_Result respond_events(reader *r, struct MHD_Connection *mc)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, content, r,
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIM_RESP_BLOCK, content, r,
                                                                   on_response_free);
     if (!resp)
         return MHD_NO;

@@ -215,14 +215,11 @@ static void on_mhd(loop *l, int fd, unsigned ev, void *ud)
     /* MHD_run follows every pass; nothing to do here but wake up. */
 }
 
+/* One MHD_run a pass: each resume makes MHD walk its suspended list, so resumes are
+ * batched; any queued while MHD ran make the next pass start at once (next_timeout). */
 static void run_mhd(worker *w)
 {
     MHD_run(w->mhd);
-    /* Handlers run inside MHD_run may have produced output for suspended peers. */
-    for (int i = 0; i < 4 && w->resume; i++) {
-        flush_resumes(w);
-        MHD_run(w->mhd);
-    }
 }
 
 /* After a burst the allocator keeps its free pages; give them back when nothing streams. */
