@@ -29,7 +29,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan valgrind fuzz load image container-test podman-setup \
+.PHONY: all ui run test unit integration web sdk asan valgrind fuzz load bench image container-test podman-setup \
 	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
@@ -90,6 +90,11 @@ valgrind: $(BUILD)/chatd $(UNITBIN)
 # resetting upstreams; then fds, memory and metrics back to the baseline.
 load: $(BUILD)/chatd
 	@tests/run-all.sh "load:python3 tests/load/fault_load.py"
+
+# chatd beside nginx and the Portkey gateway on the same mock: latency, CPU, memory
+# (bench/run.sh; writes the table into docs/BENCHMARKS.md). About 4 minutes.
+bench: $(BUILD)/chatd
+	CHATD_BIN=$(BUILD)/chatd bench/run.sh
 
 # libFuzzer (clang) targets under ASan/UBSan: the committed corpus replayed, then
 # FUZZ_SECONDS (default 60) of fuzzing per target.

@@ -9,7 +9,7 @@ reads chatd's RSS and CPU time from /proc while they are open and after they fin
 
 Bounded: N streams, each ends by itself; the whole run stops after --timeout seconds.
 """
-import argparse, asyncio, json, os, re, subprocess, sys, time
+import argparse, asyncio, json, os, re, subprocess, sys, threading, time
 
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -72,6 +72,8 @@ def main():
         if m:
             port = int(m.group(1))
             break
+    # chatd logs a line per request: keep reading its stderr or the pipe fills and blocks it.
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
     try:
         base, opened, cpu, st, wall = asyncio.run(main_async(a, port, p.pid))
     finally:

@@ -1,0 +1,181 @@
+# bench/table.awk — turns the RESULT/SKIP lines bench/run.sh collected into the markdown
+# report: the comparison table, the targets met or missed, and the per-run details.
+# Variables: tokens, tb (token bytes), rate (tokens/s), ramp (connections/s), base_cps.
+
+function field(line, key,    i, kv, n, parts) {
+    n = split(line, parts, " ")
+    for (i = 1; i <= n; i++) {
+        split(parts[i], kv, "=")
+        if (kv[1] == key)
+            return substr(parts[i], length(key) + 2)
+    }
+    return ""
+}
+
+function f3(x) { return sprintf("%.3f", x) }
+function f2(x) { return sprintf("%.2f", x) }
+
+function errors_of(k,    s, e, i, n, names) {
+    n = split("connect http proto eof timeout stream_error mismatch incomplete id", names, " ")
+    s = ""
+    for (i = 1; i <= n; i++) {
+        e = V[k, "err_" names[i]] + 0
+        if (e > 0)
+            s = s (s == "" ? "" : ", ") names[i] " " e
+    }
+    return V[k, "errors"] + 0 == 0 ? "0" : V[k, "errors"] " (" s ")"
+}
+
+function added(k, q) {
+    if (SYS[k] == "direct")
+        return "—"
+    if (!have("direct", NN[k]))
+        return "n/a"
+    return f3(added_v(SYS[k], NN[k], q))
+}
+
+function added_v(sys, n, q) {
+    return V[sys SUBSEP n, "ttfc_" q "_ms"] - V["direct" SUBSEP n, "ttfc_" q "_ms"]
+}
+
+function have(sys, n) { return V[sys SUBSEP n, "seen"] }
+
+function verdict(ok, value, limit, unit) {
+    if (ok)
+        return "**met** (" value " " unit ", limit " limit " " unit ")"
+    return "**not met**: " value " " unit " against " limit " " unit
+}
+
+function row(k,    paced, rss, cpu, sys) {
+    sys = SYS[k]
+    paced = sys ~ /^chatd/ ? f2(V[k, "paced_p99_ms"]) : "—"
+    cpu = sys == "direct" ? "—" : sprintf("%.4f", V[k, "cpu_per_1k_tokens_s"])
+    rss = sys == "direct" ? "—" : sprintf("%.1f", V[k, "rss_per_stream_kib"])
+    if (sys != "direct" && V[k, "open"] + 0 < NN[k] + 0)
+        rss = rss " (" V[k, "open"] " open)"
+    printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s | %s | %s | %s |\n", sys, NN[k],
+        f3(V[k, "ttfc_p50_ms"]), f3(V[k, "ttfc_p99_ms"]), added(k, "p50"), added(k, "p99"),
+        f2(V[k, "gap_p99_ms"]), paced, cpu, rss, errors_of(k), V[k, "exact"]
+}
+
+function detail(k,    other) {
+    other = V[k, "busy_s"] - V[k, "cpu_s"] - V[k, "mock_cpu_s"] - V[k, "load_cpu_s"]
+    if (other < 0)
+        other = 0
+    OTHER += other
+    WALL += V[k, "wall_s"]
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", SYS[k], NN[k],
+        V[k, "wall_s"], V[k, "cps"], V[k, "tokens"], f2(V[k, "cpu_s"]), f2(V[k, "mock_cpu_s"]),
+        f2(V[k, "load_cpu_s"]), f2(other), V[k, "open"], V[k, "listen_drops"]
+}
+
+function target_latency(    a, lim, ng) {
+    if (!have("chatd-off", 1000) || !have("direct", 1000)) {
+        print "- chatd, pacing off, 1,000 streams: added first-character latency p99 ≤ 0.25 ms — not measured"
+        return
+    }
+    a = added_v("chatd-off", 1000, "p99")
+    print "- chatd, pacing off, 1,000 streams: added first-character latency p99 ≤ 0.25 ms — " \
+        verdict(a <= 0.25, f3(a), "0.25", "ms")
+    if (!have("nginx", 1000)) {
+        print "- … and ≤ 1.5 × nginx's added latency — nginx not measured"
+        return
+    }
+    ng = added_v("nginx", 1000, "p99")
+    lim = 1.5 * (ng > 0 ? ng : 0)
+    print "- … and ≤ 1.5 × nginx's added p99 (" f3(ng) " ms" (ng <= 0 ? ": within the noise of the direct run" : "") \
+        ") — " verdict(a <= lim, f3(a), f3(lim), "ms")
+}
+
+function target_scale(    k, lim, ok) {
+    k = "chatd-adaptive" SUBSEP 9000
+    if (!have("chatd-adaptive", 9000)) {
+        print "- chatd, adaptive pacing, 9,000 streams — not measured"
+        return
+    }
+    ok = V[k, "errors"] + 0 == 0 && V[k, "exact"] == "yes"
+    print "- chatd, adaptive, 9,000 streams: zero lost or duplicated characters — " \
+        (ok ? "**met** (every stream complete and byte-exact)" : "**not met**: " errors_of(k) " failed streams, byte-exact " V[k, "exact"])
+    lim = 1000 / base_cps + 10
+    print "- … p99 paced gap within the pacer's target (1000/" base_cps " ms) + 10 ms — " \
+        verdict(V[k, "paced_p99_ms"] + 0 <= lim, f2(V[k, "paced_p99_ms"]), f2(lim), "ms")
+    ok = V[k, "rss_per_stream_kib"] + 0 <= 32 && V[k, "open"] + 0 == 9000
+    print "- … RSS ≤ 32 KiB per stream — " verdict(ok, sprintf("%.1f", V[k, "rss_per_stream_kib"]), "32", "KiB") \
+        (V[k, "open"] + 0 < 9000 ? " (only " V[k, "open"] " of 9,000 streams were open at once)" : "")
+}
+
+function target_cpu(    i, n, s, sys, r, line) {
+    for (s = 1; s <= 2; s++) {
+        sys = s == 1 ? "chatd-off" : "chatd-adaptive"
+        line = ""
+        for (i = 1; i <= NNS; i++) {
+            n = NLIST[i]
+            if (!have(sys, n) || !have("nginx", n) || V["nginx" SUBSEP n, "cpu_per_1k_tokens_s"] <= 0)
+                continue
+            r = V[sys SUBSEP n, "cpu_per_1k_tokens_s"] / V["nginx" SUBSEP n, "cpu_per_1k_tokens_s"]
+            line = line (line == "" ? "" : "; ") n " streams: " sprintf("%.1f", r) "× " \
+                (r <= 2 ? "**met**" : "**not met**")
+        }
+        print "- " sys " CPU per upstream token ≤ 2× nginx's — " (line == "" ? "not measured" : line)
+    }
+}
+
+/^RESULT / || /^SKIP / {
+    sys = field($0, "sys")
+    n = field($0, "n")
+    k = sys SUBSEP n
+    if (!((sys, n) in ORDER_SEEN)) {
+        ORDER_SEEN[sys, n] = 1
+        ORDER[++NK] = k
+        SYS[k] = sys
+        NN[k] = n
+    }
+    if (!(n in NSEEN)) {
+        NSEEN[n] = 1
+        NLIST[++NNS] = n
+    }
+    if ($1 == "SKIP") {
+        SKIPPED[k] = field($0, "why")
+        next
+    }
+    for (i = 2; i <= NF; i++) {
+        split($i, kv, "=")
+        V[k, kv[1]] = substr($i, length(kv[1]) + 2)
+    }
+    V[k, "seen"] = 1
+}
+
+END {
+    printf "Workload: one POST and one connection per stream, opened at %s/s; the mock answers " \
+        "%s tokens of %s bytes (mixed ASCII, CJK, emoji ZWJ sequences, flags, combining marks; " \
+        "a character may straddle two tokens) at %s tokens/s per stream, the first at once. " \
+        "First-character latency is measured by the load client from its connect() to the first " \
+        "character; \"added\" is over the direct run at the same count. For the peers a " \
+        "\"character\" is an upstream token (they relay chunks); chatd emits one grapheme per " \
+        "event. A paced gap is a gap before a character that had already reached the server " \
+        "(from the mock's schedule): the gaps a pacer is responsible for.\n\n", ramp, tokens, tb, rate
+    print "| system | streams | first char p50 / p99 ms | added p50 / p99 ms | gap p99 ms | paced gap p99 ms | CPU s / 1k tokens | RSS KiB / open stream | errors | byte-exact |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    for (i = 1; i <= NK; i++)
+        if (V[ORDER[i], "seen"])
+            row(ORDER[i])
+    for (i = 1; i <= NK; i++)
+        if (ORDER[i] in SKIPPED) {
+            gsub(/_/, " ", SKIPPED[ORDER[i]])
+            print "\nSkipped " SYS[ORDER[i]] " at " NN[ORDER[i]] " streams: " SKIPPED[ORDER[i]] "."
+        }
+    print "\nTargets:\n"
+    target_latency()
+    target_scale()
+    target_cpu()
+    print "\nPer run (CPU seconds; \"other\" is the rest of the machine's busy time: other work on the machine and " \
+        "kernel time not charged to a process; \"listen drops\": connections the kernel dropped on a full " \
+        "listen queue during the run, machine-wide):\n"
+    print "| system | streams | wall s | chars/s | upstream tokens | system CPU | mock CPU | load CPU | other CPU | max open | listen drops |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for (i = 1; i <= NK; i++)
+        if (V[ORDER[i], "seen"])
+            detail(ORDER[i])
+    if (WALL > 0)
+        printf "\nNoise: other processes used %.1f CPU-seconds over %.0f s of measurement (%.2f of the machine's cores on average).\n", OTHER, WALL, OTHER / WALL
+}
