@@ -8,6 +8,8 @@
 #define CHATD_PROV_CHECK_H
 
 #include <check.h>
+
+#include "check_main.h"
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -43,14 +45,7 @@ static size_t split_next(split *sp, size_t left)
 }
 
 /* Runs suite s and gives main its exit status. */
-static int check_run(Suite *s)
-{
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+
 
 #ifdef CHECK_PROV
 

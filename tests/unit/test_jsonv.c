@@ -1,5 +1,7 @@
 /* Unit tests: the strict RFC 8259 check. */
 #include <check.h>
+
+#include "check_main.h"
 #include <string.h>
 
 #include "jsonv.h"
@@ -11,8 +13,14 @@ static int ok(const char *s)
 
 START_TEST(accepts_valid_json)
 {
-    const char *good[] = {"{}", "[]", " {\"a\":[1,-0.5,2e10,1E-3,true,false,null]} ", "\"x\"", "0",
-                          "-0", "{\"k\":\"\\u00e9\\ud83d\\ude00\\n\\\"\\/\\\\\"}", "[[[[]]]]",
+    const char *good[] = {"{}",
+                          "[]",
+                          " {\"a\":[1,-0.5,2e10,1E-3,true,false,null]} ",
+                          "\"x\"",
+                          "0",
+                          "-0",
+                          "{\"k\":\"\\u00e9\\ud83d\\ude00\\n\\\"\\/\\\\\"}",
+                          "[[[[]]]]",
                           "{\"a\":{\"b\":{\"c\":\"\xe6\x97\xa5\"}}}"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         ck_assert_msg(ok(good[i]), "rejected %s", good[i]);
@@ -21,10 +29,12 @@ END_TEST
 
 START_TEST(refuses_what_cjson_lets_through)
 {
-    const char *bad[] = {"01", "1.", ".5", "+1", "-", "1e", "0x10", "NaN", "Infinity", "\"a\nb\"",
-                         "\"a\tb\"", "\"\x01\"", "\"\\u12G4\"", "\"\\x41\"", "\"\\u0000\"",
-                         "{\"a\":1,}", "[1,]", "{a:1}", "{'a':1}", "[1 2]", "{} {}", "", " ",
-                         "tru", "nul", "\"open", "{\"a\"1}", "[", "{"};
+    const char *bad[] = {"01",         "1.",       ".5",          "+1",        "-",
+                         "1e",         "0x10",     "NaN",         "Infinity",  "\"a\nb\"",
+                         "\"a\tb\"",   "\"\x01\"", "\"\\u12G4\"", "\"\\x41\"", "\"\\u0000\"",
+                         "{\"a\":1,}", "[1,]",     "{a:1}",       "{'a':1}",   "[1 2]",
+                         "{} {}",      "",         " ",           "tru",       "nul",
+                         "\"open",     "{\"a\"1}", "[",           "{"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(!ok(bad[i]), "accepted %s", bad[i]);
     ck_assert(jsonv_check("\"a\0b\"", 5, NULL) < 0);
@@ -52,15 +62,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("jsonv");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, accepts_valid_json);
-    tcase_add_test(t, refuses_what_cjson_lets_through);
-    tcase_add_test(t, caps_nesting);
-    suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_tests("jsonv", accepts_valid_json, refuses_what_cjson_lets_through, caps_nesting);
 }

@@ -1,6 +1,8 @@
 /* Unit tests: the pacer's arithmetic on a simulated clock. */
 #include <check.h>
 
+#include "check_main.h"
+
 #include "pace.h"
 
 /* Simulates ticks of tick_ms over total_ms with a constant backlog refill; returns the
@@ -98,19 +100,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pace");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, off_emits_everything);
-    tcase_add_test(t, fixed_rate_is_kept);
-    tcase_add_test(t, fixed_does_not_flush_on_done);
-    tcase_add_test(t, adaptive_base_rate_without_backlog);
-    tcase_add_test(t, adaptive_bounds_lag);
-    tcase_add_test(t, adaptive_flushes_when_upstream_done);
-    tcase_add_test(t, idle_credit_does_not_burst);
-    suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_tests("pace", off_emits_everything, fixed_rate_is_kept,
+                       fixed_does_not_flush_on_done, adaptive_base_rate_without_backlog,
+                       adaptive_bounds_lag, adaptive_flushes_when_upstream_done,
+                       idle_credit_does_not_burst);
 }

@@ -1,5 +1,7 @@
 /* Unit tests: request validation and UTF-8 checks. */
 #include <check.h>
+
+#include "check_main.h"
 #include <string.h>
 
 #include "req.h"
@@ -49,7 +51,8 @@ static const struct {
     {"{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":3}", "model"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"\"}", "model"},
-    {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}", "temperature"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}",
+     "temperature"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":9}", "temperature"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}", "max_tokens"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":1.5}", "max_tokens"},
@@ -57,7 +60,8 @@ static const struct {
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"\xed\xa0\x80\"}]}", "UTF-8"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}", "not valid JSON"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} x", "not valid JSON"},
-    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}", "content"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}",
+     "content"},
 };
 
 START_TEST(invalid_requests)
@@ -72,7 +76,8 @@ END_TEST
 
 START_TEST(openai_content_parts)
 {
-    const char *b = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]} \n";
+    const char *b =
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]} \n";
     chat_req r;
     char err[256];
     ck_assert_int_eq(req_parse(b, strlen(b), REQ_OPENAI, NULL, &r, err, sizeof(err)), 0);
@@ -89,7 +94,7 @@ START_TEST(utf8_validation)
     ck_assert(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     ck_assert(!utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     ck_assert(!utf8_valid("\x80", 1));
-    ck_assert(!utf8_valid("\xe6\x97", 2));         /* truncated */
+    ck_assert(!utf8_valid("\xe6\x97", 2)); /* truncated */
     ck_assert_uint_eq(utf8_trim("ab\xe6\x97", 4), 2);
     ck_assert_uint_eq(utf8_trim("ab\xe6\x97\xa5", 5), 5);
 }
@@ -97,16 +102,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("req");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, valid_request);
-    tcase_add_test(t, invalid_requests);
-    tcase_add_test(t, openai_content_parts);
-    tcase_add_test(t, utf8_validation);
-    suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_tests("req", valid_request, invalid_requests, openai_content_parts,
+                       utf8_validation);
 }

@@ -1,5 +1,7 @@
 /* Unit tests: the SSE encoder and JSON string writer. */
 #include <check.h>
+
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,18 +99,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("sse");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, event_format);
-    tcase_add_test(t, escapes_line_breakers);
-    tcase_add_test(t, multibyte_passes_through);
-    tcase_add_test(t, cap_rolls_back_whole_event);
-    tcase_add_test(t, u64_digits);
-    tcase_add_test(t, buf_cap_and_compaction);
-    suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_tests("sse", event_format, escapes_line_breakers, multibyte_passes_through,
+                       cap_rolls_back_whole_event, u64_digits, buf_cap_and_compaction);
 }

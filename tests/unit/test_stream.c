@@ -1,5 +1,7 @@
 /* Unit tests: the stream log (segment -> log -> pace release -> encode per reader). */
 #include <check.h>
+
+#include "check_main.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +83,8 @@ START_TEST(whole_path_split_clusters)
     stream *s = stream_new("abc", "m", &off, 0, 0);
     stream_start(s);
     /* 👩‍💻 split between tokens, é as e + combining accent split, CJK */
-    const char *parts[] = {"H\xf0\x9f\x91\xa9", "\xe2\x80\x8d\xf0\x9f\x92\xbb", "e", "\xcc\x81\xe6\x97\xa5"};
+    const char *parts[] = {"H\xf0\x9f\x91\xa9", "\xe2\x80\x8d\xf0\x9f\x92\xbb", "e",
+                           "\xcc\x81\xe6\x97\xa5"};
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(stream_add(s, STREAM_TEXT, parts[i], strlen(parts[i])), 0);
     stream_set_finish(s, "stop");
@@ -96,7 +99,8 @@ START_TEST(whole_path_split_clusters)
     ev evs[16];
     int n = parse(out + 13, evs, 16);
     ck_assert_int_eq(n, 6);
-    const char *want[] = {"H", "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", "e\xcc\x81", "\xe6\x97\xa5"};
+    const char *want[] = {"H", "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", "e\xcc\x81",
+                          "\xe6\x97\xa5"};
     ck_assert_str_eq(evs[0].type, "start");
     ck_assert_str_eq(evs[0].data, "{\"stream_id\":\"abc\",\"model\":\"m\"}");
     for (int i = 0; i < n; i++)
@@ -108,8 +112,9 @@ START_TEST(whole_path_split_clusters)
         free(t);
     }
     ck_assert_str_eq(evs[5].type, "done");
-    ck_assert_str_eq(evs[5].data,
-                     "{\"finish_reason\":\"stop\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}");
+    ck_assert_str_eq(
+        evs[5].data,
+        "{\"finish_reason\":\"stop\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}");
     ck_assert_int_eq(stream_last_id(s), 5);
     free_evs(evs, n);
     free(out);
@@ -190,7 +195,9 @@ START_TEST(error_comes_after_received_characters)
     int n = parse(out + 13, evs, 8);
     ck_assert_int_eq(n, 5);
     ck_assert_str_eq(evs[4].type, "error");
-    ck_assert_str_eq(evs[4].data, "{\"error\":{\"type\":\"upstream_error\",\"message\":\"boom\",\"status\":502}}");
+    ck_assert_str_eq(
+        evs[4].data,
+        "{\"error\":{\"type\":\"upstream_error\",\"message\":\"boom\",\"status\":502}}");
     free_evs(evs, n);
     free(out);
     stream_unref(s);
@@ -254,7 +261,8 @@ START_TEST(openai_chunks_and_whole_object)
     ck_assert_ptr_nonnull(strstr(t, "\"delta\":{\"content\":\"h\"}"));
     ck_assert_ptr_nonnull(strstr(t, "\"delta\":{\"content\":\"\xc3\xa9\"}"));
     ck_assert_ptr_nonnull(strstr(t, "\"finish_reason\":\"stop\""));
-    ck_assert_ptr_nonnull(strstr(t, "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":5,\"total_tokens\":7}"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":5,\"total_tokens\":7}"));
     ck_assert(!strcmp(t + strlen(t) - 14, "data: [DONE]\n\n"));
     free(t);
     stream_cursor_free(&c);
@@ -263,7 +271,8 @@ START_TEST(openai_chunks_and_whole_object)
     t = buf_take(&out);
     cJSON *j = cJSON_Parse(t);
     ck_assert_ptr_nonnull(j);
-    cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
+    cJSON *msg =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "message");
     ck_assert_str_eq(cJSON_GetObjectItem(msg, "content")->valuestring, "h\xc3\xa9");
     ck_assert_str_eq(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
     cJSON_Delete(j);
@@ -291,20 +300,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *su = suite_create("stream");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, whole_path_split_clusters);
-    tcase_add_test(t, resume_replays_exactly_after_id);
-    tcase_add_test(t, readers_see_only_released_characters);
-    tcase_add_test(t, error_comes_after_received_characters);
-    tcase_add_test(t, cancel_ends_with_cancelled);
-    tcase_add_test(t, reasoning_events_are_separate_and_ordered);
-    tcase_add_test(t, openai_chunks_and_whole_object);
-    tcase_add_test(t, log_cap_ends_with_error);
-    suite_add_tcase(su, t);
-    SRunner *r = srunner_create(su);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_tests("stream", whole_path_split_clusters, resume_replays_exactly_after_id,
+                       readers_see_only_released_characters, error_comes_after_received_characters,
+                       cancel_ends_with_cancelled, reasoning_events_are_separate_and_ordered,
+                       openai_chunks_and_whole_object, log_cap_ends_with_error);
 }
