@@ -47,11 +47,6 @@ static void chat_free(chat *c)
     free(c);
 }
 
-void chat_unlisted(chat *c)
-{
-    /* Freed only by housekeeping (expiry), which checks in_active first. */
-}
-
 static void make_id(char *out, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -181,9 +176,6 @@ static int on_data(void *ud, long status, const char *p, size_t n)
     chat *c = ud;
     uint64_t now = loop_now_ms();
     c->last_up_ms = now;
-    c->up_status = status;
-    if (!c->first_byte_ms)
-        c->first_byte_ms = now;
     if (status < 200 || status >= 300) {
         size_t room = LIM_UP_ERRBODY - buf_len(&c->errbody);
         buf_add(&c->errbody, p, n > room ? room : n); /* the start is enough for a reason */

@@ -20,9 +20,8 @@ struct chat {
     prov_stream *ps;
     int up_paused;
     int up_end_seen;   /* the provider's explicit end marker */
-    long up_status;
     buf errbody;
-    uint64_t t0_ms, first_byte_ms, last_up_ms;
+    uint64_t t0_ms, last_up_ms;
     chat *next, *prev; /* the worker's chats */
     chat *anext;       /* the worker's pacing list */
     int in_active;
@@ -42,7 +41,6 @@ enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, 
 int chat_pump(chat *c, uint64_t now);       /* pacing; returns whether still active */
 void chat_housekeep(chat *c, uint64_t now); /* timeouts, grace, cancel requests, expiry */
 void chat_shutdown(chat *c);                /* server stopping: end now */
-void chat_unlisted(chat *c);                /* the worker dropped c from its pacing list */
 void chat_free_all(worker *w);              /* worker teardown */
 
 /* A cancel for stream s from any worker (the owner acts on its next pass). */

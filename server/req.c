@@ -133,15 +133,6 @@ static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, 
     return 0;
 }
 
-/* Nothing but JSON white space may follow the value. */
-static int only_space(const char *p, const char *end)
-{
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            return 0;
-    return 1;
-}
-
 int req_parse(const char *body, size_t len, int flags, const req_limits *lim, chat_req *out,
               char *err, size_t errsz)
 {
@@ -156,9 +147,9 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
         snprintf(err, errsz, "request body is not valid JSON: %s", why);
         return -1;
     }
-    const char *end = NULL;
-    out->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!out->root || !only_space(end, body + len)) {
+    /* jsonv_check has seen exactly one value: cJSON reads all of it or fails. */
+    out->root = cJSON_ParseWithLength(body, len);
+    if (!out->root) {
         req_free(out);
         return fail(err, errsz, "request body is not valid JSON");
     }

@@ -25,7 +25,6 @@ struct up {
     int64_t deadline; /* curl's timer, monotonic ms; -1: none */
     int running;
     int count;
-    int in_action;    /* inside curl_multi_socket_action */
     up_xfer *all;
 };
 
@@ -41,9 +40,7 @@ static void on_fd(loop *l, int fd, unsigned ev, void *ud)
         flags |= CURL_CSELECT_OUT;
     if (ev & EPOLLERR)
         flags |= CURL_CSELECT_ERR;
-    u->in_action = 1;
     curl_multi_socket_action(u->multi, fd, flags, &u->running);
-    u->in_action = 0;
     check_done(u);
 }
 

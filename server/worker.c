@@ -146,10 +146,9 @@ static void pace_tick(worker *w, uint64_t now)
         chat *c = list;
         list = c->anext;
         c->in_active = 0;
+        /* A chat off this list is freed by housekeeping alone (expiry checks in_active). */
         if (chat_pump(c, now))
             worker_activate(w, c);
-        else
-            chat_unlisted(c);
     }
 }
 

@@ -55,8 +55,10 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from mock_upstream import MockHandler
 
 ANTHROPIC_INPUT_TOKENS = 31
 ANTHROPIC_OUTPUT_TOKENS = 47
@@ -106,8 +108,6 @@ class Registry:
 
 
 REG = Registry()
-CONN_IDS = iter(range(1, 1 << 62))
-CONN_LOCK = threading.Lock()
 
 
 def parse_scenario(model):
@@ -159,45 +159,10 @@ def last_user_text(body):
     return ""
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(MockHandler):
     server_version = "mock-providers/1"
 
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with CONN_LOCK:
-            self.conn_id = next(CONN_IDS)
-
-    def log_message(self, fmt, *args):
-        if os.environ.get("MOCK_VERBOSE"):
-            sys.stderr.write("mock: " + (fmt % args) + "\n")
-
     # ---- plumbing -------------------------------------------------------------------
-
-    def read_body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def send_json(self, status, obj, extra=()):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def peer_closed_within(self, seconds):
         deadline = time.monotonic() + seconds
@@ -217,16 +182,6 @@ class Handler(BaseHTTPRequestHandler):
                 return True
             time.sleep(min(left, 0.01))  # unexpected bytes: not a close; do not spin
 
-    def write_raw(self, data):
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            raise PeerClosed()
-        self.rec["sent_bytes"] += len(data)
-
-    def chunk(self, data):
-        if data:
-            self.write_raw(b"%x\r\n" % len(data) + data + b"\r\n")
 
     def start_body(self, ctype):
         self.send_response(200)
@@ -248,15 +203,6 @@ class Handler(BaseHTTPRequestHandler):
             self.chunk(piece)
             time.sleep(SPLIT_PAUSE_S)
 
-    def flush_carry(self):
-        if self.carry:
-            self.chunk(self.carry)
-            self.carry = b""
-
-    def end_body(self):
-        self.flush_carry()
-        self.write_raw(b"0\r\n\r\n")
-        REG.update(self.rec, completed=True, ended_at=time.monotonic())
 
     def dumps(self, obj):
         return json.dumps(obj, ensure_ascii=self.sc["escaped"], separators=(",", ":"))

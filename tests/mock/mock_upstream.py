@@ -189,9 +189,11 @@ def last_user_text(body):
     return ""
 
 
-class Handler(BaseHTTPRequestHandler):
+class MockHandler(BaseHTTPRequestHandler):
+    """The HTTP plumbing every mock here shares: request bodies (plain or chunked), JSON
+    answers, raw and chunked writes, and a connection id per client connection."""
+
     protocol_version = "HTTP/1.1"
-    server_version = "mock-upstream/1"
 
     def setup(self):
         super().setup()
@@ -202,8 +204,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         if os.environ.get("MOCK_VERBOSE"):
             sys.stderr.write("mock: " + (fmt % args) + "\n")
-
-    # ---- plumbing -------------------------------------------------------------------
 
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -229,6 +229,33 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def write_raw(self, data):
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            raise PeerClosed()
+        self.rec["sent_bytes"] += len(data)
+
+    def chunk(self, data):
+        if data:
+            self.write_raw(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def end_body(self):
+        self.flush_carry()
+        self.write_raw(b"0\r\n\r\n")
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
+
+    def flush_carry(self):
+        if self.carry:
+            self.chunk(self.carry)
+            self.carry = b""
+
+
+class Handler(MockHandler):
+    server_version = "mock-upstream/1"
+
+    # ---- plumbing -------------------------------------------------------------------
+
     def peer_closed_within(self, seconds):
         """Waits up to seconds; True as soon as the peer closed (or reset) the connection."""
         deadline = time.monotonic() + seconds
@@ -253,16 +280,6 @@ class Handler(BaseHTTPRequestHandler):
         REG.update(self.rec, closed_by_peer=True, closed_at=time.monotonic())
         self.close_connection = True
 
-    def write_raw(self, data):
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            raise PeerClosed()
-        self.rec["sent_bytes"] += len(data)
-
-    def chunk(self, data):
-        if data:
-            self.write_raw(b"%x\r\n" % len(data) + data + b"\r\n")
 
     # ---- the SSE body ---------------------------------------------------------------
 
@@ -287,10 +304,6 @@ class Handler(BaseHTTPRequestHandler):
             self.chunk(piece)
             time.sleep(SPLIT_PAUSE_S)
 
-    def flush_carry(self):
-        if self.carry:
-            self.chunk(self.carry)
-            self.carry = b""
 
     def sse_bytes(self, payload):
         """One SSE event for a data payload (a dict becomes JSON), in the scenario's form."""
@@ -350,10 +363,6 @@ class Handler(BaseHTTPRequestHandler):
                 if i + 1 < len(toks) and self.peer_closed_within(pause):
                     raise PeerClosed()
 
-    def end_body(self):
-        self.flush_carry()
-        self.write_raw(b"0\r\n\r\n")
-        REG.update(self.rec, completed=True, ended_at=time.monotonic())
 
     def finish_ok(self, reason="stop", usage=False, done=True):
         self.send_event(self.chunk_obj({}, finish=reason))
