@@ -9,6 +9,7 @@
 #define LIM_MESSAGES_MAX        1024         /* messages per request */
 #define LIM_MHD_POOL            (16u * 1024) /* libmicrohttpd per-connection memory pool */
 #define LIM_CONN_TIMEOUT_S      60           /* idle or stalled client connection */
+#define LIM_FD_TABLE            65536        /* descriptor slots made ready at start */
 
 /* Upstream side. */
 #define LIM_UP_LINE             (256u * 1024) /* longest upstream event-stream line */

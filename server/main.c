@@ -13,6 +13,7 @@
 
 #include "cfg.h"
 #include "demo.h"
+#include "lim.h"
 #include "log.h"
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
@@ -87,6 +88,25 @@ static void raise_nofile(void)
     }
 }
 
+/* Linux grows a process's descriptor table by doubling, and in a multi-threaded process
+ * each growth waits for an RCU grace period (expand_fdtable -> synchronize_rcu) while
+ * every thread that opens a descriptor waits too: a 10-20 ms stall of all workers at
+ * 128, 256, 512... open sockets. Growing it once now, still single-threaded, costs
+ * nothing but the table (8 bytes a slot, kernel memory). */
+static void presize_fd_table(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LIM_FD_TABLE ? LIM_FD_TABLE
+                                                                             : rl.rlim_cur;
+    if (top < 2)
+        return;
+    int fd = dup2(STDERR_FILENO, (int)(top - 1));
+    if (fd >= 0)
+        close(fd);
+}
+
 static void block_signals(void)
 {
     sigset_t set;
@@ -155,6 +175,7 @@ int main(int argc, char **argv)
         return 1;
     }
     raise_nofile();
+    presize_fd_table();
     block_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     demo *d = NULL;
