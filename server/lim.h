@@ -8,6 +8,7 @@
 #define LIM_BODY_DEFAULT        (1u << 20)   /* request body cap, bytes (cfg: max_body_bytes) */
 #define LIM_MESSAGES_MAX        1024         /* messages per request */
 #define LIM_MHD_POOL            (16u * 1024) /* libmicrohttpd per-connection memory pool */
+#define LIM_MHD_SHARDS          8            /* libmicrohttpd daemons per worker (<= 32) */
 #define LIM_CONN_TIMEOUT_S      60           /* idle or stalled client connection */
 #define LIM_FD_TABLE            65536        /* descriptor slots made ready at start */
 

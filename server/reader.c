@@ -70,6 +70,7 @@ reader *reader_new(worker *w, struct MHD_Connection *mc, stream *s, stream_fmt f
     r->mc = mc;
     r->api = api;
     r->fd = -1;
+    r->shard = worker_shard_of(w, mc);
     r->last_write_ms = loop_now_ms();
     r->wnext = w->readers;
     if (w->readers)

@@ -35,6 +35,7 @@ struct reader {
     reader *wnext, *wprev;     /* the worker's readers */
     reader *rnext;             /* the worker's resume list */
     int in_resume;
+    int shard;                 /* which of the worker's daemons serves mc */
     reader *qnext;             /* the worker's cross-thread wake queue (its remote_mu) */
     int queued;
 };

@@ -19,14 +19,32 @@ struct up_xfer {
     up_xfer *prev, *next; /* every live transfer, for up_free */
 };
 
+/* libcurl 7.88 walks its connection cache twice per transfer, comparing host names: at
+ * the start to find a connection to reuse, and at the end, whenever the cache holds more
+ * than CURLMOPT_MAXCONNECTS connections (a count that includes those in use), to find the
+ * oldest idle one to close. Over HTTP/1.1 every open stream holds a connection, so both
+ * walks grow with the open streams. Two countermeasures:
+ *  - the limit follows the live transfers (live + LIM_UP_IDLE_CONNS), so the end walk
+ *    happens only when there really are too many idle connections;
+ *  - a transfer that cannot multiplex skips the start walk (CURLOPT_FRESH_CONNECT) while
+ *    no idle connection is likely to exist. The guess counts transfers that ended well
+ *    (their connection went back to the cache) less those that took one since; a wrong
+ *    guess costs a walk or a new connection, never a wrong answer. */
 struct up {
     CURLM *multi;
     loop *l;
     int64_t deadline; /* curl's timer, monotonic ms; -1: none */
     int running;
     int count;
+    int idle_guess;   /* connections likely idle in curl's cache */
+    int tls_h1;       /* an https upstream answered over HTTP/1.x: it does not multiplex */
     up_xfer *all;
 };
+
+static void follow_limit(up *u)
+{
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)(u->count + LIM_UP_IDLE_CONNS));
+}
 
 static void check_done(up *u);
 
@@ -102,6 +120,7 @@ static void xfer_free(up *u, up_xfer *x)
     prov_http_free(&x->http);
     free(x);
     u->count--;
+    follow_limit(u);
 }
 
 void up_free(up *u)
@@ -127,6 +146,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return rc == UP_DATA_OK ? size * n : 0;
 }
 
+/* Cleartext HTTP is HTTP/1.1 here; https may be HTTP/2 until an answer says otherwise. */
+static int multiplexes(const up *u, const char *url)
+{
+    return !strncmp(url, "https:", 6) && !u->tls_h1;
+}
+
 static int setup(up_xfer *x, const up_opts *o)
 {
     CURL *e = x->easy;
@@ -148,6 +173,12 @@ static int setup(up_xfer *x, const up_opts *o)
     if (!strncmp(x->http.url, "https:", 6))
         rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
+    if (!multiplexes(x->u, x->http.url)) {
+        if (x->u->idle_guess > 0)
+            x->u->idle_guess--;
+        else
+            rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    }
     /* Token streams arrive in small pieces: a 4 KiB receive buffer instead of curl's
      * 16 KiB saves memory on every open stream. */
     rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)LIM_UP_RECVBUF);
@@ -179,6 +210,7 @@ up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void
         u->all->prev = x;
     u->all = x;
     u->count++;
+    follow_limit(u);
     return x;
 }
 
@@ -237,8 +269,15 @@ static void check_done(up *u)
         up_xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode rc = m->data.result;
-        long status = 0;
+        long status = 0, version = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_HTTP_VERSION, &version);
+        if (rc == CURLE_OK && version != CURL_HTTP_VERSION_2_0 && version != CURL_HTTP_VERSION_3) {
+            if (!strncmp(x->http.url, "https:", 6))
+                u->tls_h1 = 1;
+            if (u->idle_guess < LIM_UP_IDLE_CONNS)
+                u->idle_guess++;
+        }
         const up_ops *ops = x->ops;
         void *ud = x->ud;
         /* Free first: on_done may start another transfer or free its owner. */

@@ -2,7 +2,14 @@
  *   epoll_wait(min(MHD timeout, curl timeout, pacing tick, housekeeping))
  *   -> curl socket actions (from the loop callbacks) and curl's timeout
  *   -> pacing tick over the active chats only -> housekeeping (pings, timeouts)
- *   -> resume the connections that got output, all at once -> MHD_run. */
+ *   -> resume the connections that got output, all at once -> MHD_run on the shards
+ *      that have work.
+ *
+ * Shards: libmicrohttpd 0.9.75 walks a daemon's whole list of suspended connections on
+ * every MHD_run that follows a resume, and a streaming connection is suspended whenever
+ * it has nothing to send. With one daemon a worker pays (open streams) per resume; with
+ * LIM_MHD_SHARDS daemons on the same port (SO_REUSEPORT spreads the connections) it pays
+ * a shard's share, and MHD_run visits only the shards that have events or resumes. */
 #include "worker.h"
 
 #include <errno.h>
@@ -127,12 +134,23 @@ int worker_render_metrics(buf *out)
     return metrics_render(out, blocks, n, active, store_count());
 }
 
+int worker_shard_of(const worker *w, struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
+    for (int i = 0; ci && i < w->nmhd; i++)
+        if (w->mhd[i] == ci->daemon)
+            return i;
+    return 0;
+}
+
 static void flush_resumes(worker *w)
 {
     while (w->resume) {
         reader *r = w->resume;
         w->resume = r->rnext;
         r->in_resume = 0;
+        if (r->suspended && r->mc)
+            w->mhd_due |= 1u << r->shard;
         reader_resume_conn(r);
         reader_unlisted(r);
     }
@@ -167,9 +185,11 @@ static void begin_stop(worker *w, uint64_t now)
 {
     w->stopping = 1;
     w->stop_deadline_ms = now + (uint64_t)w->env->cfg->shutdown_grace_ms;
-    MHD_socket s = MHD_quiesce_daemon(w->mhd);
-    if (s != MHD_INVALID_SOCKET)
-        close(s);
+    for (int i = 0; i < w->nmhd; i++) {
+        MHD_socket s = MHD_quiesce_daemon(w->mhd[i]);
+        if (s != MHD_INVALID_SOCKET)
+            close(s);
+    }
 }
 
 /* After the grace period every open stream ends with error "shutdown"; the loop ends
@@ -194,10 +214,7 @@ static int next_timeout(worker *w, uint64_t now)
     int ut = up_timeout_ms(w->up, now);
     if (ut >= 0 && ut < t)
         t = ut;
-    MHD_UNSIGNED_LONG_LONG mt;
-    if (MHD_get_timeout(w->mhd, &mt) == MHD_YES && (int64_t)mt < t)
-        t = (int64_t)mt;
-    if (w->resume)
+    if (w->resume || w->mhd_due)
         t = 0;
     return t < 0 ? 0 : (int)t;
 }
@@ -209,16 +226,34 @@ static void on_wake(loop *l, int fd, unsigned ev, void *ud)
         return;
 }
 
+typedef struct shard_ref {
+    worker *w;
+    int i;
+} shard_ref;
+static shard_ref shard_refs[WORKERS_MAX][LIM_MHD_SHARDS];
+
 static void on_mhd(loop *l, int fd, unsigned ev, void *ud)
 {
-    /* MHD_run follows every pass; nothing to do here but wake up. */
+    shard_ref *ref = ud;
+    ref->w->mhd_due |= 1u << ref->i;
 }
 
-/* One MHD_run a pass: each resume makes MHD walk its suspended list, so resumes are
- * batched; any queued while MHD ran make the next pass start at once (next_timeout). */
-static void run_mhd(worker *w)
+/* One MHD_run a pass for each shard with events or resumes: resumes are batched, since
+ * each makes MHD walk the shard's suspended list. A shard that wants to run again at once
+ * (a connection with more to write) stays due; MHD's own timeouts (idle connections,
+ * seconds) are served by the run of every shard at each housekeeping tick. */
+static void run_mhd(worker *w, int all)
 {
-    MHD_run(w->mhd);
+    uint32_t due = all ? (w->nmhd >= 32 ? UINT32_MAX : (1u << w->nmhd) - 1) : w->mhd_due;
+    w->mhd_due = 0;
+    for (int i = 0; due && i < w->nmhd; i++, due >>= 1) {
+        if (!(due & 1))
+            continue;
+        MHD_run(w->mhd[i]);
+        MHD_UNSIGNED_LONG_LONG mt;
+        if (MHD_get_timeout(w->mhd[i], &mt) == MHD_YES && mt == 0)
+            w->mhd_due |= 1u << i;
+    }
 }
 
 /* After a burst the allocator keeps its free pages; give them back when nothing streams. */
@@ -247,12 +282,13 @@ static void pass(worker *w)
         probe_tick(w, now);
     if (w->idx == 0)
         trim_when_idle(w, now);
-    if (now >= w->next_house_ms || atomic_exchange(&w->poked, 0)) {
+    int all = now >= w->next_house_ms;
+    if (all || atomic_exchange(&w->poked, 0)) {
         housekeep(w, now);
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
     }
     flush_resumes(w);
-    run_mhd(w);
+    run_mhd(w, all);
 }
 
 static void teardown(worker *w)
@@ -267,9 +303,12 @@ static void teardown(worker *w)
     for (chat *c = w->chats; c; c = c->next)
         c->in_active = 0;
     w->active = NULL;
-    MHD_run(w->mhd);
-    MHD_stop_daemon(w->mhd);
-    w->mhd = NULL;
+    for (int i = 0; i < w->nmhd; i++) {
+        MHD_run(w->mhd[i]);
+        MHD_stop_daemon(w->mhd[i]);
+        w->mhd[i] = NULL;
+    }
+    w->nmhd = 0;
     reader_free_all(w);
     chat_free_all(w);
 }
@@ -343,6 +382,29 @@ static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
 }
 
+/* Starts shard i on the port (the first bind picks it when the port is 0). */
+static int start_shard(worker *w, int i, unsigned *port, char *err, size_t errsz)
+{
+    w->mhd[i] = start_daemon(w, *port);
+    if (!w->mhd[i]) {
+        snprintf(err, errsz, "cannot listen on %s: %s", w->env->cfg->listen, strerror(errno));
+        return -1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd[i], MHD_DAEMON_INFO_BIND_PORT);
+    *port = di ? di->port : *port;
+    di = MHD_get_daemon_info(w->mhd[i], MHD_DAEMON_INFO_EPOLL_FD);
+    shard_ref *ref = &shard_refs[w->idx][i];
+    ref->w = w;
+    ref->i = i;
+    if (!di || loop_watch(w->loop, di->epoll_fd, EPOLLIN, on_mhd, ref) < 0) {
+        MHD_stop_daemon(w->mhd[i]);
+        w->mhd[i] = NULL;
+        snprintf(err, errsz, "cannot watch the HTTP daemon");
+        return -1;
+    }
+    return 0;
+}
+
 int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, char *err,
                  size_t errsz)
 {
@@ -358,36 +420,32 @@ int worker_start(worker *w, int idx, const worker_env *env, unsigned *port_out, 
         snprintf(err, errsz, "out of resources starting worker %d", idx);
         goto fail;
     }
-    w->mhd = start_daemon(w, *port_out);
-    if (!w->mhd) {
-        snprintf(err, errsz, "cannot listen on %s: %s", env->cfg->listen, strerror(errno));
+    if (idx >= WORKERS_MAX) {
+        snprintf(err, errsz, "too many workers (at most %d)", WORKERS_MAX);
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    *port_out = di ? di->port : *port_out;
-    di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!di || loop_watch(w->loop, di->epoll_fd, EPOLLIN, on_mhd, w) < 0 ||
-        loop_watch(w->loop, w->wake_fd, EPOLLIN, on_wake, w) < 0) {
-        snprintf(err, errsz, "cannot watch the HTTP daemon");
+    for (; w->nmhd < LIM_MHD_SHARDS; w->nmhd++)
+        if (start_shard(w, w->nmhd, port_out, err, errsz) < 0)
+            goto fail;
+    if (loop_watch(w->loop, w->wake_fd, EPOLLIN, on_wake, w) < 0) {
+        snprintf(err, errsz, "cannot watch the wake-up descriptor");
         goto fail;
     }
-    if (idx < WORKERS_MAX) {
-        all_workers[idx] = w;
-        atomic_fetch_add(&n_workers, 1);
-    }
+    all_workers[idx] = w;
+    atomic_fetch_add(&n_workers, 1);
     if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
         snprintf(err, errsz, "cannot start worker thread %d", idx);
         goto fail;
     }
     return 0;
 fail:
-    if (w->mhd)
-        MHD_stop_daemon(w->mhd);
+    for (int i = 0; i < w->nmhd; i++)
+        MHD_stop_daemon(w->mhd[i]);
+    w->nmhd = 0;
     up_free(w->up);
     loop_free(w->loop);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
-    w->mhd = NULL;
     w->up = NULL;
     w->loop = NULL;
     return -1;

@@ -1,5 +1,5 @@
-/* worker — one event-loop thread: its own epoll loop, a libmicrohttpd daemon in external
- * epoll mode and a libcurl multi handle. Workers share nothing but the read-only
+/* worker — one event-loop thread: its own epoll loop, a few libmicrohttpd daemons in
+ * external epoll mode (shards; see worker.c) and a libcurl multi handle. Workers share nothing but the read-only
  * worker_env and the listening port (SO_REUSEPORT). Every MHD and curl call for a stream
  * happens on its worker's thread. The worker owns its chats and frees them at stop. */
 #ifndef CHATD_WORKER_H
@@ -16,9 +16,11 @@
 #include "metrics.h"
 #include "pace.h"
 #include "prov.h"
+#include "lim.h"
 #include "up.h"
 
 struct MHD_Daemon;
+struct MHD_Connection;
 typedef struct chat chat;
 typedef struct reader reader;
 
@@ -38,7 +40,9 @@ typedef struct worker {
     int idx;
     const worker_env *env;
     loop *loop;
-    struct MHD_Daemon *mhd;
+    struct MHD_Daemon *mhd[LIM_MHD_SHARDS]; /* all on the one port */
+    int nmhd;
+    uint32_t mhd_due;        /* shards MHD_run must visit this pass, a bit each */
     up *up;
     int wake_fd;             /* eventfd: stop request */
     pthread_t thread;
@@ -75,6 +79,7 @@ void worker_wake_reader(worker *w, reader *r);  /* resume r's connection before 
 void worker_remote_wake(worker *w, reader *r);  /* r has news: its worker wakes it */
 void worker_unqueue(worker *w, reader *r);      /* r is going away */
 void worker_poke(int idx);                      /* worker idx: housekeeping pass now */
+int worker_shard_of(const worker *w, struct MHD_Connection *mc); /* mc's daemon, 0.. */
 int worker_total_streams(const worker *w);      /* across all workers */
 int worker_render_metrics(buf *out);            /* every worker's metrics, summed */
 
