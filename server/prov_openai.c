@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "req.h"
 #include "ssep.h"
 
@@ -121,14 +122,155 @@ static int report_usage(const prov_sink *k, const cJSON *u)
     return k->usage && in >= 0 && out >= 0 ? k->usage(k->ctx, in, out) : 0;
 }
 
-static int report_chunk(const prov_sink *k, const cJSON *root, const ssep_event *ev)
+static int report_chunk(const prov_sink *k, const cJSON *root, const char *data, size_t n)
 {
     const cJSON *e = prov_get(root, "error");
     if (e && !cJSON_IsNull(e))
-        return report_error(k, root, ev->data, ev->data_len);
+        return report_error(k, root, data, n);
     const cJSON *choices = prov_get(root, "choices");
     int rc = report_choice(k, cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL);
     return rc ? rc : report_usage(k, prov_get(root, "usage"));
+}
+
+int prov_openai_chunk_tree(const prov_sink *k, const char *data, size_t n)
+{
+    cJSON *root = prov_parse_exact(data, n);
+    int rc = cJSON_IsObject(root) ? report_chunk(k, root, data, n) : PROV_ERR_PARSE;
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- stream: the common chunk, read without a tree ----
+ * Nearly every chunk is a small object whose report needs at most three strings. One
+ * jsonv_find pass checks the text and finds them; report_chunk's rules are then applied
+ * to those spans. Text jsonv accepts without a note, cJSON parses too, to the same values,
+ * so there the two readings agree. All else goes to the tree, which stays the reference:
+ * text jsonv refuses or notes (cJSON may be lenient, or cut a string at \u0000, or fail),
+ * an error, a usage object, strings the scratch buffer cannot hold. */
+
+/* Unescaped strings (and the finish reason, which needs a NUL) of one chunk; on the
+ * stack. Longer ones take the tree. */
+#define CHUNK_SCRATCH 4096
+
+enum {
+    AT_ROOT,
+    AT_ERROR,
+    AT_USAGE,
+    AT_REASONING_CONTENT,
+    AT_REASONING,
+    AT_CONTENT,
+    AT_FINISH,
+    N_AT
+};
+
+#define DELTA JSONV_KEY("choices"), JSONV_AT(0), JSONV_KEY("delta")
+static const jsonv_step ERROR_STEPS[] = {JSONV_KEY("error")};
+static const jsonv_step USAGE_STEPS[] = {JSONV_KEY("usage")};
+static const jsonv_step REASONING_CONTENT_STEPS[] = {DELTA, JSONV_KEY("reasoning_content")};
+static const jsonv_step REASONING_STEPS[] = {DELTA, JSONV_KEY("reasoning")};
+static const jsonv_step CONTENT_STEPS[] = {DELTA, JSONV_KEY("content")};
+static const jsonv_step FINISH_STEPS[] = {JSONV_KEY("choices"), JSONV_AT(0),
+                                          JSONV_KEY("finish_reason")};
+#undef DELTA
+
+static const jsonv_path CHUNK_PATHS[N_AT] = {
+    [AT_ROOT] = {NULL, 0},
+    [AT_ERROR] = JSONV_PATH(ERROR_STEPS),
+    [AT_USAGE] = JSONV_PATH(USAGE_STEPS),
+    [AT_REASONING_CONTENT] = JSONV_PATH(REASONING_CONTENT_STEPS),
+    [AT_REASONING] = JSONV_PATH(REASONING_STEPS),
+    [AT_CONTENT] = JSONV_PATH(CONTENT_STEPS),
+    [AT_FINISH] = JSONV_PATH(FINISH_STEPS),
+};
+
+typedef struct scratch {
+    char b[CHUNK_SCRATCH];
+    size_t used;
+} scratch;
+
+typedef struct taken {
+    const char *p; /* NULL: none (prov_nonempty's NULL) */
+    size_t n;
+} taken;
+
+/* prov_nonempty for a span: v's value when it is a non-empty string, in place when it
+ * holds no escape and nul is 0, else unescaped into sc with a NUL after it. -1 when it
+ * does not fit. (jsonv refused \u0000, so an empty value is exactly the text "".) */
+static int take(const jsonv_span *v, int nul, scratch *sc, taken *t)
+{
+    *t = (taken){NULL, 0};
+    if (v->type != JSONV_STRING || v->n <= 2)
+        return 0;
+    if (!v->escaped && !nul) {
+        *t = (taken){v->p + 1, v->n - 2};
+        return 0;
+    }
+    long m = jsonv_unescape(v, sc->b + sc->used, sizeof(sc->b) - sc->used);
+    if (m < 0)
+        return -1;
+    *t = (taken){sc->b + sc->used, (size_t)m};
+    sc->used += (size_t)m + 1;
+    return 0;
+}
+
+/* report_choice on spans; every string is taken before the first sink call, so that a
+ * chunk the scratch cannot hold goes to the tree with nothing reported. */
+static int take_choice(const jsonv_span *v, scratch *sc, taken *r, taken *t, taken *fr)
+{
+    if (take(&v[AT_REASONING_CONTENT], 0, sc, r) < 0)
+        return -1;
+    if (!r->p && take(&v[AT_REASONING], 0, sc, r) < 0)
+        return -1;
+    if (take(&v[AT_CONTENT], 0, sc, t) < 0)
+        return -1;
+    return take(&v[AT_FINISH], 1, sc, fr);
+}
+
+static int report_taken(const prov_sink *k, const taken *r, const taken *t, const taken *fr)
+{
+    int rc = r->p && k->reasoning ? k->reasoning(k->ctx, r->p, r->n) : 0;
+    if (rc == 0 && t->p && k->text)
+        rc = k->text(k->ctx, t->p, t->n);
+    if (rc == 0 && fr->p && k->finish)
+        rc = k->finish(k->ctx, fr->p);
+    return rc;
+}
+
+int prov_openai_chunk_fast(const prov_sink *k, const char *data, size_t n, int *rc)
+{
+    jsonv_span v[N_AT];
+    unsigned notes;
+    if (jsonv_find(data, n, CHUNK_PATHS, N_AT, v, &notes, NULL) < 0 || notes)
+        return 0; /* what cJSON makes of it is the tree's business */
+    if (v[AT_ROOT].type != JSONV_OBJECT)
+        return 0;
+    if (v[AT_ERROR].type != JSONV_NONE && v[AT_ERROR].type != JSONV_NULL)
+        return 0;
+    if (v[AT_USAGE].type == JSONV_OBJECT)
+        return 0; /* (any other usage reports nothing, as prov_get gives NULL) */
+    scratch sc;
+    sc.used = 0;
+    taken r, t, fr;
+    if (take_choice(v, &sc, &r, &t, &fr) < 0)
+        return 0;
+    *rc = report_taken(k, &r, &t, &fr);
+    return 1;
+}
+
+static int report_message(const prov_sink *k, const char *data, size_t n)
+{
+    int rc;
+    if (prov_openai_chunk_fast(k, data, n, &rc))
+        return rc;
+    return prov_openai_chunk_tree(k, data, n);
+}
+
+static int report_error_event(const prov_sink *k, const char *data, size_t n)
+{
+    cJSON *root = prov_parse_exact(data, n);
+    int rc = report_error(k, root, data, n);
+    cJSON_Delete(root);
+    return rc;
 }
 
 /* Only "message" events carry chunks; some servers send an "error" event instead. */
@@ -137,16 +279,11 @@ static int handle_event(const prov_sink *k, const ssep_event *ev)
     int is_error = strcmp(ev->type, "error") == 0;
     if ((!is_error && strcmp(ev->type, "message") != 0) || ev->data_len == 0)
         return 0; /* an empty "data:" carries nothing to report */
-    if (!is_error && strcmp(ev->data, "[DONE]") == 0)
-        return k->end ? k->end(k->ctx) : 0;
-    cJSON *root = prov_parse_exact(ev->data, ev->data_len);
-    int rc;
     if (is_error)
-        rc = report_error(k, root, ev->data, ev->data_len);
-    else
-        rc = cJSON_IsObject(root) ? report_chunk(k, root, ev) : PROV_ERR_PARSE;
-    cJSON_Delete(root);
-    return rc;
+        return report_error_event(k, ev->data, ev->data_len);
+    if (strcmp(ev->data, "[DONE]") == 0)
+        return k->end ? k->end(k->ctx) : 0;
+    return report_message(k, ev->data, ev->data_len);
 }
 
 static int on_event(void *ctx, const ssep_event *ev)

@@ -259,6 +259,44 @@ STREAMS = {
 STREAMS = {k: (v if k in ("include-usage", "model") else header() + v) for k, v in STREAMS.items()}
 
 
+# fuzz_jsonv: byte 0 is the control byte (see fuzz_jsonv.c), then one chunk's JSON text.
+def chunk_json(delta, finish=None):
+    return oai_chunk(delta, finish)[len("data: "):].encode()
+
+
+JSONV = {
+    "chunk": chunk_json({"content": "Hel"}),
+    "chunk-role": chunk_json({"role": "assistant", "content": ""}),
+    "chunk-utf8": chunk_json({"content": "lo 👩\u200d💻 漢字 e\u0301"}),
+    "chunk-finish": chunk_json({}, "stop"),
+    "chunk-reasoning": chunk_json({"reasoning_content": "hm", "reasoning": "x", "content": "A"}),
+    "chunk-escapes": b'{"choices":[{"delta":{"content":"a\\n\\"q\\" \\u00e9\\ud83d\\ude00\\/\\t"},'
+                     b'"finish_reason":"st\\u006fp"}]}',
+    "chunk-escaped-keys": b'{"ch\\u006fices":[{"d\\u0065lta":{"c\\u006fntent":"k"}}]}',
+    "chunk-dup-keys": b'{"choices":[{"delta":{"content":"1","content":"2"}}],'
+                      b'"choices":[{"delta":{"content":"3"}}]}',
+    "chunk-dup-delta": b'{"choices":[{"delta":{},"delta":{"content":"no"}}]}',
+    "chunk-types": b'{"choices":[{"delta":{"content":7,"reasoning":["r"],"reasoning_content":null},'
+                   b'"finish_reason":true}]}',
+    "chunk-second-choice": b'{"choices":[{"delta":{}},{"delta":{"content":"second"}}]}',
+    "chunk-choices-object": b'{"choices":{"0":{"delta":{"content":"x"}}}}',
+    "chunk-ws": b' \r\n{ "choices" :\t[ { "delta" : { "content" : "w" } , '
+                b'"finish_reason" : "length" } ] }\n ',
+    "chunk-lone-surrogate": b'{"choices":[{"delta":{"content":"\\ud83d"}}]}',
+    "chunk-lone-low": b'{"id":"\\ude00","choices":[{"delta":{"content":"x"}}]}',
+    "chunk-nul": b'{"choices":[{"delta":{"content":"a\\u0000b"}}]}',
+    "chunk-lenient": b'{"choices":[{"delta":{"content":"a"}}],"n":01}',
+    "chunk-usage": b'{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12}}',
+    "chunk-usage-null": b'{"choices":[{"delta":{"content":"u"}}],"usage":null}',
+    "chunk-error": b'{"error":{"message":"boom","type":"server_error"}}',
+    "chunk-error-null": b'{"error":null,"choices":[{"delta":{"content":"e"}}]}',
+    "long-number": b'{"choices":[{"delta":{"content":"n"}}],"x":' + b"1" * 70 + b"}",
+    "generic": b'{"a":{"b":[1,{"a":"\\u00e9"}],"a":2},"b":"x","":[],"\xc3\xa9":true}',
+    "generic-array": b'[[["deep"]],{"a":null,"b":-0.5e+3},"\\ud83d\\ude00"]',
+    "bad": b'{"a":[1,]}',
+}
+
+
 def main():
     for name, body in (("openai", OPENAI), ("openai-reasoning", OPENAI_REASONING),
                        ("openai-error", OPENAI_ERROR), ("openai-error-event", OPENAI_ERROR_EVENT),
@@ -282,6 +320,15 @@ def main():
         write("fuzz_req", name, body)
     for name, prog in STREAMS.items():
         write("fuzz_stream", name, prog)
+    for name, text in JSONV.items():
+        write("fuzz_jsonv", name, b"\x00" + text)
+    write("fuzz_jsonv", "chunk-reasoning-stop1", b"\x01" + JSONV["chunk-reasoning"])
+    write("fuzz_jsonv", "chunk-reasoning-no-text", b"\x04" + JSONV["chunk-reasoning"])
+    # the wrapped layouts (bits 5-6): delta members, choice members, content's inside
+    write("fuzz_jsonv", "wrap-delta", b"\x20" + b'"reasoning":"a\\tb","content":"c\\u00e9"')
+    write("fuzz_jsonv", "wrap-choice",
+          b"\x40" + b'"delta":{"content":"x"},"finish_reason":"st\\u006fp"')
+    write("fuzz_jsonv", "wrap-content", b"\x60" + b'line\\n\\ud83d\\ude00 \\"q\\" \xe6\x97\xa5')
 
 
 if __name__ == "__main__":

@@ -169,6 +169,208 @@ START_TEST(too_long)
 }
 END_TEST
 
+/* ---- the tree-free reading of a chunk against the cJSON tree ---- */
+
+/* data as a stream: each of its lines (CR, LF or CRLF ends) a "data:" line, then a blank
+ * line; malloc'd. The reader joins the lines with LF, the same JSON outside strings. */
+static char *as_stream(const char *data)
+{
+    size_t n = strlen(data);
+    char *out = malloc(8 * n + 16), *o = out;
+    ck_assert_ptr_nonnull(out);
+    o += sprintf(o, "data: ");
+    for (const char *p = data; *p; p++) {
+        if (*p == '\r' || *p == '\n') {
+            if (*p == '\r' && p[1] == '\n')
+                p++;
+            o += sprintf(o, "\ndata: ");
+        } else {
+            *o++ = *p;
+        }
+    }
+    strcpy(o, "\n\n");
+    return out;
+}
+
+/* One chunk both ways with a sink stopping at call stop_at (0: never): the tree's result,
+ * its calls in *tree; the fast reading, when it takes the chunk (its return, in *took),
+ * made the same calls with the same result, and none when it left it to the tree. */
+static int both_ways(const char *data, int stop_at, rec *tree, int *took)
+{
+    rec fast = {.stop_at = stop_at};
+    *tree = (rec){.stop_at = stop_at};
+    prov_sink kf = {&fast, on_text, on_reasoning, on_finish, on_usage, on_error, on_end};
+    prov_sink kt = kf;
+    kt.ctx = tree;
+    int rc_fast = 0;
+    *took = prov_openai_chunk_fast(&kf, data, strlen(data), &rc_fast);
+    int rc = prov_openai_chunk_tree(&kt, data, strlen(data));
+    if (*took) {
+        ck_assert_int_eq(rc_fast, rc);
+        ck_assert_str_eq(fast.s, tree->s);
+    } else {
+        ck_assert_int_eq(fast.calls, 0);
+    }
+    return rc;
+}
+
+/* data, a chunk's JSON: read without a tree when fast says so, else by the tree; either
+ * way the sink calls want and the result want_rc, alike with every sink stop and as a
+ * stream in every split. */
+static void expect_chunk(const char *data, int fast, const char *want, int want_rc)
+{
+    rec r;
+    int took;
+    ck_assert_int_eq(both_ways(data, 0, &r, &took), want_rc);
+    ck_assert_msg(took == fast, "%s: fast reading took it: %d", data, took);
+    ck_assert_str_eq(r.s, want);
+    for (int stop = 1; stop <= r.calls; stop++)
+        ck_assert_int_eq(both_ways(data, stop, &r, &took), 42);
+    char *in = as_stream(data);
+    expect_rc(in, want, want_rc);
+    free(in);
+}
+
+/* clang-format off */
+START_TEST(fast_common_chunks)
+{
+    expect_chunk("{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\","
+                 "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"logprobs\":null,"
+                 "\"finish_reason\":null}]}", 1, "text:Hel\n", 0);
+    expect_chunk("{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
+                 "\"refusal\":null}}],\"usage\":null}", 1, "", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\",\"reasoning\":\"no\","
+                 "\"content\":\"A\"},\"finish_reason\":\"stop\"}]}", 1,
+                 "reasoning:hm\ntext:A\nfinish:stop\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"reasoning_content\":\"\",\"reasoning\":\"vllm\"}}]}",
+                 1, "reasoning:vllm\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"reasoning_content\":1,\"reasoning\":\"r\"}}]}",
+                 1, "reasoning:r\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}", 1,
+                 "finish:length\n", 0);
+    expect_chunk("{\"error\":null,\"choices\":[{\"delta\":{\"content\":\"e\"}}],\"usage\":5}", 1,
+                 "text:e\n", 0);
+    expect_chunk("{}", 1, "", 0);
+}
+END_TEST
+
+START_TEST(fast_unescapes)
+{
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"a\\n\\\"q\\\" \\u00e9\\ud83d\\ude00"
+                 "\\uE000\\/\\t\\\\\"},\"finish_reason\":\"st\\u006fp\"}]}", 1,
+                 "text:a\n\"q\" \xc3\xa9\xf0\x9f\x98\x80\xee\x80\x80/\t\\\nfinish:stop\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"reasoning\":\"\\u65e5\xe6\x9c\xac\"}}]}", 1,
+                 "reasoning:\xe6\x97\xa5\xe6\x9c\xac\n", 0);
+    expect_chunk("{\"ch\\u006fices\":[{\"d\\u0065lta\":{\"c\\u006fntent\":\"k\"}}]}", 1,
+                 "text:k\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\\n\":\"no\",\"Content\":\"no\"}}]}", 1,
+                 "", 0);
+}
+END_TEST
+
+START_TEST(fast_first_of_repeated_names)
+{
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"1\",\"content\":\"2\"}}],"
+                 "\"choices\":[{\"delta\":{\"content\":\"3\"}}]}", 1, "text:1\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{},\"delta\":{\"content\":\"no\"}}]}", 1, "", 0);
+    expect_chunk("{\"choices\":[{\"finish_reason\":null,\"finish_reason\":\"stop\"}]}", 1, "", 0);
+    expect_chunk("{\"choices\":5,\"choices\":[{\"delta\":{\"content\":\"no\"}}]}", 1, "", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"\",\"content\":\"no\"}}]}", 1, "", 0);
+}
+END_TEST
+
+START_TEST(fast_shapes_that_report_nothing)
+{
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":7,\"reasoning\":[\"r\"],"
+                 "\"reasoning_content\":null},\"finish_reason\":true}]}", 1, "", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{}},{\"delta\":{\"content\":\"second\"}}]}", 1, "", 0);
+    expect_chunk("{\"choices\":{\"0\":{\"delta\":{\"content\":\"x\"}}}}", 1, "", 0);
+    expect_chunk("{\"choices\":[\"x\",{\"delta\":{\"content\":\"y\"}}]}", 1, "", 0);
+    expect_chunk("{\"choices\":[{\"delta\":[{\"content\":\"y\"}]}]}", 1, "", 0);
+    expect_chunk("{\"choices\":[[{\"delta\":{\"content\":\"y\"}}]]}", 1, "", 0);
+    expect_chunk("{\"delta\":{\"content\":\"top\"},\"content\":\"top\"}", 1, "", 0);
+}
+END_TEST
+
+START_TEST(fast_white_space_everywhere)
+{
+    expect_chunk(" \t\r\n{ \"choices\" :\t[ { \"delta\" : { \"content\" :\n\"w\" } ,\r\n"
+                 "\"finish_reason\" : \"length\" }\t] , \"usage\" : null } \n", 1,
+                 "text:w\nfinish:length\n", 0);
+}
+END_TEST
+
+/* What the fast reading leaves to the tree, and what the tree makes of it. */
+START_TEST(fast_leaves_the_rest)
+{
+    expect_chunk("{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":12}}", 0,
+                 "usage:9,12\n", 0);
+    expect_chunk("{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}", 0,
+                 "error:server_error|boom\n", 0);
+    expect_chunk("{\"error\":false}", 0, "error:upstream_error|{\"error\":false}\n", 0);
+    /* cJSON refuses a lone surrogate anywhere */
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"\\ud83d\"}}]}", 0, "", PROV_ERR_PARSE);
+    expect_chunk("{\"id\":\"\\ude00\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}", 0, "",
+                 PROV_ERR_PARSE);
+    /* cJSON's C string ends at \u0000 */
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"a\\u0000b\"}}]}", 0, "text:a\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"\\u0000b\"}}]}", 0, "", 0);
+    /* what cJSON lets through and jsonv does not */
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"n\":01}", 0, "text:a\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"t\\x\"}}]}", 0, "", PROV_ERR_PARSE);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"tab\there\"}}]}", 0,
+                 "text:tab\there\n", 0);
+    expect_chunk("{\"choices\":[{\"delta\":{\"content\":\"n\"}}],\"x\":"
+                 "1111111111111111111111111111111111111111111111111111111111111111111111}", 0,
+                 "text:n\n", 0);
+    expect_chunk("[{\"choices\":[]}]", 0, "", PROV_ERR_PARSE);
+    expect_chunk("{\"choices\":[]} x", 0, "", PROV_ERR_PARSE);
+    expect_chunk("{\"choices\":[", 0, "", PROV_ERR_PARSE);
+}
+END_TEST
+/* clang-format on */
+
+/* "{...content: <value>...}" with value made of n copies of piece; malloc'd. */
+static char *content_chunk(const char *piece, size_t n, const char *reasoning)
+{
+    size_t pn = strlen(piece), rn = strlen(reasoning);
+    char *s = malloc(pn * n + rn + 128), *o = s;
+    ck_assert_ptr_nonnull(s);
+    o += sprintf(o, "{\"choices\":[{\"delta\":{\"reasoning\":\"%s\",\"content\":\"", reasoning);
+    for (size_t i = 0; i < n; i++, o += pn)
+        memcpy(o, piece, pn);
+    strcpy(o, "\"},\"finish_reason\":\"stop\"}]}");
+    return s;
+}
+
+/* Unescaped strings share a 4 KiB scratch; a chunk needing more goes to the tree, and
+ * strings without escapes need none. */
+START_TEST(fast_scratch_cap)
+{
+    struct {
+        const char *piece;
+        size_t n;
+        const char *reasoning;
+        int fast;
+    } cases[] = {
+        {"x", 10000, "r", 1},      /* in place, any length */
+        {"\\u00e9", 2040, "r", 1}, /* 4080 bytes and a NUL, then "stop" and a NUL: 4086 */
+        {"\\u00e9", 2047, "r", 0}, /* 4094 and a NUL: no room left for "stop" */
+        {"x\\n", 2100, "r", 0},    /* 4200 bytes */
+        {"\\n", 2000, "\\n", 1},   /* 2 + 2001 + 5 bytes */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *data = content_chunk(cases[i].piece, cases[i].n, cases[i].reasoning);
+        rec r;
+        int took;
+        ck_assert_int_eq(both_ways(data, 0, &r, &took), 0);
+        ck_assert_msg(took == cases[i].fast, "case %zu: took %d", i, took);
+        ck_assert_int_eq(r.calls, 3);
+        free(data);
+    }
+}
+END_TEST
+
 /* ---- build ---- */
 
 static chat_msg MSGS[] = {
@@ -319,6 +521,13 @@ static Suite *openai_suite(void)
     tcase_add_test(tc, empty_and_role_only_chunks);
     tcase_add_test(tc, sink_value_stops);
     tcase_add_test(tc, too_long);
+    tcase_add_test(tc, fast_common_chunks);
+    tcase_add_test(tc, fast_unescapes);
+    tcase_add_test(tc, fast_first_of_repeated_names);
+    tcase_add_test(tc, fast_shapes_that_report_nothing);
+    tcase_add_test(tc, fast_white_space_everywhere);
+    tcase_add_test(tc, fast_leaves_the_rest);
+    tcase_add_test(tc, fast_scratch_cap);
     tcase_add_test(tc, build_full);
     tcase_add_test(tc, build_minimal);
     tcase_add_test(tc, build_rejects_key_with_newline);
