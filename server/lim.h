@@ -17,8 +17,11 @@
 #define LIM_UP_EVENT            (1u << 20)    /* largest upstream event data */
 #define LIM_UP_ERRBODY          4096          /* upstream error body kept for the reason */
 #define LIM_UP_IDLE_CONNS       64            /* idle upstream connections kept per worker */
-#define LIM_UP_RECVBUF          4096          /* curl's receive buffer per transfer */
-#define LIM_RESP_BLOCK          1024          /* MHD's buffer for a streamed response's pieces */
+#define LIM_UP_RECVBUF          1024          /* curl's receive buffer per transfer (its minimum) */
+/* MHD's buffer for a streamed response's pieces. Only HTTP/1.0 clients use it (no chunked
+ * encoding): for HTTP/1.1 MHD has the callback write into the connection's own write
+ * buffer. Events are tens of bytes, so a small block costs those clients little. */
+#define LIM_RESP_BLOCK          256
 
 /* Segmenter: a cluster longer than this is cut at a code point boundary. */
 #define LIM_CLUSTER             1024

@@ -1,9 +1,12 @@
 /* reader — see reader.h. */
 #include "reader.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "lim.h"
 
@@ -143,9 +146,9 @@ static void on_hup(loop *l, int fd, unsigned ev, void *ud)
 
 /* ---------- the response ---------- */
 
-static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
+/* Encodes what the stream has released into dst; 0 when nothing yet (suspends). */
+static ssize_t fill(reader *r, char *dst, size_t max)
 {
-    reader *r = cls;
     if (r->gone)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     if (buf_len(&r->out) == 0 && !r->finished) {
@@ -175,6 +178,29 @@ static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
     r->suspended = 1;
     MHD_suspend_connection(r->mc);
     return 0;
+}
+
+/* For HTTP/1.1, dst is the free part of the connection's write buffer, which spans most of
+ * MHD's per-connection pool. Switching from reading the request to writing, MHD shrank its
+ * read buffer (half the pool) to the bytes left in it and zeroed the rest: some 8 KiB of
+ * resident pages that hold nothing, for as long as the stream lasts. The whole pages past
+ * what was written go back to the kernel; they read as zeros again, as MHD left them,
+ * should a larger piece need them. */
+static void release_spare(char *dst, size_t used, size_t max)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)dst + used + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)dst + max) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
+{
+    ssize_t n = fill(cls, dst, max);
+    if (pos == 0) /* the response's first pieces: the buffer then stays where it is */
+        release_spare(dst, n > 0 ? (size_t)n : 0, max);
+    return n;
 }
 
 static void on_response_free(void *cls)

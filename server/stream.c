@@ -40,8 +40,7 @@ stream *stream_new(const char *id, const char *model, const pace_cfg *pc, int ow
     atomic_init(&s->refs, 1);
     s->pc = pc;
     pace_init(&s->pace, now);
-    seg_init(&s->seg[0]);
-    seg_init(&s->seg[1]);
+    seg_init(&s->seg);
     pthread_mutex_init(&s->mu, NULL);
     buf_init(&s->text, LIM_LOG_TEXT);
     buf_init(&s->lens, LIM_LOG_TEXT);
@@ -101,11 +100,11 @@ static seg_emit_fn push_fn(int kind)
 static int add_locked(stream *s, int kind, const char *p, size_t n)
 {
     if (kind != s->last_kind) {
-        if (seg_finish(&s->seg[s->last_kind], push_fn(s->last_kind), s))
+        if (seg_finish(&s->seg, push_fn(s->last_kind), s))
             return -1;
         s->last_kind = kind;
     }
-    return seg_feed(&s->seg[kind], p, n, push_fn(kind), s) ? -1 : 0;
+    return seg_feed(&s->seg, p, n, push_fn(kind), s) ? -1 : 0;
 }
 
 static void fail_locked(stream *s, const char *type, const char *msg, int status);
@@ -158,11 +157,10 @@ void stream_fail_early(stream *s, int status, const char *type, const char *msg)
     UNLOCK(s);
 }
 
-/* mu held: held tails become clusters. */
+/* mu held: the held tail becomes clusters. */
 static void close_segs(stream *s)
 {
-    seg_finish(&s->seg[STREAM_REASONING], push_reasoning, s);
-    seg_finish(&s->seg[STREAM_TEXT], push_text, s);
+    seg_finish(&s->seg, push_fn(s->last_kind), s);
 }
 
 static void fail_locked(stream *s, const char *type, const char *msg, int status)

@@ -47,7 +47,8 @@ typedef struct stream {
     /* (owner) */
     const pace_cfg *pc;
     pace pace;
-    seg seg[2];
+    seg seg;             /* the open cluster, of kind last_kind: one segmenter serves both
+                          * kinds, since switching kinds completes the other's cluster */
     int last_kind;
     int flush;           /* release without pacing */
     /* (mu) */

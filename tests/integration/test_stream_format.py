@@ -3,7 +3,7 @@ exactly one terminal event at the very end), what chatd sends upstream, finish r
 usage and reasoning."""
 
 import clusters
-from chatd_harness import ChatdTestCase, chat_body, mock_upstream
+from chatd_harness import ChatdTestCase, Response, chat_body, mock_upstream
 
 
 class StreamFormat(ChatdTestCase):
@@ -34,6 +34,20 @@ class StreamFormat(ChatdTestCase):
         self.assertDone(r, text, list(text))
         self.assertEqual(len(r.events), len(text) + 2)
         self.assertEqual(r.events[-1].id, str(len(text) + 1))
+
+    def test_http10_client_gets_the_stream_unchunked_until_close(self):
+        # Without chunked encoding libmicrohttpd passes each piece through the response's
+        # own block (LIM_RESP_BLOCK), far smaller than this answer.
+        text = "".join(chr(0x4E00 + i % 500) if i % 3 else "a" for i in range(700))
+        body = chat_body(text)
+        c = self.client()
+        c.send_raw(b"POST /api/chat HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: "
+                   b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        r = Response(c.sock).read_head()
+        self.assertIsNone(r.header("Transfer-Encoding"))
+        r.read_to_end()
+        self.assertTrue(r.eof)
+        self.assertDone(r, text, list(text))
 
     def test_each_event_has_exactly_id_event_and_one_data_line(self):
         r = self.chat("ab\nc")
