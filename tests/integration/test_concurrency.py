@@ -30,3 +30,27 @@ class Concurrency(ChatdTestCase):
         self.assertEqual(sorted(q["body_json"]["messages"][-1]["content"] for q in recs),
                          sorted(clusters.text_of(cl) for _, cl, _ in jobs))
         self.assertHealthy()
+
+    def test_answers_one_after_another_reuse_idle_upstream_connections(self):
+        # Each worker keeps finished upstream connections for the next answer: ten answers
+        # in a row need at most one connection per worker (two), not ten.
+        for i in range(10):
+            self.assertDone(self.chat("r%d" % i), "r%d" % i, ["r"] + list(str(i)))
+        conns = {q["conn_id"] for q in self.mock.chat_requests()}
+        self.assertEqual(len(self.mock.chat_requests()), 10)
+        self.assertLessEqual(len(conns), 2, "upstream connections: %r" % sorted(conns))
+
+    def test_concurrent_answers_each_open_their_own_upstream_connection(self):
+        # HTTP/1.1 upstream: a connection carries one answer at a time, so answers that
+        # overlap need connections of their own, reused or new, never shared.
+        jobs = []
+        for i in range(12):
+            c = self.client()
+            jobs.append((c.request("POST", "/api/chat", chat_body("c%d" % i, "slow-5")), i))
+        for r, i in jobs:
+            r.read_head()
+            r.read_to_end(60)
+            self.assertDone(r, "c%d" % i, ["c"] + list(str(i)), model="slow-5")
+        conns = {q["conn_id"] for q in self.mock.chat_requests()}
+        self.assertEqual(len(conns), 12)
+        self.assertHealthy()
