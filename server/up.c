@@ -26,18 +26,19 @@ struct up_xfer {
  * walks grow with the open streams. Two countermeasures:
  *  - the limit follows the live transfers (live + LIM_UP_IDLE_CONNS), so the end walk
  *    happens only when there really are too many idle connections;
- *  - a transfer that cannot multiplex skips the start walk (CURLOPT_FRESH_CONNECT) while
- *    no idle connection is likely to exist. The guess counts transfers that ended well
- *    (their connection went back to the cache) less those that took one since; a wrong
- *    guess costs a walk or a new connection, never a wrong answer. */
+ *  - a cleartext transfer (HTTP/1.1: it cannot multiplex) skips the start walk
+ *    (CURLOPT_FRESH_CONNECT) while no idle connection is likely to exist. The guess counts
+ *    transfers that ended well (their connection went back to the cache) less those that
+ *    took one since; a wrong guess costs a walk or a new connection, never a wrong
+ *    answer. https transfers always look: one of them may multiplex on an HTTP/2
+ *    connection another one opened, which a fresh connection would forgo. */
 struct up {
     CURLM *multi;
     loop *l;
     int64_t deadline; /* curl's timer, monotonic ms; -1: none */
     int running;
     int count;
-    int idle_guess;   /* connections likely idle in curl's cache */
-    int tls_h1;       /* an https upstream answered over HTTP/1.x: it does not multiplex */
+    int idle_guess;   /* cleartext connections likely idle in curl's cache */
     up_xfer *all;
 };
 
@@ -146,10 +147,9 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return rc == UP_DATA_OK ? size * n : 0;
 }
 
-/* Cleartext HTTP is HTTP/1.1 here; https may be HTTP/2 until an answer says otherwise. */
-static int multiplexes(const up *u, const char *url)
+static int is_https(const char *url)
 {
-    return !strncmp(url, "https:", 6) && !u->tls_h1;
+    return !strncmp(url, "https:", 6);
 }
 
 static int setup(up_xfer *x, const up_opts *o)
@@ -170,10 +170,10 @@ static int setup(up_xfer *x, const up_opts *o)
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     /* Waiting for a connection to multiplex on only pays over TLS (HTTP/2); over plain
      * HTTP/1.1 it would queue a burst of requests behind the first whole answer. */
-    if (!strncmp(x->http.url, "https:", 6))
+    if (is_https(x->http.url))
         rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
-    if (!multiplexes(x->u, x->http.url)) {
+    if (!is_https(x->http.url)) {
         if (x->u->idle_guess > 0)
             x->u->idle_guess--;
         else
@@ -270,15 +270,10 @@ static void check_done(up *u)
         up_xfer *x = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode rc = m->data.result;
-        long status = 0, version = 0;
+        long status = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_getinfo(m->easy_handle, CURLINFO_HTTP_VERSION, &version);
-        if (rc == CURLE_OK && version != CURL_HTTP_VERSION_2_0 && version != CURL_HTTP_VERSION_3) {
-            if (!strncmp(x->http.url, "https:", 6))
-                u->tls_h1 = 1;
-            if (u->idle_guess < LIM_UP_IDLE_CONNS)
-                u->idle_guess++;
-        }
+        if (rc == CURLE_OK && !is_https(x->http.url) && u->idle_guess < LIM_UP_IDLE_CONNS)
+            u->idle_guess++;
         const up_ops *ops = x->ops;
         void *ud = x->ud;
         /* Free first: on_done may start another transfer or free its owner. */
