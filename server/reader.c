@@ -195,11 +195,16 @@ static void release_spare(char *dst, size_t used, size_t max)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Once per response, with its second piece: the buffer stays where it is from the first,
+ * and the first character leaves without waiting for the system call. */
 static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
 {
-    ssize_t n = fill(cls, dst, max);
-    if (pos == 0) /* the response's first pieces: the buffer then stays where it is */
+    reader *r = cls;
+    ssize_t n = fill(r, dst, max);
+    if (pos > 0 && !r->spare_released) {
+        r->spare_released = 1;
         release_spare(dst, n > 0 ? (size_t)n : 0, max);
+    }
     return n;
 }
 

@@ -29,6 +29,7 @@ struct reader {
     int gone;                  /* the client hung up */
     int finished;              /* the terminal event is in out */
     int ping_due;
+    int spare_released;        /* the response buffer's unused pages went back (reader.c) */
     uint64_t last_write_ms;
     uint64_t first_char_ms;    /* when the first character went to MHD, 0: not yet */
     reader *snext, *sprev;     /* the stream's readers (stream mu) */
