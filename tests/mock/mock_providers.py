@@ -48,17 +48,11 @@ not recorded.
 """
 
 import json
-import os
 import re
-import select
-import socket
-import sys
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from mock_upstream import MockHandler
+from mock_upstream import REG, MockHandler, PeerClosed, serve, tokens_of
 
 ANTHROPIC_INPUT_TOKENS = 31
 ANTHROPIC_OUTPUT_TOKENS = 47
@@ -71,43 +65,6 @@ STALL_HOLD_S = 60.0
 SPLIT_PAUSE_S = 0.0003
 
 
-class PeerClosed(Exception):
-    """The peer (chatd) closed the connection while a response was being sent."""
-
-
-class Registry:
-    def __init__(self):
-        self.cond = threading.Condition()
-        self.records = []
-        self.next_id = 0
-
-    def add(self, rec):
-        with self.cond:
-            rec["id"] = self.next_id
-            self.next_id += 1
-            self.records.append(rec)
-            self.cond.notify_all()
-
-    def update(self, rec, **kw):
-        with self.cond:
-            rec.update(kw)
-            self.cond.notify_all()
-
-    def snapshot(self):
-        with self.cond:
-            return json.loads(json.dumps(self.records))
-
-    def reset(self):
-        with self.cond:
-            self.records = []
-            self.cond.notify_all()
-
-    def wait_for(self, pred, timeout):
-        with self.cond:
-            return self.cond.wait_for(lambda: pred(self.records), timeout)
-
-
-REG = Registry()
 
 
 def parse_scenario(model):
@@ -132,16 +89,6 @@ def parse_scenario(model):
     return sc
 
 
-def tokens_of(text, tok):
-    out, i, k = [], 0, 0
-    while i < len(text):
-        n = tok if tok else (k % 4) + 1
-        out.append(text[i:i + n])
-        i += n
-        k += 1
-    return out
-
-
 def content_text(content):
     """A message's text: a string, or the text blocks of a list of content blocks."""
     if isinstance(content, str):
@@ -163,25 +110,6 @@ class Handler(MockHandler):
     server_version = "mock-providers/1"
 
     # ---- plumbing -------------------------------------------------------------------
-
-    def peer_closed_within(self, seconds):
-        deadline = time.monotonic() + seconds
-        sock = self.connection
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([sock], [], [], left)
-            if not r:
-                return False
-            try:
-                data = sock.recv(1, socket.MSG_PEEK)
-            except OSError:
-                return True
-            if data == b"":
-                return True
-            time.sleep(min(left, 0.01))  # unexpected bytes: not a close; do not spin
-
 
     def start_body(self, ctype):
         self.send_response(200)
@@ -402,28 +330,13 @@ class Handler(MockHandler):
             else:
                 self.ollama(body)
         except (PeerClosed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            REG.update(self.rec, closed_by_peer=True, closed_at=time.monotonic())
-            self.close_connection = True
+            self.mark_closed()
 
     def do_GET(self):
         u = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        if u.path == "/_mock/requests":
-            return self.send_json(200, REG.snapshot())
-        if u.path in ("/_mock/wait-closed", "/_mock/wait-requests"):
-            n = int(q.get("n", "1"))
-            timeout = float(q.get("timeout", "5"))
-            if u.path == "/_mock/wait-closed":
-                def count(recs):
-                    return sum(1 for r in recs if r["closed_by_peer"])
-            else:
-                def count(recs):
-                    return len(recs)
-            ok = REG.wait_for(lambda recs: count(recs) >= n, timeout)
-            with REG.cond:
-                got = count(REG.records)
-            return self.send_json(200 if ok else 408, {"count": got, "wanted": n,
-                                                       "requests": REG.snapshot()})
+        if self.serve_registry(u.path, q):
+            return
         if u.path == "/v1/models":
             return self.send_json(200, {"data": [{"type": "model", "id": "echo",
                                                   "display_name": "Echo"}],
@@ -435,26 +348,5 @@ class Handler(MockHandler):
         self.send_json(404, {"error": "unknown path " + u.path})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address):
-        if os.environ.get("MOCK_VERBOSE"):
-            super().handle_error(request, client_address)
-
-
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    srv = Server(("127.0.0.1", port), Handler)
-    sys.stdout.write("PORT %d\n" % srv.server_address[1])
-    sys.stdout.flush()
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-
-
 if __name__ == "__main__":
-    main()
+    serve(Handler)

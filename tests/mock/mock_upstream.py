@@ -205,6 +205,52 @@ class MockHandler(BaseHTTPRequestHandler):
         if os.environ.get("MOCK_VERBOSE"):
             sys.stderr.write("mock: " + (fmt % args) + "\n")
 
+    def peer_closed_within(self, seconds):
+        """Waits up to seconds; True as soon as the peer closed (or reset) the connection."""
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([sock], [], [], left)
+            if not r:
+                return False
+            try:
+                data = sock.recv(1, socket.MSG_PEEK)
+            except (ConnectionResetError, OSError):
+                return True
+            if data == b"":
+                return True
+            # Unexpected bytes from the peer: not a close; keep waiting without spinning.
+            time.sleep(min(left, 0.01))
+
+    def mark_closed(self):
+        REG.update(self.rec, closed_by_peer=True, closed_at=time.monotonic())
+        self.close_connection = True
+
+    def serve_registry(self, path, q):
+        """The test-control GETs every mock answers; True when path was one of them."""
+        if path == "/_mock/requests":
+            self.send_json(200, REG.snapshot())
+            return True
+        if path not in ("/_mock/wait-closed", "/_mock/wait-requests"):
+            return False
+        n = int(q.get("n", "1"))
+        timeout = float(q.get("timeout", "5"))
+        if path == "/_mock/wait-closed":
+            def count(recs):
+                return sum(1 for r in recs if r["closed_by_peer"])
+        else:
+            def count(recs):
+                return len(recs)
+        ok = REG.wait_for(lambda recs: count(recs) >= n, timeout)
+        with REG.cond:
+            got = count(REG.records)
+        self.send_json(200 if ok else 408, {"count": got, "wanted": n,
+                                            "requests": REG.snapshot()})
+        return True
+
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             data = b""
@@ -256,29 +302,6 @@ class Handler(MockHandler):
 
     # ---- plumbing -------------------------------------------------------------------
 
-    def peer_closed_within(self, seconds):
-        """Waits up to seconds; True as soon as the peer closed (or reset) the connection."""
-        deadline = time.monotonic() + seconds
-        sock = self.connection
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([sock], [], [], left)
-            if not r:
-                return False
-            try:
-                data = sock.recv(1, socket.MSG_PEEK)
-            except (ConnectionResetError, OSError):
-                return True
-            if data == b"":
-                return True
-            # Unexpected bytes from the peer: not a close; keep waiting without spinning.
-            time.sleep(min(left, 0.01))
-
-    def mark_closed(self):
-        REG.update(self.rec, closed_by_peer=True, closed_at=time.monotonic())
-        self.close_connection = True
 
 
     # ---- the SSE body ---------------------------------------------------------------
@@ -563,22 +586,8 @@ class Handler(MockHandler):
     def do_GET(self):
         u = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        if u.path == "/_mock/requests":
-            return self.send_json(200, REG.snapshot())
-        if u.path in ("/_mock/wait-closed", "/_mock/wait-requests"):
-            n = int(q.get("n", "1"))
-            timeout = float(q.get("timeout", "5"))
-            if u.path == "/_mock/wait-closed":
-                def count(recs):
-                    return sum(1 for r in recs if r["closed_by_peer"])
-            else:
-                def count(recs):
-                    return len(recs)
-            ok = REG.wait_for(lambda recs: count(recs) >= n, timeout)
-            with REG.cond:
-                got = count(REG.records)
-            return self.send_json(200 if ok else 408, {"count": got, "wanted": n,
-                                                       "requests": REG.snapshot()})
+        if self.serve_registry(u.path, q):
+            return
         if u.path == "/_mock/health":
             return self.send_json(200, {"ok": True})
         if u.path == "/v1/models":
@@ -598,9 +607,10 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def main():
+def serve(handler):
+    """Listens on the port in argv[1] (0: any), prints it, serves until interrupted."""
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    srv = Server(("127.0.0.1", port), Handler)
+    srv = Server(("127.0.0.1", port), handler)
     sys.stdout.write("PORT %d\n" % srv.server_address[1])
     sys.stdout.flush()
     try:
@@ -610,4 +620,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    serve(Handler)
