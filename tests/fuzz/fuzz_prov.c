@@ -56,22 +56,23 @@ static void check_str(const run *r, const char *what, const char *s)
     check_bytes(r, what, s, strlen(s));
 }
 
-static int k_text(void *ctx, const char *p, size_t n)
+/* A text or reasoning piece: checked, counted as call tag, logged. */
+static int piece(run *r, const char *what, char tag, const char *p, size_t n)
 {
-    run *r = ctx;
-    check_bytes(r, "text", p, n);
-    int rc = next_call(r, 't');
+    check_bytes(r, what, p, n);
+    int rc = next_call(r, tag);
     fuzz_log_field(&r->log, p, n);
     return rc;
 }
 
+static int k_text(void *ctx, const char *p, size_t n)
+{
+    return piece(ctx, "text", 't', p, n);
+}
+
 static int k_reasoning(void *ctx, const char *p, size_t n)
 {
-    run *r = ctx;
-    check_bytes(r, "reasoning", p, n);
-    int rc = next_call(r, 'r');
-    fuzz_log_field(&r->log, p, n);
-    return rc;
+    return piece(ctx, "reasoning", 'r', p, n);
 }
 
 static int k_finish(void *ctx, const char *reason)
