@@ -54,17 +54,12 @@ class Auth(LiveStreams, ChatdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.web = tempfile.TemporaryDirectory(prefix="chatd-web-")
+        cls.addClassCleanup(cls.web.cleanup)
         with open(os.path.join(cls.web.name, "index.html"), "w") as f:
             f.write("<!doctype html><title>ui</title>")
         cls.CHATD_ENV = dict(cls.CHATD_ENV, CHATD_WEB_ROOT=cls.web.name)
         super().setUpClass()
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.web.cleanup()
 
     BAD = [
         [],
@@ -149,6 +144,7 @@ class AuthKeysFile(ChatdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="chatd-keys-")
+        cls.addClassCleanup(cls.tmp.cleanup)
         path = os.path.join(cls.tmp.name, "keys.txt")
         with open(path, "wb") as f:
             f.write(b"# chatd client keys\n"
@@ -160,12 +156,6 @@ class AuthKeysFile(ChatdTestCase):
         cls.CHATD_ENV = dict(cls.CHATD_ENV, CHATD_API_KEYS_FILE=path)
         super().setUpClass()
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.tmp.cleanup()
 
     def test_keys_from_the_file_and_the_environment(self):
         for key in ("file-key-ONE", "file-key-TWO", "file-key-THREE", "env-key-EEEE"):

@@ -138,6 +138,7 @@ class StaticFiles(ChatdTestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="chatd-static-")
+        cls.addClassCleanup(cls.tmp.cleanup)
         base = cls.tmp.name
         root = os.path.join(base, "root")
         cls.root = root
@@ -160,12 +161,6 @@ class StaticFiles(ChatdTestCase):
         cls.CHATD_ENV = dict(cls.CHATD_ENV, CHATD_WEB_ROOT=root)
         super().setUpClass()
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.tmp.cleanup()
 
     def assertNoSecret_(self, r, path):
         self.assertNotIn(SECRET.encode(), bytes(r.body), "%s leaked a file outside the "
