@@ -128,12 +128,13 @@ void reader_detach(reader *r)
     maybe_free(r);
 }
 
-void reader_resume_conn(reader *r)
+int reader_resume_conn(reader *r)
 {
-    if (r->suspended && r->mc) {
-        r->suspended = 0;
-        MHD_resume_connection(r->mc);
-    }
+    if (!r->suspended || !r->mc)
+        return 0;
+    r->suspended = 0;
+    MHD_resume_connection(r->mc);
+    return 1;
 }
 
 static void on_hup(loop *l, int fd, unsigned ev, void *ud)

@@ -50,7 +50,7 @@ int reader_seek(reader *r, int64_t last_id);
  * failed early), else suspends the connection until it has. */
 enum MHD_Result reader_respond(reader *r, struct MHD_Connection *mc);
 void reader_detach(reader *r);         /* MHD completed the request */
-void reader_resume_conn(reader *r);    /* the worker's resume list, before MHD_run */
+int reader_resume_conn(reader *r);     /* the worker's resume list, before MHD_run; 1: resumed */
 void reader_unlisted(reader *r);       /* the worker dropped r from a list */
 void reader_housekeep(reader *r, uint64_t now); /* heartbeats */
 void reader_free_all(worker *w);       /* worker teardown, MHD stopped */

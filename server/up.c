@@ -168,17 +168,16 @@ static int setup(up_xfer *x, const up_opts *o)
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
     /* Waiting for a connection to multiplex on only pays over TLS (HTTP/2); over plain
-     * HTTP/1.1 it would queue a burst of requests behind the first whole answer. */
+     * HTTP/1.1 it would queue a burst of requests behind the first whole answer, and
+     * there the reuse search is skipped while no idle connection is likely (struct up). */
     if (is_https(x->http.url))
         rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
-    if (!is_https(x->http.url)) {
-        if (x->u->idle_guess > 0)
-            x->u->idle_guess--;
-        else
-            rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    }
+    else if (x->u->idle_guess > 0)
+        x->u->idle_guess--;
+    else
+        rc |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     /* Token streams arrive in pieces of a few hundred bytes: curl's smallest receive
      * buffer instead of its 16 KiB saves memory on every open stream; a larger burst
      * only takes a few more reads. */

@@ -149,9 +149,8 @@ static void flush_resumes(worker *w)
         reader *r = w->resume;
         w->resume = r->rnext;
         r->in_resume = 0;
-        if (r->suspended && r->mc)
+        if (reader_resume_conn(r))
             w->mhd_due |= 1u << r->shard;
-        reader_resume_conn(r);
         reader_unlisted(r);
     }
 }
@@ -231,6 +230,7 @@ typedef struct shard_ref {
     int i;
 } shard_ref;
 static shard_ref shard_refs[WORKERS_MAX][LIM_MHD_SHARDS];
+_Static_assert(LIM_MHD_SHARDS <= 32, "worker.mhd_due has a bit per shard");
 
 static void on_mhd(loop *l, int fd, unsigned ev, void *ud)
 {
