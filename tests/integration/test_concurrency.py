@@ -40,17 +40,24 @@ class Concurrency(ChatdTestCase):
         self.assertEqual(len(self.mock.chat_requests()), 10)
         self.assertLessEqual(len(conns), 2, "upstream connections: %r" % sorted(conns))
 
-    def test_concurrent_answers_each_open_their_own_upstream_connection(self):
-        # HTTP/1.1 upstream: a connection carries one answer at a time, so answers that
-        # overlap need connections of their own, reused or new, never shared.
+    def test_overlapping_answers_never_share_an_upstream_connection(self):
+        # HTTP/1.1 upstream: a connection carries one answer at a time. Answers that
+        # overlapped at the upstream must have had connections of their own (reused or
+        # new); ones that did not overlap may share.
         jobs = []
         for i in range(12):
             c = self.client()
-            jobs.append((c.request("POST", "/api/chat", chat_body("c%d" % i, "slow-5")), i))
+            jobs.append((c.request("POST", "/api/chat", chat_body("c%d" % i, "slow-50")), i))
         for r, i in jobs:
             r.read_head()
             r.read_to_end(60)
-            self.assertDone(r, "c%d" % i, ["c"] + list(str(i)), model="slow-5")
-        conns = {q["conn_id"] for q in self.mock.chat_requests()}
-        self.assertEqual(len(conns), 12)
+            self.assertDone(r, "c%d" % i, ["c"] + list(str(i)), model="slow-50")
+        recs = self.mock.chat_requests()
+        self.assertEqual(len(recs), 12)
+        overlapping = [(a, b) for k, a in enumerate(recs) for b in recs[k + 1:]
+                       if a["t_start"] < b["ended_at"] and b["t_start"] < a["ended_at"]]
+        self.assertTrue(overlapping, "no two answers overlapped: the test proves nothing")
+        for a, b in overlapping:
+            self.assertNotEqual(a["conn_id"], b["conn_id"], "two overlapping answers on one "
+                                "upstream connection")
         self.assertHealthy()
