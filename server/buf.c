@@ -116,3 +116,9 @@ char *buf_take(buf *b)
     b->off = b->len = b->alloc = 0;
     return p;
 }
+
+void buf_truncate(buf *b, size_t len)
+{
+    if (len < b->len)
+        b->len = len;
+}

@@ -24,6 +24,7 @@ int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 int buf_reserve(buf *b, size_t n);                /* room for n more bytes */
 void buf_consume(buf *b, size_t n);               /* drop n bytes from the front */
 void buf_shrink(buf *b);                          /* free memory when empty */
+void buf_truncate(buf *b, size_t len);            /* keep the first len live bytes */
 char *buf_take(buf *b);                           /* NUL-terminated; caller frees; b empty */
 
 static inline const char *buf_ptr(const buf *b) { return b->data ? b->data + b->off : ""; }

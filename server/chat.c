@@ -1,13 +1,17 @@
 /* chat — see chat.h.
  *
  * Life of a chat: chat_start builds the upstream request and a stream in the WAITING
- * phase; the client connection (the first reader) is suspended. The first upstream body
- * byte with a 2xx status starts the stream and wakes its readers, which queue their
- * event-stream responses; a failure before that fails it early (an HTTP error status).
- * Upstream text flows through the provider's parser into the stream's log; the pacer
- * releases it; readers encode what is released. */
+ * phase. The first upstream body byte with a 2xx status starts the stream (its readers
+ * queue their event-stream responses); a failure before that fails it early (an HTTP
+ * error status). Upstream text flows through the provider's parser into emit, which
+ * releases it into the stream at the pacer's rate; readers read what is released.
+ *
+ * Two scheduler tasks per chat: `tick` while emit has characters or the end to release
+ * (or the upstream is paused), and `wake` when the store tells the owner something (a
+ * cancel request, the last reader gone). */
 #include "chat.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +19,93 @@
 
 #include <curl/curl.h>
 
+#include "emit.h"
 #include "lim.h"
 #include "quota.h"
-#include "reader.h"
-#include "store.h"
 #include "utf8.h"
 
+typedef enum { PHASE_WAITING, PHASE_STARTED, PHASE_FAILED_EARLY } chat_phase;
+
+typedef struct chat chat;
+struct chat {
+    chat_set *cs;
+    stream *s;
+    emit e;
+    up_xfer *x;
+    prov_stream *ps;
+    chat_phase phase;
+    int up_paused;
+    int up_end_seen;   /* the provider's explicit end marker */
+    int counted;       /* counts in chat_live and the client's quota */
+    buf errbody;
+    uint64_t t0_ms, last_up_ms;
+    chat *next, *prev; /* the set's chats */
+    sched_task tick;   /* pacing, while active */
+    sched_task wake;   /* the store has news for the owner */
+    stream_sub owner;
+    char client[QUOTA_CLIENT_MAX];
+};
+
+struct chat_set {
+    chat_host h;
+    chat *chats;
+    int n;
+};
+
+static atomic_int live;
+
+int chat_live(void)
+{
+    return atomic_load(&live);
+}
+
 static const up_ops chat_up_ops;
+static int on_tick(sched_task *t, uint64_t now);
+static int on_wake(sched_task *t, uint64_t now);
+
+#define CHAT_OF(ptr, field) ((chat *)(void *)((char *)(ptr) - offsetof(chat, field)))
 
 /* ---------- lifetime ---------- */
 
+/* The stream stops counting against max_streams and the client's quota: the one place. */
+static void uncount(chat *c)
+{
+    if (!c->counted)
+        return;
+    c->counted = 0;
+    atomic_fetch_sub(&live, 1);
+    quota_release(c->client, loop_now_ms());
+}
+
+static void stop_upstream(chat *c)
+{
+    if (!c->x)
+        return;
+    up_cancel(c->cs->h.up, c->x);
+    c->x = NULL;
+}
+
 static void chat_free(chat *c)
 {
-    worker *w = c->w;
+    chat_set *cs = c->cs;
+    stop_upstream(c);
     if (c->prev)
         c->prev->next = c->next;
     else
-        w->chats = c->next;
+        cs->chats = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    cs->n--;
+    stream_disown(c->s); /* no wake-up reaches c from here on */
+    sched_forget(&c->tick);
+    sched_forget(&c->wake);
     if (c->ps)
-        w->env->prov->close(c->ps);
-    store_del(c->s);
+        cs->h.env->prov->close(c->ps);
+    stream_expire(c->s);
     stream_unref(c->s);
+    emit_free(&c->e);
     buf_free(&c->errbody);
-    w->nchats--;
-    if (c->counted) {
-        atomic_fetch_sub(&w->live_streams, 1);
-        quota_release(c->client, loop_now_ms());
-    }
+    uncount(c);
     free(c);
 }
 
@@ -61,83 +123,108 @@ static void make_id(char *out, size_t n)
     out[2 * i] = '\0';
 }
 
-static void stop_upstream(chat *c)
-{
-    if (!c->x)
-        return;
-    up_cancel(c->w->up, c->x);
-    c->x = NULL;
-}
-
 /* A finished answer stops counting against max_streams at once (it stays resumable). */
 static void uncount_if_done(chat *c)
 {
-    if (c->counted && !c->x && !stream_active(c->s) && c->s->term_kind) {
-        c->counted = 0;
-        atomic_fetch_sub(&c->w->live_streams, 1);
-        quota_release(c->client, loop_now_ms());
-    }
+    if (c->counted && !c->x && c->e.term_sent)
+        uncount(c);
 }
 
-/* Pumps the stream and counts what it released. */
-static int pump(chat *c, uint64_t now)
-{
-    uint64_t before = c->s->visible; /* written by this thread only */
-    int news = stream_pump(c->s, now);
-    uint64_t released = c->s->visible - before;
-    if (released) {
-        metrics_add(&c->w->m.chars, released);
-        if (!before)
-            metrics_first_char(&c->w->m, loop_since(now, c->t0_ms) * 1000);
-    }
-    return news;
-}
-
-/* Releases what pacing allows and tells the readers. */
+/* Releases what pacing allows, counts it, keeps ticking while there is more. */
 static void kick(chat *c, uint64_t now)
 {
-    if (pump(c, now))
-        reader_wake_all(c->s, c->w);
-    if (stream_active(c->s))
-        worker_activate(c->w, c);
+    uint64_t before = c->e.released;
+    uint64_t n = emit_pump(&c->e, now);
+    if (n) {
+        metrics_add(&c->cs->h.m->chars, n);
+        if (!before)
+            metrics_first_char(c->cs->h.m, loop_since(now, c->t0_ms) * 1000);
+    }
+    if (emit_active(&c->e) || c->up_paused)
+        sched_activate(&c->tick);
     uncount_if_done(c);
+}
+
+static void start_stream(chat *c)
+{
+    if (c->phase != PHASE_WAITING)
+        return;
+    c->phase = PHASE_STARTED;
+    stream_start(c->s);
+}
+
+static void fail_early(chat *c, int status, const char *type, const char *msg)
+{
+    if (c->phase != PHASE_WAITING)
+        return;
+    c->phase = PHASE_FAILED_EARLY;
+    stream_term t = {.kind = STREAM_TERM_ERROR, .status = status};
+    snprintf(t.type, sizeof(t.type), "%s", type);
+    snprintf(t.msg, sizeof(t.msg), "%s", msg);
+    t.msg[utf8_trim(t.msg, strlen(t.msg))] = '\0';
+    stream_fail_early(c->s, &t);
+    emit_fail(&c->e, type, msg, status);
+    c->e.term_sent = 1; /* nothing follows an early failure */
+    c->e.ended_ms = loop_now_ms();
+}
+
+static void count_error(chat *c, metrics_uperr kind)
+{
+    metrics_add(&c->cs->h.m->up_errors[kind], 1);
 }
 
 /* ---------- upstream side ---------- */
 
 static int sink_text(void *ctx, const char *p, size_t n)
 {
-    return stream_add(((chat *)ctx)->s, STREAM_TEXT, p, n);
+    return emit_text(&((chat *)ctx)->e, EMIT_TEXT, p, n);
 }
 
 static int sink_reasoning(void *ctx, const char *p, size_t n)
 {
-    return stream_add(((chat *)ctx)->s, STREAM_REASONING, p, n);
+    return emit_text(&((chat *)ctx)->e, EMIT_REASONING, p, n);
 }
 
 static int sink_finish(void *ctx, const char *reason)
 {
-    stream_set_finish(((chat *)ctx)->s, reason);
+    emit_finish_reason(&((chat *)ctx)->e, reason);
     return 0;
 }
 
 static int sink_usage(void *ctx, long prompt, long completion)
 {
-    stream_set_usage(((chat *)ctx)->s, prompt, completion);
+    emit_usage(&((chat *)ctx)->e, prompt, completion);
+    return 0;
+}
+
+static int key_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_' || ch == '*' || ch == '.';
+}
+
+/* Does msg quote something shaped like a secret key ("sk-" starting a word, then a key's
+ * characters, masked or not)? "task-1" or "disk-full" are words, not keys. */
+static int quotes_key_shape(const char *msg)
+{
+    for (const char *p = strstr(msg, "sk-"); p; p = strstr(p + 1, "sk-")) {
+        if (p > msg && (key_char(p[-1]) && p[-1] != '.'))
+            continue;
+        size_t n = 0;
+        while (key_char(p[3 + n]))
+            n++;
+        if (n >= 4)
+            return 1;
+    }
     return 0;
 }
 
 /* The upstream's own words may quote a credential back: never pass those on. */
 static void scrub(const chat *c, char *msg)
 {
-    const char *key = c->w->env->cfg->upstream_api_key;
-    if ((*key && strstr(msg, key)) || strstr(msg, "***") || strstr(msg, "sk-"))
+    const char *key = c->cs->h.env->cfg->upstream_api_key;
+    if ((*key && strstr(msg, key)) || quotes_key_shape(msg))
         strcpy(msg, "(reason withheld: it quoted a credential)");
-}
-
-static void count_error(chat *c, metrics_uperr kind)
-{
-    metrics_add(&c->w->m.up_errors[kind], 1);
 }
 
 static int sink_error(void *ctx, const char *type, const char *message)
@@ -149,7 +236,7 @@ static int sink_error(void *ctx, const char *type, const char *message)
     if (n >= (int)sizeof(msg))
         msg[utf8_trim(msg, sizeof(msg) - 1)] = '\0'; /* never half a character */
     scrub(c, msg);
-    stream_fail(c->s, "upstream_error", msg, 0);
+    emit_fail(&c->e, "upstream_error", msg, 0);
     return 1; /* stop reading: the stream has ended */
 }
 
@@ -165,10 +252,12 @@ static const prov_sink *sink_for(chat *c, prov_sink *s)
     return s;
 }
 
-static void fail_early(chat *c, int status, const char *type, const char *msg)
+/* Characters the slowest live reader has not taken, queued ones included (0: no live
+ * reader, nobody to wait for). */
+static uint64_t unsent(chat *c)
 {
-    stream_fail_early(c->s, status, type, msg);
-    reader_wake_all(c->s, c->w);
+    uint64_t worst;
+    return stream_lag(c->s, &worst) ? worst + emit_backlog(&c->e) : 0;
 }
 
 static int on_data(void *ud, long status, const char *p, size_t n)
@@ -181,25 +270,22 @@ static int on_data(void *ud, long status, const char *p, size_t n)
         buf_add(&c->errbody, p, n > room ? room : n); /* the start is enough for a reason */
         return UP_DATA_OK;
     }
-    if (c->s->phase == STREAM_WAITING) {
-        stream_start(c->s);
-        reader_wake_all(c->s, c->w);
-    }
-    if (reader_unsent(c->s) >= LIM_UNSENT_HIGH) {
+    start_stream(c);
+    if (unsent(c) >= LIM_UNSENT_HIGH) {
         c->up_paused = 1;
-        worker_activate(c->w, c);
+        sched_activate(&c->tick);
         return UP_DATA_PAUSE;
     }
     prov_sink sink;
-    int rc = c->w->env->prov->feed(c->ps, p, n, sink_for(c, &sink));
-    if (rc < 0 && !c->s->term_kind)
+    int rc = c->cs->h.env->prov->feed(c->ps, p, n, sink_for(c, &sink));
+    if (rc < 0 && !emit_decided(&c->e))
         count_error(c, UPERR_MALFORMED);
     if (rc < 0)
-        stream_fail(c->s, "upstream_error",
-                    rc == PROV_ERR_PARSE ? "upstream sent a malformed event stream"
-                                         : "upstream event too large or out of memory", 0);
+        emit_fail(&c->e, "upstream_error",
+                  rc == PROV_ERR_PARSE ? "upstream sent a malformed event stream"
+                                       : "upstream event too large or out of memory", 0);
     kick(c, now);
-    return c->s->term_kind == STREAM_TERM_ERROR ? UP_DATA_ABORT : UP_DATA_OK;
+    return emit_is_error(&c->e) ? UP_DATA_ABORT : UP_DATA_OK;
 }
 
 /* The reason an upstream HTTP error gives, never carrying the key. */
@@ -210,7 +296,7 @@ static void upstream_reason(chat *c, long status, char *out, size_t n)
         snprintf(out, n, "upstream rejected the credentials (HTTP %ld)", status);
         return;
     }
-    c->w->env->prov->error_reason(buf_ptr(&c->errbody), buf_len(&c->errbody), why, sizeof(why));
+    c->cs->h.env->prov->error_reason(buf_ptr(&c->errbody), buf_len(&c->errbody), why, sizeof(why));
     scrub(c, why);
     if (why[0])
         snprintf(out, n, "upstream returned HTTP %ld: %s", status, why);
@@ -229,7 +315,9 @@ static void done_before_start(chat *c, int result, long status, const char *why)
         count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream did not connect in time");
     } else {
-        count_error(c, result == UP_CONNECT ? UPERR_CONNECT : result == UP_OK ? UPERR_EARLY_END : UPERR_FAILED);
+        count_error(c, result == UP_CONNECT ? UPERR_CONNECT
+                       : result == UP_OK    ? UPERR_EARLY_END
+                                            : UPERR_FAILED);
         if (result == UP_CONNECT)
             snprintf(msg, sizeof(msg), "could not connect to the upstream: %s", why);
         else if (result == UP_OK)
@@ -240,31 +328,38 @@ static void done_before_start(chat *c, int result, long status, const char *why)
     }
 }
 
+static metrics_uperr failure_kind(int result, int rc)
+{
+    if (result == UP_TIMEOUT)
+        return UPERR_TIMEOUT;
+    if (result != UP_OK)
+        return UPERR_FAILED;
+    return rc < 0 ? UPERR_MALFORMED : UPERR_EARLY_END;
+}
+
 static void done_streaming(chat *c, int result, const char *why)
 {
     prov_sink sink;
     int rc = 0;
     if (result == UP_OK)
-        rc = c->w->env->prov->finish(c->ps, sink_for(c, &sink));
-    if (c->s->term_kind)
+        rc = c->cs->h.env->prov->finish(c->ps, sink_for(c, &sink));
+    if (emit_decided(&c->e))
         return;
-    if (!(result == UP_OK && rc >= 0 && (c->up_end_seen || c->s->finish_reason[0])))
-        count_error(c, result == UP_TIMEOUT ? UPERR_TIMEOUT
-                       : result != UP_OK    ? UPERR_FAILED
-                       : rc < 0             ? UPERR_MALFORMED
-                                            : UPERR_EARLY_END);
+    int finished = c->up_end_seen || c->e.term.finish_reason[0];
+    if (!(result == UP_OK && rc >= 0 && finished))
+        count_error(c, failure_kind(result, rc));
     if (result == UP_OK && rc < 0)
-        stream_fail(c->s, "upstream_error", "upstream ended in the middle of an event", 0);
-    else if (result == UP_OK && (c->up_end_seen || c->s->finish_reason[0]))
-        stream_end(c->s);
+        emit_fail(&c->e, "upstream_error", "upstream ended in the middle of an event", 0);
+    else if (result == UP_OK && finished)
+        emit_done(&c->e);
     else if (result == UP_OK)
-        stream_fail(c->s, "upstream_error", "upstream ended the stream early", 0);
+        emit_fail(&c->e, "upstream_error", "upstream ended the stream early", 0);
     else if (result == UP_TIMEOUT)
-        stream_fail(c->s, "upstream_timeout", "upstream timed out", 0);
+        emit_fail(&c->e, "upstream_timeout", "upstream timed out", 0);
     else {
         char msg[256];
         snprintf(msg, sizeof(msg), "upstream connection failed: %s", why);
-        stream_fail(c->s, "upstream_error", msg, 0);
+        emit_fail(&c->e, "upstream_error", msg, 0);
     }
 }
 
@@ -272,7 +367,7 @@ static void on_done(void *ud, int result, long status, const char *why)
 {
     chat *c = ud;
     c->x = NULL;
-    if (c->s->phase == STREAM_WAITING)
+    if (c->phase == PHASE_WAITING)
         done_before_start(c, result, status, why);
     else
         done_streaming(c, result, why);
@@ -281,135 +376,27 @@ static void on_done(void *ud, int result, long status, const char *why)
 
 static const up_ops chat_up_ops = {on_data, on_done};
 
-/* ---------- start ---------- */
+/* ---------- the owner's ticks ---------- */
 
-static chat *chat_new(worker *w, const char *model, const char *client)
+/* Pacing: resumes a paused upstream once the readers caught up, releases characters.
+ * Returns whether to keep ticking. Never frees c. */
+static int on_tick(sched_task *t, uint64_t now)
 {
-    chat *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    char id[STREAM_ID_LEN + 1];
-    make_id(id, sizeof(id));
-    uint64_t now = loop_now_ms();
-    c->s = stream_new(id, model, &w->env->pace, w->idx, now);
-    if (!c->s || store_put(c->s) < 0) {
-        stream_unref(c->s);
-        free(c);
-        return NULL;
-    }
-    buf_init(&c->errbody, LIM_UP_ERRBODY);
-    snprintf(c->client, sizeof(c->client), "%s", client);
-    c->w = w;
-    c->t0_ms = c->last_up_ms = now;
-    c->next = w->chats;
-    if (w->chats)
-        w->chats->prev = c;
-    w->chats = c;
-    w->nchats++;
-    c->counted = 1;
-    atomic_fetch_add(&w->live_streams, 1);
-    return c;
-}
-
-/* The upstream sees the same request id as the client and the log. */
-static int add_request_id(prov_http *h)
-{
-    char line[64];
-    snprintf(line, sizeof(line), "X-Request-Id: %s", http_request_id());
-    struct curl_slist *l = curl_slist_append(h->headers, line);
-    if (!l)
-        return -1;
-    h->headers = l;
-    return 0;
-}
-
-static stream_fmt format_for(http_api api, const chat_req *req)
-{
-    if (api == API_NATIVE)
-        return STREAM_FMT_NATIVE;
-    return req->stream ? STREAM_FMT_OAI_SSE : STREAM_FMT_OAI_JSON;
-}
-
-/* Per-client limits: a stream slot and a rate token, or the 429 that says when to retry. */
-static enum MHD_Result admit(worker *w, struct MHD_Connection *mc, http_api api, const char *client,
-                             int *ok)
-{
-    int retry = 1;
-    int q = quota_admit(client, loop_now_ms(), &retry);
-    *ok = q == QUOTA_OK;
-    if (*ok)
-        return MHD_YES;
-    metrics_add(&w->m.rate_limited, 1);
-    char ra[16];
-    snprintf(ra, sizeof(ra), "%d", retry);
-    const char *msg = q == QUOTA_STREAMS ? "too many concurrent streams for this client"
-                      : q == QUOTA_RATE  ? "too many requests: slow down"
-                                         : "too many clients";
-    return http_fail(mc, api, 429, "rate_limited", msg, "Retry-After", ra);
-}
-
-enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
-                           const char *client, struct reader **out)
-{
-    const worker_env *env = w->env;
-    enum MHD_Result rc;
-    prov_http h = {0};
-    if (w->stopping) {
-        rc = http_fail(mc, api, 503, "overloaded", "server is shutting down", "Retry-After", "1");
-        goto out;
-    }
-    if (worker_total_streams(w) >= env->cfg->max_streams) {
-        rc = http_fail(mc, api, 503, "overloaded", "too many open streams", "Retry-After", "1");
-        goto out;
-    }
-    int admitted;
-    rc = admit(w, mc, api, client, &admitted);
-    if (!admitted)
-        goto out;
-    const char *model = req->model ? req->model : env->cfg->model;
-    chat *c = NULL;
-    reader *r = NULL;
-    if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) == 0 &&
-        add_request_id(&h) == 0 &&
-        (c = chat_new(w, model, client)) && (c->ps = env->prov->open()) &&
-        (r = reader_new(w, mc, c->s, format_for(api, req), req->include_usage, api)))
-        c->x = up_start(w->up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
-    if (!c || !c->x) {
-        if (r) {
-            stream_fail_early(c->s, 500, "internal_error", "could not start the upstream request");
-            *out = r;
-            rc = reader_respond(r, mc);
-            goto out;
-        }
-        if (c)
-            chat_free(c);
-        else
-            quota_release(client, loop_now_ms());
-        rc = http_fail(mc, api, 500, "internal_error", "could not start the upstream request", NULL, NULL);
-        goto out;
-    }
-    metrics_add(&w->m.streams, 1);
-    *out = r;
-    rc = reader_respond(r, mc); /* WAITING: suspends until the upstream answers */
-out:
-    prov_http_free(&h);
-    req_free(req);
-    return rc;
-}
-
-/* ---------- worker ticks ---------- */
-
-int chat_pump(chat *c, uint64_t now)
-{
-    if (c->up_paused && c->x && reader_unsent(c->s) < LIM_UNSENT_LOW) {
+    chat *c = CHAT_OF(t, tick);
+    if (c->up_paused && c->x && unsent(c) < LIM_UNSENT_LOW) {
         c->up_paused = 0;
         c->last_up_ms = now;
-        up_resume(c->w->up, c->x); /* may deliver data right here */
+        up_resume(c->cs->h.up, c->x); /* may deliver data right here */
     }
-    if (pump(c, now))
-        reader_wake_all(c->s, c->w);
+    uint64_t before = c->e.released;
+    uint64_t n = emit_pump(&c->e, now);
+    if (n) {
+        metrics_add(&c->cs->h.m->chars, n);
+        if (!before)
+            metrics_first_char(c->cs->h.m, loop_since(now, c->t0_ms) * 1000);
+    }
     uncount_if_done(c);
-    return stream_active(c->s) || c->up_paused;
+    return emit_active(&c->e) || (c->up_paused && c->x);
 }
 
 static void cancel(chat *c, uint64_t now)
@@ -417,86 +404,183 @@ static void cancel(chat *c, uint64_t now)
     stop_upstream(c);
     /* Cancelled before the upstream answered: a started stream that ends at once, so
      * every reader sees the same done / cancelled. */
-    if (c->s->phase == STREAM_WAITING) {
-        stream_start(c->s);
-        reader_wake_all(c->s, c->w);
-    }
-    stream_cancel(c->s);
+    start_stream(c);
+    emit_cancel(&c->e);
     kick(c, now);
 }
 
 /* Upstream timeouts: first byte, then silence mid-answer. */
 static void check_timeouts(chat *c, uint64_t now)
 {
-    const cfg *cf = c->w->env->cfg;
+    const cfg *cf = c->cs->h.env->cfg;
     if (!c->x)
         return;
-    if (c->s->phase == STREAM_WAITING &&
+    if (c->phase == PHASE_WAITING &&
         loop_since(now, c->t0_ms) >= (uint64_t)cf->upstream_first_byte_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
         fail_early(c, 504, "upstream_timeout", "upstream sent no answer in time");
+        kick(c, now);
     } else if (loop_since(now, c->t0_ms) >= (uint64_t)cf->max_stream_duration_ms) {
         stop_upstream(c);
-        if (c->s->phase == STREAM_WAITING)
-            stream_start(c->s);
-        stream_fail(c->s, "max_duration", "the answer took longer than this server allows", 0);
+        start_stream(c);
+        emit_fail(&c->e, "max_duration", "the answer took longer than this server allows", 0);
         kick(c, now);
-    } else if (c->s->phase == STREAM_STARTED && !c->up_paused &&
+    } else if (c->phase == PHASE_STARTED && !c->up_paused &&
                loop_since(now, c->last_up_ms) >= (uint64_t)cf->upstream_idle_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
-        stream_fail(c->s, "upstream_timeout", "upstream went silent mid-answer", 0);
+        emit_fail(&c->e, "upstream_timeout", "upstream went silent mid-answer", 0);
         kick(c, now);
     }
 }
 
-void chat_housekeep(chat *c, uint64_t now)
+/* Cancel requests, the resume grace, expiry. May free c. */
+static void check(chat *c, uint64_t now)
 {
-    stream *s = c->s;
-    check_timeouts(c, now);
-    pthread_mutex_lock(&s->mu);
-    int cancel_req = s->cancel_req, nreaders = s->nreaders, ended = s->term_visible;
-    int early = s->phase == STREAM_FAILED_EARLY;
-    uint64_t alone = s->no_reader_since_ms, ended_ms = s->ended_ms;
-    pthread_mutex_unlock(&s->mu);
-    int running = c->x != NULL || (!ended && !early);
-    uint64_t grace = (uint64_t)c->w->env->cfg->resume_grace_ms;
+    uint64_t alone;
+    int nreaders = stream_readers(c->s, &alone);
+    int cancel_req = stream_cancel_requested(c->s);
+    int running = c->x != NULL || !emit_decided(&c->e);
+    uint64_t grace = (uint64_t)c->cs->h.env->cfg->resume_grace_ms;
     if (running && (cancel_req || (nreaders == 0 && loop_since(now, alone) >= grace))) {
-        metrics_add(&c->w->m.cancels[cancel_req ? CANCEL_REQUEST : CANCEL_CLIENT_GONE], 1);
+        metrics_add(&c->cs->h.m->cancels[cancel_req ? CANCEL_REQUEST : CANCEL_CLIENT_GONE], 1);
         cancel(c, now);
     }
     uncount_if_done(c);
     /* Kept for resume until retention ends; an early failure has nothing to resume. */
-    uint64_t keep = (uint64_t)c->w->env->cfg->stream_retention_ms;
-    int expired = (ended && loop_since(now, ended_ms) >= keep) || (early && nreaders == 0);
-    if (expired && !c->x && !c->in_active)
+    uint64_t keep = (uint64_t)c->cs->h.env->cfg->stream_retention_ms;
+    int early = c->phase == PHASE_FAILED_EARLY;
+    int expired = (!early && c->e.term_sent && loop_since(now, c->e.ended_ms) >= keep) ||
+                  (early && nreaders == 0);
+    if (expired && !c->x && !c->tick.ticking)
         chat_free(c);
 }
 
-void chat_shutdown(chat *c)
+static int on_wake(sched_task *t, uint64_t now)
 {
-    stop_upstream(c);
-    if (c->s->phase == STREAM_WAITING)
-        fail_early(c, 503, "shutdown", "server is shutting down");
-    stream_fail(c->s, "shutdown", "server is shutting down", 0);
-    kick(c, loop_now_ms());
+    check(CHAT_OF(t, wake), now);
+    return 0;
 }
 
-void chat_free_all(worker *w)
+/* The store's news for the owner (any thread): look at it on the owner's next pass. */
+static void owner_notify(stream_sub *sub)
 {
-    while (w->chats) {
-        chat *c = w->chats;
-        stop_upstream(c);
-        c->in_active = 0;
-        chat_free(c);
+    sched_wake(&CHAT_OF(sub, owner)->wake);
+}
+
+/* ---------- the set ---------- */
+
+chat_set *chat_set_new(const chat_host *h)
+{
+    chat_set *cs = calloc(1, sizeof(*cs));
+    if (cs)
+        cs->h = *h;
+    return cs;
+}
+
+void chat_set_free(chat_set *cs)
+{
+    if (!cs)
+        return;
+    while (cs->chats)
+        chat_free(cs->chats);
+    free(cs);
+}
+
+int chat_set_count(const chat_set *cs)
+{
+    return cs->n;
+}
+
+void chat_set_housekeep(chat_set *cs, uint64_t now)
+{
+    for (chat *c = cs->chats, *next; c; c = next) {
+        next = c->next;
+        check_timeouts(c, now);
+        check(c, now);
     }
 }
 
-void chat_request_cancel(stream *s)
+void chat_set_shutdown(chat_set *cs)
 {
-    pthread_mutex_lock(&s->mu);
-    s->cancel_req = 1;
-    pthread_mutex_unlock(&s->mu);
-    worker_poke(s->owner);
+    uint64_t now = loop_now_ms();
+    for (chat *c = cs->chats; c; c = c->next) {
+        stop_upstream(c);
+        fail_early(c, 503, "shutdown", "server is shutting down");
+        emit_fail(&c->e, "shutdown", "server is shutting down", 0);
+        kick(c, now);
+    }
+}
+
+/* ---------- start ---------- */
+
+static chat *chat_new(chat_set *cs, const char *model, const char *client)
+{
+    chat *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    char id[STREAM_ID_LEN + 1];
+    make_id(id, sizeof(id));
+    c->s = stream_create(id, model, cs->h.idx);
+    if (!c->s) {
+        free(c);
+        return NULL;
+    }
+    uint64_t now = loop_now_ms();
+    c->cs = cs;
+    emit_init(&c->e, c->s, &cs->h.env->pace, now);
+    buf_init(&c->errbody, LIM_UP_ERRBODY);
+    snprintf(c->client, sizeof(c->client), "%s", client);
+    c->t0_ms = c->last_up_ms = now;
+    sched_task_init(&c->tick, cs->h.sc, on_tick);
+    sched_task_init(&c->wake, cs->h.sc, on_wake);
+    c->owner.notify = owner_notify;
+    stream_own(c->s, &c->owner);
+    c->next = cs->chats;
+    if (cs->chats)
+        cs->chats->prev = c;
+    cs->chats = c;
+    cs->n++;
+    c->counted = 1;
+    atomic_fetch_add(&live, 1);
+    return c;
+}
+
+/* The upstream sees the same request id as the client and the log. */
+static int add_request_id(prov_http *h, const char *request_id)
+{
+    char line[64];
+    snprintf(line, sizeof(line), "X-Request-Id: %s", request_id);
+    struct curl_slist *l = curl_slist_append(h->headers, line);
+    if (!l)
+        return -1;
+    h->headers = l;
+    return 0;
+}
+
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id)
+{
+    const chatd_env *env = cs->h.env;
+    const char *model = req->model ? req->model : env->cfg->model;
+    prov_http h = {0};
+    chat *c = NULL;
+    if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) < 0 ||
+        add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client)) ||
+        !(c->ps = env->prov->open()))
+        goto fail;
+    c->x = up_start(cs->h.up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
+    if (!c->x)
+        goto fail;
+    prov_http_free(&h);
+    metrics_add(&cs->h.m->streams, 1);
+    stream_ref(c->s);
+    return c->s;
+fail:
+    prov_http_free(&h);
+    if (c)
+        chat_free(c); /* releases the client's slot */
+    else
+        quota_release(client, loop_now_ms());
+    return NULL;
 }

@@ -1,49 +1,49 @@
-/* chat — the owner side of one answer: the upstream transfer (up) feeding the stream's
- * log through the provider's parser, pacing, timeouts, cancellation, and how it ends.
- * A chat lives on the worker that started it; it keeps its stream resumable for the
- * retention period after the end, then drops it from the store and frees itself. */
+/* chat — the owner side of answers: for each, the upstream transfer (up) feeding the
+ * provider's parser, whose text goes through emit (characters, pacing) into the stream;
+ * timeouts, cancellation, the resume grace, how it ends and how long it is kept.
+ * A worker owns one chat_set; every chat lives on that worker's thread, keeps its stream
+ * resumable for the retention period after the end, then expires it and frees itself.
+ * chat knows nothing of HTTP responses: the router makes the readers. */
 #ifndef CHATD_CHAT_H
 #define CHATD_CHAT_H
 
-#include <microhttpd.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "env.h"
+#include "metrics.h"
 #include "req.h"
-#include "stream.h"
-#include "worker.h"
+#include "sched.h"
+#include "store.h"
+#include "up.h"
 
-struct chat {
-    worker *w;
-    stream *s;
-    up_xfer *x;
-    prov_stream *ps;
-    int up_paused;
-    int up_end_seen;   /* the provider's explicit end marker */
-    buf errbody;
-    uint64_t t0_ms, last_up_ms;
-    chat *next, *prev; /* the worker's chats */
-    chat *anext;       /* the worker's pacing list */
-    int in_active;
-    int counted;       /* counts in the worker's live_streams and the client's quota */
-    char client[64];   /* who the per-client limits count against */
-};
+typedef struct chat_set chat_set;
 
-struct reader;
+/* The worker's services a chat uses. */
+typedef struct chat_host {
+    const chatd_env *env;
+    up *up;
+    sched *sc;
+    metrics *m;
+    int idx; /* the worker's index: the stream's owner */
+} chat_host;
 
-/* Starts an answer for a validated request (takes req): the stream, its upstream
- * transfer and the first reader, for mc. On failure an error response was queued.
- * Returns MHD_YES/MHD_NO for the access handler; *out is the reader. */
-enum MHD_Result chat_start(worker *w, struct MHD_Connection *mc, chat_req *req, http_api api,
-                           const char *client, struct reader **out);
+chat_set *chat_set_new(const chat_host *h);
+void chat_set_free(chat_set *cs);               /* stops every upstream transfer */
+int chat_set_count(const chat_set *cs);
 
-/* Worker ticks, on the owner's thread. */
-int chat_pump(chat *c, uint64_t now);       /* pacing; returns whether still active */
-void chat_housekeep(chat *c, uint64_t now); /* timeouts, grace, cancel requests, expiry */
-void chat_shutdown(chat *c);                /* server stopping: end now */
-void chat_free_all(worker *w);              /* worker teardown */
+/* Starts an answer for a validated request: its stream (kept in the store), its upstream
+ * transfer. client: who the per-client limits count (the caller has admitted it with
+ * quota_admit; chat_start takes that slot over and releases it exactly once, also when it
+ * fails). request_id goes to the upstream. Returns a reference to the stream (in the
+ * WAITING phase), or NULL when the upstream request could not be started. */
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id);
 
-/* A cancel for stream s from any worker (the owner acts on its next pass). */
-void chat_request_cancel(stream *s);
+/* Timeouts, grace, cancel requests and expiry of every chat. */
+void chat_set_housekeep(chat_set *cs, uint64_t now);
+/* The server is stopping: every chat ends now (error "shutdown"). */
+void chat_set_shutdown(chat_set *cs);
+
+/* Streams counted against max_streams now, on every worker. */
+int chat_live(void);
 
 #endif

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "resp.h"
 
 static const struct {
     const char *ext, *type;
@@ -61,7 +61,7 @@ void files_security_headers(struct MHD_Response *r)
 
 static enum MHD_Result not_found(struct MHD_Connection *mc)
 {
-    return http_error(mc, 404, "not_found", "no such file", NULL, NULL);
+    return resp_error(mc, API_NATIVE, 404, "not_found", "no such file", NULL, NULL);
 }
 
 /* Opens url under root; fd and st filled, or -1. */
@@ -114,7 +114,7 @@ enum MHD_Result files_serve(struct MHD_Connection *mc, const char *root, const c
     /* File names carry no content hash: revalidate every time (cheap with the ETag). */
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     files_security_headers(r);
-    enum MHD_Result rc = http_queue(mc, status, r);
+    enum MHD_Result rc = resp_queue(mc, status, r);
     MHD_destroy_response(r);
     return rc;
 }

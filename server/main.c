@@ -26,7 +26,7 @@
 
 extern char **environ;
 
-static int resolve_listen(const cfg *c, worker_env *env, char *err, size_t errsz)
+static int resolve_listen(const cfg *c, chatd_env *env, char *err, size_t errsz)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -118,7 +118,7 @@ static void block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static const char *url_host(const worker_env *env, char *out, size_t n)
+static const char *url_host(const chatd_env *env, char *out, size_t n)
 {
     if (env->addr.ss_family == AF_INET6)
         snprintf(out, n, "[%s]", env->cfg->listen_host);
@@ -130,7 +130,7 @@ static const char *url_host(const worker_env *env, char *out, size_t n)
 int main(int argc, char **argv)
 {
     static cfg c;
-    static worker_env env;
+    static chatd_env env;
     char err[512];
     int rc = cfg_load(&c, argc, argv, environ, err, sizeof(err));
     if (rc == 1)
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "chatd: effective configuration:\n");
     cfg_print(&c, stderr);
 
-    if (store_init() < 0) {
+    if (store_use(&store_mem_ops) < 0) {
         fprintf(stderr, "chatd: out of memory\n");
         return 1;
     }
@@ -191,18 +191,9 @@ int main(int argc, char **argv)
     int n = (int)c.workers;
     worker *ws = calloc((size_t)n, sizeof(*ws));
     unsigned port = (unsigned)c.listen_port;
-    int started = 0;
-    for (; ws && started < n; started++)
-        if (worker_start(&ws[started], started, &env, &port, err, sizeof(err)) < 0)
-            break;
-    if (started < n) {
+    if (!ws || worker_start_all(ws, n, &env, &port, err, sizeof(err)) < 0) {
         fprintf(stderr, "chatd: %s\n", ws ? err : "out of memory");
-        for (int i = 0; i < started; i++)
-            worker_request_stop(&ws[i]);
-        for (int i = 0; i < started; i++)
-            worker_join(&ws[i]);
-        for (int i = 0; i < started; i++)
-            worker_free(&ws[i]);
+        free(ws);
         demo_stop(d);
         return 1;
     }
@@ -213,14 +204,9 @@ int main(int argc, char **argv)
     int sig = wait_for_signal();
     fprintf(stderr, "chatd: %s: stopping (grace %ld ms)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
             c.shutdown_grace_ms);
-    for (int i = 0; i < n; i++)
-        worker_request_stop(&ws[i]);
-    for (int i = 0; i < n; i++)
-        worker_join(&ws[i]);
-    for (int i = 0; i < n; i++)
-        worker_free(&ws[i]);
+    worker_stop_all(ws, n);
     free(ws);
-    store_free();
+    store_shutdown();
     quota_free();
     demo_stop(d);
     auth_free(&env.auth);

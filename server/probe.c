@@ -24,7 +24,7 @@ static void on_done(void *ud, int result, long status, const char *why)
 static const up_ops probe_ops = {on_data, on_done};
 
 /* A path every provider answers cheaply: their model lists. */
-static char *probe_url(const worker_env *env)
+static char *probe_url(const chatd_env *env)
 {
     const char *suffix = strcmp(env->prov->name, "ollama") ? "/models" : "/api/tags";
     size_t n = strlen(env->upstream_url) + strlen(suffix) + 1;
@@ -34,14 +34,14 @@ static char *probe_url(const worker_env *env)
     return u;
 }
 
-void probe_tick(worker *w, uint64_t now)
+void probe_tick(up *u, const chatd_env *e, uint64_t now)
 {
     if (in_flight || now < next_ms)
         return;
     next_ms = now + PROBE_EVERY_MS;
-    prov_http h = {probe_url(w->env), NULL, NULL};
-    up_opts o = {w->env->cfg->upstream_connect_timeout_ms};
-    if (h.url && up_start(w->up, &h, &o, &probe_ops, NULL))
+    prov_http h = {probe_url(e), NULL, NULL};
+    up_opts o = {e->cfg->upstream_connect_timeout_ms};
+    if (h.url && up_start(u, &h, &o, &probe_ops, NULL))
         in_flight = 1;
     prov_http_free(&h);
 }

@@ -1,6 +1,7 @@
 /* reader — see reader.h. */
 #include "reader.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,32 +11,80 @@
 
 #include "lim.h"
 
-#define LOCK(s) pthread_mutex_lock(&(s)->mu)
-#define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
+/* What one read from the store takes at most: its encoding stays well under
+ * LIM_READER_OUT (a cluster's event is ~40 bytes plus its text escaped). */
+#define READ_CLUSTERS 128
+#define READ_BYTES 4096
+
+struct reader {
+    reader_set *rs;
+    stream *s;
+    const stream_info *info;
+    struct MHD_Connection *mc; /* NULL once MHD completed the request */
+    enc enc;
+    buf out;                   /* encoded, not yet taken by MHD */
+    api_kind api;
+    int fd;                    /* watched for the peer's hang-up; -1 when not */
+    int shard;                 /* which of the worker's daemons serves mc */
+    int suspended;             /* we suspended mc and have not resumed it */
+    int resp_live;             /* MHD holds our response and may call the callback */
+    int streaming;             /* the event-stream response is queued */
+    int gone;                  /* the client hung up */
+    int finished;              /* the terminal event is in out */
+    int ping_due;
+    int spare_released;        /* the response buffer's unused pages went back */
+    int following;             /* stream_follow'ed and not yet unfollowed */
+    uint64_t last_write_ms;
+    uint64_t first_char_ms;
+    stream_term term;          /* the terminal event written (finished) */
+    sched_task task;           /* resume the connection: there is news */
+    stream_sub sub;
+    reader *next, *prev;       /* the set's readers */
+};
+
+struct reader_set {
+    reader_host h;
+    reader *readers;
+    int n;
+    stream_chunk scratch;      /* one read at a time: this thread's */
+};
+
+#define READER_OF(ptr, field) ((reader *)(void *)((char *)(ptr) - offsetof(reader, field)))
 
 /* ---------- lifetime ---------- */
 
+static void unwatch(reader *r)
+{
+    if (r->fd >= 0)
+        loop_unwatch(r->rs->h.loop, r->fd);
+    r->fd = -1;
+}
+
+static void unfollow(reader *r)
+{
+    if (!r->following)
+        return;
+    r->following = 0;
+    stream_unfollow(r->s, &r->sub); /* no wake-up reaches r from here on... */
+    sched_forget(&r->task);         /* ...and none is left queued */
+}
+
 static void maybe_free(reader *r)
 {
-    if (r->mc || r->resp_live || r->in_resume)
+    if (r->mc || r->resp_live)
         return;
-    worker *w = r->w;
-    if (r->wprev)
-        r->wprev->wnext = r->wnext;
+    reader_set *rs = r->rs;
+    if (r->prev)
+        r->prev->next = r->next;
     else
-        w->readers = r->wnext;
-    if (r->wnext)
-        r->wnext->wprev = r->wprev;
-    w->nreaders--;
-    stream_cursor_free(&r->cur);
+        rs->readers = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    rs->n--;
+    enc_free(&r->enc);
     buf_free(&r->out);
     stream_unref(r->s);
     free(r);
-}
-
-void reader_unlisted(reader *r)
-{
-    maybe_free(r);
 }
 
 static void on_hup(loop *l, int fd, unsigned ev, void *ud);
@@ -44,97 +93,89 @@ static void watch(reader *r, struct MHD_Connection *mc)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     /* Only the peer's FIN/RST: MHD reads the socket itself, we must not consume data. */
-    if (ci && loop_watch(r->w->loop, ci->connect_fd, EPOLLRDHUP, on_hup, r) == 0)
+    if (ci && loop_watch(r->rs->h.loop, ci->connect_fd, EPOLLRDHUP, on_hup, r) == 0)
         r->fd = ci->connect_fd;
 }
 
-static void unwatch(reader *r)
+static int shard_of(const reader_host *h, struct MHD_Connection *mc)
 {
-    if (r->fd >= 0)
-        loop_unwatch(r->w->loop, r->fd);
-    r->fd = -1;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_DAEMON);
+    for (int i = 0; ci && i < h->nmhd; i++)
+        if (h->mhd[i] == ci->daemon)
+            return i;
+    return 0;
 }
 
-reader *reader_new(worker *w, struct MHD_Connection *mc, stream *s, stream_fmt fmt,
-                   int include_usage, http_api api)
+/* The scheduler runs this on the reader's thread when it was woken. */
+static int on_news(sched_task *t, uint64_t now)
+{
+    reader *r = READER_OF(t, task);
+    if (r->suspended && r->mc) {
+        r->suspended = 0;
+        MHD_resume_connection(r->mc);
+        *r->rs->h.mhd_due |= 1u << r->shard;
+    }
+    return 0;
+}
+
+/* From the appending thread, the stream's lock held: only schedule. */
+static void notify(stream_sub *sub)
+{
+    sched_wake(&READER_OF(sub, sub)->task);
+}
+
+reader *reader_new(reader_set *rs, struct MHD_Connection *mc, stream *s, enc_fmt fmt,
+                   int include_usage, api_kind api)
 {
     reader *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    if (stream_cursor_init(&r->cur, s, fmt, include_usage) < 0) {
-        stream_cursor_free(&r->cur);
+    r->info = stream_get_info(s);
+    if (enc_init(&r->enc, fmt, include_usage, r->info) < 0) {
+        enc_free(&r->enc);
         free(r);
         return NULL;
     }
-    buf_init(&r->out, fmt == STREAM_FMT_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    buf_init(&r->out, fmt == ENC_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
     stream_ref(s);
     r->s = s;
-    r->w = w;
+    r->rs = rs;
     r->mc = mc;
     r->api = api;
     r->fd = -1;
-    r->shard = worker_shard_of(w, mc);
+    r->shard = shard_of(&rs->h, mc);
     r->last_write_ms = loop_now_ms();
-    r->wnext = w->readers;
-    if (w->readers)
-        w->readers->wprev = r;
-    w->readers = r;
-    w->nreaders++;
-    LOCK(s);
-    r->snext = s->readers;
-    if (s->readers)
-        s->readers->sprev = r;
-    s->readers = r;
-    s->nreaders++;
-    UNLOCK(s);
+    sched_task_init(&r->task, rs->h.sc, on_news);
+    r->sub.notify = notify;
+    r->next = rs->readers;
+    if (rs->readers)
+        rs->readers->prev = r;
+    rs->readers = r;
+    rs->n++;
+    stream_follow(s, &r->sub);
+    r->following = 1;
     watch(r, mc);
     return r;
 }
 
 int reader_seek(reader *r, int64_t last_id)
 {
-    return stream_seek(r->s, &r->cur, last_id);
-}
-
-/* Leaves the stream's list; the owner learns when the last reader goes (resume grace). */
-static void leave_stream(reader *r)
-{
-    stream *s = r->s;
-    LOCK(s);
-    if (r->sprev)
-        r->sprev->snext = r->snext;
-    else if (s->readers == r)
-        s->readers = r->snext;
-    if (r->snext)
-        r->snext->sprev = r->sprev;
-    r->snext = r->sprev = NULL;
-    int last = --s->nreaders == 0;
-    if (last)
-        s->no_reader_since_ms = loop_now_ms();
-    /* Only a stream still running needs its owner to look now (grace, cancel). */
-    int running = !s->term_visible && s->phase != STREAM_FAILED_EARLY;
-    UNLOCK(s);
-    worker_unqueue(r->w, r);
-    if (last && running)
-        worker_poke(s->owner);
+    uint64_t next = (uint64_t)(last_id + 1);
+    stream_chunk *ch = &r->rs->scratch;
+    stream_chunk_reset(ch);
+    if (stream_read(r->s, NULL, next, 0, 0, ch) < 0)
+        return -1;
+    r->enc.next_id = next;
+    return 0;
 }
 
 void reader_detach(reader *r)
 {
     unwatch(r);
-    leave_stream(r);
+    unfollow(r);
     r->mc = NULL;
     r->suspended = 0;
     maybe_free(r);
-}
-
-int reader_resume_conn(reader *r)
-{
-    if (!r->suspended || !r->mc)
-        return 0;
-    r->suspended = 0;
-    MHD_resume_connection(r->mc);
-    return 1;
 }
 
 static void on_hup(loop *l, int fd, unsigned ev, void *ud)
@@ -142,22 +183,34 @@ static void on_hup(loop *l, int fd, unsigned ev, void *ud)
     reader *r = ud;
     unwatch(r);
     r->gone = 1;
-    worker_wake_reader(r->w, r);
+    stream_set_live(r->s, &r->sub, 0);
+    sched_wake(&r->task);
 }
 
 /* ---------- the response ---------- */
 
-/* Encodes what the stream has released into dst; 0 when nothing yet (suspends). */
+/* Reads what is new and writes it in the reader's format. */
+static int encode_more(reader *r)
+{
+    stream_chunk *ch = &r->rs->scratch;
+    stream_chunk_reset(ch);
+    if (stream_read(r->s, &r->sub, r->enc.next_id, READ_CLUSTERS, READ_BYTES, ch) < 0)
+        return -1;
+    int rc = enc_chunk(&r->enc, r->info, ch, &r->out);
+    if (rc == 1) {
+        r->finished = 1;
+        r->term = ch->term;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Fills dst from what the stream has released; 0 when nothing yet (suspends). */
 static ssize_t fill(reader *r, char *dst, size_t max)
 {
     if (r->gone)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (buf_len(&r->out) == 0 && !r->finished) {
-        int rc = stream_encode(r->s, &r->cur, &r->out, LIM_READER_CHUNK);
-        if (rc < 0)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        r->finished = rc == 1;
-    }
+    if (buf_len(&r->out) == 0 && !r->finished && encode_more(r) < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     if (buf_len(&r->out) == 0 && r->ping_due && !r->finished)
         buf_add(&r->out, ": ping\n\n", 8);
     r->ping_due = 0;
@@ -169,7 +222,7 @@ static ssize_t fill(reader *r, char *dst, size_t max)
         buf_consume(&r->out, n);
         buf_shrink(&r->out);
         r->last_write_ms = loop_now_ms();
-        if (!r->first_char_ms && r->cur.next_id > 1)
+        if (!r->first_char_ms && r->enc.next_id > 1)
             r->first_char_ms = r->last_write_ms;
         return (ssize_t)n;
     }
@@ -218,17 +271,18 @@ static void on_response_free(void *cls)
 
 static enum MHD_Result respond_events(reader *r, struct MHD_Connection *mc)
 {
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIM_RESP_BLOCK, content, r,
-                                                                  on_response_free);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, LIM_RESP_BLOCK,
+                                                                  content, r, on_response_free);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-cache, no-transform");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    MHD_add_response_header(resp, "X-Chatd-Stream-Id", r->s->id);
+    MHD_add_response_header(resp, "X-Chatd-Stream-Id", r->info->id);
     r->resp_live = 1;
     r->streaming = 1;
-    enum MHD_Result rc = http_queue(mc, MHD_HTTP_OK, resp);
+    stream_set_live(r->s, &r->sub, 1);
+    enum MHD_Result rc = resp_queue(mc, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -245,13 +299,18 @@ static unsigned status_for(const char *type)
     return 500;
 }
 
-/* A non-streamed (OpenAI stream:false) answer, whole. */
+/* A non-streamed (OpenAI stream:false) answer, whole, once the stream has ended. */
 static enum MHD_Result respond_whole(reader *r, struct MHD_Connection *mc)
 {
-    stream *s = r->s;
-    LOCK(s);
-    unsigned status = s->term_kind == STREAM_TERM_DONE ? 200 : status_for(s->err_type);
-    UNLOCK(s);
+    stream_chunk *ch = &r->rs->scratch;
+    stream_chunk_reset(ch);
+    if (stream_read(r->s, &r->sub, 1, SIZE_MAX, SIZE_MAX, ch) < 0 || !ch->has_term ||
+        enc_whole(r->info, ch, &r->out) < 0)
+        return resp_error(mc, r->api, 500, "internal_error", "answer too large", NULL, NULL);
+    r->finished = 1;
+    r->term = ch->term;
+    stream_chunk_free(ch); /* a whole answer's room goes back at once */
+    unsigned status = ch->term.kind == STREAM_TERM_DONE ? 200 : status_for(ch->term.type);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         buf_len(&r->out), (void *)buf_ptr(&r->out), MHD_RESPMEM_MUST_COPY);
     buf_free(&r->out);
@@ -259,7 +318,7 @@ static enum MHD_Result respond_whole(reader *r, struct MHD_Connection *mc)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    enum MHD_Result rc = http_queue(mc, status, resp);
+    enum MHD_Result rc = resp_queue(mc, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -273,74 +332,87 @@ static enum MHD_Result wait_more(reader *r, struct MHD_Connection *mc)
 
 enum MHD_Result reader_respond(reader *r, struct MHD_Connection *mc)
 {
-    stream *s = r->s;
     if (r->gone)
         return MHD_NO;
-    LOCK(s);
-    stream_phase phase = s->phase;
-    int status = s->early_status;
-    char type[32], msg[256];
-    memcpy(type, s->early_type, sizeof(type));
-    memcpy(msg, s->early_msg, sizeof(msg));
-    UNLOCK(s);
-    if (phase == STREAM_FAILED_EARLY)
-        return http_fail(mc, r->api, (unsigned)status, type, msg, NULL, NULL);
-    if (phase == STREAM_WAITING)
+    stream_chunk *ch = &r->rs->scratch;
+    stream_chunk_reset(ch);
+    stream_read(r->s, NULL, 0, 0, 0, ch); /* the phase */
+    if (ch->phase == STREAM_FAILED_EARLY)
+        return resp_error(mc, r->api, (unsigned)ch->early.status, ch->early.type, ch->early.msg,
+                          NULL, NULL);
+    if (ch->phase == STREAM_WAITING)
         return wait_more(r, mc);
-    if (r->cur.fmt != STREAM_FMT_OAI_JSON)
+    if (r->enc.fmt != ENC_OAI_JSON)
         return respond_events(r, mc);
-    int rc = stream_encode(s, &r->cur, &r->out, SIZE_MAX);
-    if (rc < 0)
-        return http_fail(mc, r->api, 500, "internal_error", "answer too large", NULL, NULL);
-    return rc == 1 ? respond_whole(r, mc) : wait_more(r, mc);
+    return stream_last_id(r->s) >= 0 ? respond_whole(r, mc) : wait_more(r, mc);
 }
 
-/* ---------- wake-ups, heartbeats ---------- */
-
-void reader_wake_all(stream *s, worker *self)
+void reader_get_stats(const reader *r, reader_stats *st)
 {
-    LOCK(s);
-    for (reader *r = s->readers; r; r = r->snext) {
-        if (r->w == self)
-            worker_wake_reader(self, r);
-        else
-            worker_remote_wake(r->w, r);
+    st->info = r->info;
+    st->chars = r->enc.next_id > 1 ? r->enc.next_id - 1 : 0;
+    if (r->finished && st->chars)
+        st->chars--; /* the terminal event is not a character */
+    st->first_char_ms = r->first_char_ms;
+    st->gone = r->gone;
+    st->streaming = r->streaming;
+    st->finished = r->finished;
+    st->term = r->term;
+}
+
+/* ---------- the set ---------- */
+
+reader_set *reader_set_new(const reader_host *h)
+{
+    reader_set *rs = calloc(1, sizeof(*rs));
+    if (!rs)
+        return NULL;
+    rs->h = *h;
+    stream_chunk_init(&rs->scratch, LIM_LOG_TEXT);
+    return rs;
+}
+
+int reader_set_count(const reader_set *rs)
+{
+    return rs->n;
+}
+
+void reader_set_housekeep(reader_set *rs, uint64_t now)
+{
+    for (reader *r = rs->readers; r; r = r->next) {
+        if (r->streaming && r->mc && !r->finished && !r->gone &&
+            loop_since(now, r->last_write_ms) >= LIM_PING_IDLE_MS) {
+            r->ping_due = 1;
+            r->last_write_ms = now;
+            sched_wake(&r->task);
+        }
     }
-    UNLOCK(s);
 }
 
-uint64_t reader_unsent(stream *s)
+void reader_set_teardown(reader_set *rs)
 {
-    uint64_t worst = 0;
-    LOCK(s);
-    for (reader *r = s->readers; r; r = r->snext) {
-        uint64_t taken = r->cur.next_id ? r->cur.next_id - 1 : 0;
-        if (r->streaming && !r->gone && s->count > taken && s->count - taken > worst)
-            worst = s->count - taken;
-    }
-    UNLOCK(s);
-    return worst;
-}
-
-void reader_housekeep(reader *r, uint64_t now)
-{
-    if (r->streaming && r->mc && !r->finished && !r->gone &&
-        loop_since(now, r->last_write_ms) >= LIM_PING_IDLE_MS) {
-        r->ping_due = 1;
-        r->last_write_ms = now;
-        worker_wake_reader(r->w, r);
+    for (reader *r = rs->readers; r; r = r->next) {
+        r->gone = 1;
+        unfollow(r);
+        if (r->suspended && r->mc) {
+            r->suspended = 0;
+            MHD_resume_connection(r->mc);
+        }
     }
 }
 
-void reader_free_all(worker *w)
+void reader_set_free(reader_set *rs)
 {
-    while (w->readers) {
-        reader *r = w->readers;
+    if (!rs)
+        return;
+    while (rs->readers) {
+        reader *r = rs->readers;
         unwatch(r);
-        leave_stream(r);
+        unfollow(r);
         r->mc = NULL;
         r->resp_live = 0;
-        r->in_resume = 0;
         maybe_free(r);
     }
+    stream_chunk_free(&rs->scratch);
+    free(rs);
 }

@@ -1,5 +1,5 @@
-/* http — see http.h. */
-#include "http.h"
+/* router — see router.h. */
+#include "router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,26 +10,23 @@
 #include <sys/socket.h>
 
 #include "buf.h"
-#include "chat.h"
 #include "files.h"
-#include "reader.h"
-#include "store.h"
 #include "jsonw.h"
 #include "log.h"
-#include "oai.h"
 #include "probe.h"
 #include "quota.h"
 #include "req.h"
-#include "worker.h"
+#include "resp.h"
 
 enum route { R_CHAT = 1 };
 
 /* One request, from the URI callback to the completion callback. */
 typedef struct http_req {
+    resp_ctx rctx;    /* what every response to it carries */
     int begun;        /* the access handler has seen it */
     int routed;       /* its route was taken */
     int route;
-    http_api api;
+    api_kind api;
     buf body;
     int too_large;
     reader *r;
@@ -39,7 +36,6 @@ typedef struct http_req {
     char path[200];
     int raw_bad;      /* the raw URI held an encoded NUL */
     char client[QUOTA_CLIENT_MAX]; /* who the limits count against */
-    const char *cors; /* the request's Origin when the allow-list admits it */
 } http_req;
 
 /* One client connection, for the slow-request watchdog. */
@@ -50,10 +46,36 @@ typedef struct http_conn {
     struct http_conn *next, *prev;
 } http_conn;
 
-void http_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
+struct router {
+    router_host h;
+    const chatd_env *env;
+    http_conn *conns;      /* this worker's client connections */
+};
+
+router *router_new(const router_host *h)
+{
+    router *rt = calloc(1, sizeof(*rt));
+    if (rt) {
+        rt->h = *h;
+        rt->env = h->env;
+    }
+    return rt;
+}
+
+void router_free(router *rt)
+{
+    while (rt && rt->conns) {
+        http_conn *hc = rt->conns;
+        rt->conns = hc->next;
+        free(hc);
+    }
+    free(rt);
+}
+
+void router_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
                         enum MHD_ConnectionNotificationCode code)
 {
-    worker *w = cls;
+    router *w = cls;
     http_conn *hc = *ctx;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -64,7 +86,7 @@ void http_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
         hc->since_ms = loop_now_ms();
         hc->next = w->conns;
         if (w->conns)
-            ((http_conn *)w->conns)->prev = hc;
+            w->conns->prev = hc;
         w->conns = hc;
         *ctx = hc;
         return;
@@ -95,9 +117,8 @@ static void request_read(struct MHD_Connection *mc)
         hc->reading = 0;
 }
 
-void http_watchdog(void *wv, uint64_t now)
+void router_watchdog(router *w, uint64_t now)
 {
-    worker *w = wv;
     uint64_t limit = (uint64_t)w->env->cfg->request_timeout_ms;
     for (http_conn *hc = w->conns; hc; hc = hc->next) {
         /* MHD sees the shut socket on its next read and closes the connection itself. */
@@ -106,27 +127,6 @@ void http_watchdog(void *wv, uint64_t now)
             hc->reading = 0;
         }
     }
-}
-
-/* The request being handled on this thread: every response it queues carries its id. */
-static __thread http_req *current;
-
-const char *http_request_id(void)
-{
-    return current ? current->id : "";
-}
-
-enum MHD_Result http_queue(struct MHD_Connection *mc, unsigned status, struct MHD_Response *r)
-{
-    if (current)
-        MHD_add_response_header(r, "X-Request-Id", current->id);
-    if (current && current->cors) {
-        MHD_add_response_header(r, "Access-Control-Allow-Origin", current->cors);
-        MHD_add_response_header(r, "Vary", "Origin");
-        MHD_add_response_header(r, "Access-Control-Expose-Headers",
-                                "X-Chatd-Stream-Id, X-Request-Id, Retry-After");
-    }
-    return MHD_queue_response(mc, status, r);
 }
 
 /* A client's own request id is kept when it is short and plain; else one is made. */
@@ -150,7 +150,7 @@ static void set_request_id(http_req *hr, struct MHD_Connection *mc)
     hr->id[16] = '\0';
 }
 
-void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+void *router_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
     http_req *hr = calloc(1, sizeof(*hr));
     if (!hr)
@@ -162,55 +162,9 @@ void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
     return hr;
 }
 
-enum MHD_Result http_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n)
+static enum MHD_Result not_allowed(struct MHD_Connection *mc, api_kind api, const char *allow)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)json,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = http_queue(mc, status, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-enum MHD_Result http_error(struct MHD_Connection *mc, unsigned status, const char *type,
-                           const char *msg, const char *hname, const char *hvalue)
-{
-    return http_fail(mc, API_NATIVE, status, type, msg, hname, hvalue);
-}
-
-enum MHD_Result http_fail(struct MHD_Connection *mc, http_api api, unsigned status, const char *type,
-                          const char *msg, const char *hname, const char *hvalue)
-{
-    buf b;
-    buf_init(&b, 4096);
-    int bad = api == API_OPENAI
-                  ? oai_error_body(&b, type, msg)
-                  : buf_addstr(&b, "{\"error\":{\"type\":") | jsonw_str(&b, type, strlen(type)) |
-                        buf_addstr(&b, ",\"message\":") | jsonw_str(&b, msg, strlen(msg)) |
-                        buf_addstr(&b, "}}");
-    struct MHD_Response *r =
-        bad ? NULL
-            : MHD_create_response_from_buffer(buf_len(&b), (void *)buf_ptr(&b), MHD_RESPMEM_MUST_COPY);
-    buf_free(&b);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (hname)
-        MHD_add_response_header(r, hname, hvalue);
-    enum MHD_Result rc = http_queue(mc, status, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-static enum MHD_Result not_allowed(struct MHD_Connection *mc, http_api api, const char *allow)
-{
-    return http_fail(mc, api, 405, "method_not_allowed", "method not allowed here", "Allow", allow);
+    return resp_error(mc, api, 405, "method_not_allowed", "method not allowed here", "Allow", allow);
 }
 
 static int is_get(const char *m)
@@ -229,23 +183,73 @@ static int json_type(const char *ct)
 }
 
 /* First call for POST /api/chat: refuse early what the headers already show is wrong. */
-static enum MHD_Result chat_begin(worker *w, struct MHD_Connection *mc, http_api api, http_req *hr)
+static enum MHD_Result chat_begin(router *w, struct MHD_Connection *mc, api_kind api, http_req *hr)
 {
     const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
     if (!json_type(ct))
-        return http_fail(mc, api, 415, "unsupported_media_type",
+        return resp_error(mc, api, 415, "unsupported_media_type",
                          "Content-Type must be application/json", NULL, NULL);
     long max = w->env->cfg->max_body_bytes;
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)max)
-        return http_fail(mc, api, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return resp_error(mc, api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     hr->route = R_CHAT;
     hr->api = api;
     buf_init(&hr->body, (size_t)max);
     return MHD_YES;
 }
 
-static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req *hr,
+/* Admission: the server's stream cap and the client's limits (a stream slot and a rate
+ * token, or the 429 that says when to retry). 1 when admitted, else 0 with *rc queued. */
+static int admit(router *w, struct MHD_Connection *mc, http_req *hr, enum MHD_Result *rc)
+{
+    api_kind api = hr->api;
+    if (*w->h.stopping) {
+        *rc = resp_error(mc, api, 503, "overloaded", "server is shutting down", "Retry-After", "1");
+        return 0;
+    }
+    if (chat_live() >= w->env->cfg->max_streams) {
+        *rc = resp_error(mc, api, 503, "overloaded", "too many open streams", "Retry-After", "1");
+        return 0;
+    }
+    int retry = 1;
+    int q = quota_admit(hr->client, loop_now_ms(), &retry);
+    if (q == QUOTA_OK)
+        return 1;
+    metrics_add(&w->h.m->rate_limited, 1);
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%d", retry);
+    const char *msg = q == QUOTA_STREAMS ? "too many concurrent streams for this client"
+                      : q == QUOTA_RATE  ? "too many requests: slow down"
+                                         : "too many clients";
+    *rc = resp_error(mc, api, 429, "rate_limited", msg, "Retry-After", ra);
+    return 0;
+}
+
+static enc_fmt format_for(api_kind api, const chat_req *req)
+{
+    if (api == API_NATIVE)
+        return ENC_NATIVE;
+    return req->stream ? ENC_OAI_SSE : ENC_OAI_JSON;
+}
+
+/* A validated request: admitted, its chat started, this connection its first reader
+ * (suspended until the upstream answers). */
+static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr, const chat_req *req)
+{
+    enum MHD_Result rc;
+    if (!admit(w, mc, hr, &rc))
+        return rc;
+    stream *s = chat_start(w->h.chats, req, hr->client, hr->id);
+    if (!s)
+        return resp_error(mc, hr->api, 500, "internal_error", "could not start the upstream request",
+                          NULL, NULL);
+    hr->r = reader_new(w->h.readers, mc, s, format_for(hr->api, req), req->include_usage, hr->api);
+    stream_unref(s); /* the chat and the reader hold theirs; with no reader the grace ends it */
+    return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
+}
+
+static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req *hr,
                                  const char *upload, size_t *upload_size)
 {
     if (hr->r)
@@ -260,44 +264,53 @@ static enum MHD_Result chat_body(worker *w, struct MHD_Connection *mc, http_req 
     }
     request_read(mc); /* the final call: the body is whole */
     if (hr->too_large)
-        return http_fail(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return resp_error(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
     int flags = hr->api == API_OPENAI ? REQ_OPENAI : 0;
     const cfg *cf = w->env->cfg;
     req_limits lim = {(size_t)cf->max_messages, (size_t)cf->max_message_bytes};
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)
-        return http_fail(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
+        return resp_error(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
-    return chat_start(w, mc, &req, hr->api, hr->client, &hr->r);
+    enum MHD_Result rc = start(w, mc, hr, &req);
+    req_free(&req);
+    return rc;
 }
 
 /* GET /v1/models: the model chatd uses when a request names none. */
-static enum MHD_Result models(worker *w, struct MHD_Connection *mc)
+static enum MHD_Result models(router *w, struct MHD_Connection *mc)
 {
     const char *m = w->env->cfg->model;
     buf b;
     buf_init(&b, 4096);
-    int bad = buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":") | jsonw_str(&b, m, strlen(m)) |
-              buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}");
-    enum MHD_Result rc = bad ? MHD_NO : http_json(mc, 200, buf_ptr(&b), buf_len(&b));
+    int bad = buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":") < 0 ||
+              jsonw_str(&b, m, strlen(m)) < 0 ||
+              buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}") < 0;
+    enum MHD_Result rc = bad ? MHD_NO : resp_json(mc, 200, buf_ptr(&b), buf_len(&b));
     buf_free(&b);
     return rc;
 }
 
-/* "/api/streams/ID" or "/api/streams/ID/cancel": copies ID, returns the rest or NULL. */
-static const char *stream_path(const char *url, char *id)
+/* "/api/streams/ID" or "/api/streams/ID/cancel": the rest after ID ("" or "/cancel"), or
+ * NULL for any other path. *id_ok: ID has the shape of a stream id (copied into id). */
+static const char *stream_path(const char *url, char *id, int *id_ok)
 {
     static const char prefix[] = "/api/streams/";
     if (strncmp(url, prefix, sizeof(prefix) - 1))
         return NULL;
     const char *p = url + sizeof(prefix) - 1;
-    size_t n = strspn(p, "0123456789abcdef");
-    if (n != STREAM_ID_LEN)
+    size_t seg = strcspn(p, "/");
+    const char *rest = p + seg;
+    if (!seg || (*rest && strcmp(rest, "/cancel")))
         return NULL;
-    memcpy(id, p, n);
-    id[n] = '\0';
-    return p + n;
+    size_t n = strspn(p, "0123456789abcdef");
+    *id_ok = n == STREAM_ID_LEN && seg == n;
+    if (*id_ok) {
+        memcpy(id, p, n);
+        id[n] = '\0';
+    }
+    return rest;
 }
 
 /* Last-Event-ID header, else ?last_event_id=; -1 when neither; -2 when malformed. */
@@ -314,34 +327,34 @@ static int64_t last_event_id(struct MHD_Connection *mc)
 }
 
 /* GET /api/streams/{id}: replay after Last-Event-ID, then follow live. */
-static enum MHD_Result resume(worker *w, struct MHD_Connection *mc, const char *id, http_req *hr)
+static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *id, http_req *hr)
 {
     int64_t last = last_event_id(mc);
     if (last == -2)
-        return http_error(mc, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
-    stream *s = store_get(id);
+        return resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
+    stream *s = stream_find(id);
     if (!s)
-        return http_error(mc, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
     int64_t end = stream_last_id(s);
     enum MHD_Result rc;
     if (end >= 0 && last > end) {
-        rc = http_error(mc, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        rc = resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
         goto out;
     }
     if (end >= 0 && last == end) {
         /* Nothing after the terminal event: 204 tells EventSource not to reconnect. */
-        rc = http_json(mc, 204, "", 0);
+        rc = resp_json(mc, 204, "", 0);
         goto out;
     }
-    reader *r = reader_new(w, mc, s, STREAM_FMT_NATIVE, 0, API_NATIVE);
+    reader *r = reader_new(w->h.readers, mc, s, ENC_NATIVE, 0, API_NATIVE);
     if (!r) {
         rc = MHD_NO;
         goto out;
     }
     hr->r = r;
-    metrics_add(&w->m.resumes, 1);
+    metrics_add(&w->h.m->resumes, 1);
     if (reader_seek(r, last) < 0) {
-        rc = http_error(mc, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        rc = resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
         goto out;
     }
     rc = reader_respond(r, mc);
@@ -353,27 +366,34 @@ out:
 /* POST /api/streams/{id}/cancel: the owner aborts the upstream on its next pass. */
 static enum MHD_Result cancel(struct MHD_Connection *mc, const char *id)
 {
-    stream *s = store_get(id);
+    stream *s = stream_find(id);
     if (!s)
-        return http_error(mc, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
     char body[96];
-    int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}", s->id,
-                     stream_last_id(s) >= 0 ? "finished" : "cancelling");
-    chat_request_cancel(s);
+    int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}",
+                     stream_get_info(s)->id, stream_last_id(s) >= 0 ? "finished" : "cancelling");
+    stream_cancel(s);
     stream_unref(s);
-    return http_json(mc, 202, body, (size_t)n);
+    return resp_json(mc, 202, body, (size_t)n);
 }
 
-static enum MHD_Result route_streams(worker *w, struct MHD_Connection *mc, const char *url,
+static enum MHD_Result route_streams(router *w, struct MHD_Connection *mc, const char *url,
                                      const char *method, http_req *hr)
 {
     char id[STREAM_ID_LEN + 1];
-    const char *rest = stream_path(url, id);
-    if (!rest || (*rest && strcmp(rest, "/cancel")))
-        return http_error(mc, 404, "not_found", "no such endpoint", NULL, NULL);
-    if (*rest)
-        return strcmp(method, "POST") ? not_allowed(mc, API_NATIVE, "POST") : cancel(mc, id);
-    return is_get(method) ? resume(w, mc, id, hr) : not_allowed(mc, API_NATIVE, "GET, HEAD");
+    int id_ok = 0;
+    const char *rest = stream_path(url, id, &id_ok);
+    if (!rest)
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such endpoint", NULL, NULL);
+    /* A known path with the wrong method is 405 whatever the id; then an id that cannot
+     * be one of ours is an unknown stream. */
+    int want_post = *rest != '\0';
+    if (want_post ? strcmp(method, "POST") != 0 : !is_get(method))
+        return not_allowed(mc, API_NATIVE, want_post ? "POST" : "GET, HEAD");
+    if (!id_ok)
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)",
+                          NULL, NULL);
+    return want_post ? cancel(mc, id) : resume(w, mc, id, hr);
 }
 
 /* Is origin in the comma-separated allow-list ("*" admits any)? */
@@ -392,22 +412,22 @@ static int origin_allowed(const char *list, const char *origin)
 }
 
 /* Answers a CORS preflight; remembers an admitted Origin for the real request. */
-static enum MHD_Result cors(worker *w, struct MHD_Connection *mc, const char *method, http_req *hr,
+static enum MHD_Result cors(router *w, struct MHD_Connection *mc, const char *method, http_req *hr,
                             int *done)
 {
     const char *origin = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin");
     const char *list = w->env->cfg->cors_origins;
     *done = 0;
     if (origin && *list && origin_allowed(list, origin))
-        hr->cors = origin;
+        hr->rctx.cors = origin;
     if (strcmp(method, "OPTIONS"))
         return MHD_YES;
     *done = 1;
     if (!origin)
-        return http_error(mc, 405, "method_not_allowed", "OPTIONS is for CORS preflights",
+        return resp_error(mc, API_NATIVE, 405, "method_not_allowed", "OPTIONS is for CORS preflights",
                           "Allow", "GET, POST");
-    if (!hr->cors)
-        return http_error(mc, 403, "forbidden", "origin not allowed", NULL, NULL);
+    if (!hr->rctx.cors)
+        return resp_error(mc, API_NATIVE, 403, "forbidden", "origin not allowed", NULL, NULL);
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
@@ -415,7 +435,7 @@ static enum MHD_Result cors(worker *w, struct MHD_Connection *mc, const char *me
     MHD_add_response_header(r, "Access-Control-Allow-Headers",
                             "Authorization, Content-Type, Last-Event-ID, X-Request-Id");
     MHD_add_response_header(r, "Access-Control-Max-Age", "600");
-    enum MHD_Result rc = http_queue(mc, 204, r);
+    enum MHD_Result rc = resp_queue(mc, 204, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -438,8 +458,8 @@ static void set_client(struct MHD_Connection *mc, http_req *hr, int key)
 }
 
 /* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
-static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const char *url,
-                                 const char *method, http_api api, http_req *hr)
+static enum MHD_Result route_api(router *w, struct MHD_Connection *mc, const char *url,
+                                 const char *method, api_kind api, http_req *hr)
 {
     int preflight;
     enum MHD_Result rc = cors(w, mc, method, hr, &preflight);
@@ -448,7 +468,7 @@ static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const cha
     const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
     int key = auth_check(&w->env->auth, h);
     if (!key)
-        return http_fail(mc, api, 401, "unauthorized", "a valid API key is required",
+        return resp_error(mc, api, 401, "unauthorized", "a valid API key is required",
                          "WWW-Authenticate", "Bearer");
     set_client(mc, hr, auth_enabled(&w->env->auth) ? key : 0);
     if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions"))
@@ -457,15 +477,15 @@ static enum MHD_Result route_api(worker *w, struct MHD_Connection *mc, const cha
         return is_get(method) ? models(w, mc) : not_allowed(mc, api, "GET, HEAD");
     if (!strncmp(url, "/api/streams/", 13))
         return route_streams(w, mc, url, method, hr);
-    return http_fail(mc, api, 404, "not_found", "no such endpoint", NULL, NULL);
+    return resp_error(mc, api, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
 /* GET /metrics: Prometheus' text exposition. */
-static enum MHD_Result metrics_page(struct MHD_Connection *mc)
+static enum MHD_Result metrics_page(router *w, struct MHD_Connection *mc)
 {
     buf b;
     buf_init(&b, 1 << 20);
-    if (worker_render_metrics(&b) < 0) {
+    if (w->h.render_metrics(&b) < 0) {
         buf_free(&b);
         return MHD_NO;
     }
@@ -476,7 +496,7 @@ static enum MHD_Result metrics_page(struct MHD_Connection *mc)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    enum MHD_Result rc = http_queue(mc, 200, r);
+    enum MHD_Result rc = resp_queue(mc, 200, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -490,14 +510,14 @@ static enum MHD_Result ready(struct MHD_Connection *mc)
     static const char unknown[] = "{\"status\":\"not_ready\",\"upstream\":\"checking\"}";
     switch (probe_state()) {
     case PROBE_REACHABLE:
-        return http_json(mc, 200, ok, sizeof(ok) - 1);
+        return resp_json(mc, 200, ok, sizeof(ok) - 1);
     case PROBE_UNREACHABLE:
-        return http_json(mc, 503, down, sizeof(down) - 1);
+        return resp_json(mc, 503, down, sizeof(down) - 1);
     }
-    return http_json(mc, 503, unknown, sizeof(unknown) - 1);
+    return resp_json(mc, 503, unknown, sizeof(unknown) - 1);
 }
 
-static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const char *url,
+static enum MHD_Result route_first(router *w, struct MHD_Connection *mc, const char *url,
                                    const char *method, http_req *hr)
 {
     if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api"))
@@ -505,11 +525,11 @@ static enum MHD_Result route_first(worker *w, struct MHD_Connection *mc, const c
     if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
         return route_api(w, mc, url, method, API_OPENAI, hr);
     if (!strcmp(url, "/metrics"))
-        return is_get(method) ? metrics_page(mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
+        return is_get(method) ? metrics_page(w, mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/readyz"))
         return is_get(method) ? ready(mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/healthz"))
-        return is_get(method) ? http_json(mc, 200, "{\"status\":\"ok\"}", 15)
+        return is_get(method) ? resp_json(mc, 200, "{\"status\":\"ok\"}", 15)
                               : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!is_get(method))
         return not_allowed(mc, API_NATIVE, "GET, HEAD");
@@ -548,39 +568,40 @@ static int has_body(struct MHD_Connection *mc)
 }
 
 /* Checks every request gets, then the route. */
-static enum MHD_Result first_call(worker *w, struct MHD_Connection *mc, const char *url,
+static enum MHD_Result first_call(router *w, struct MHD_Connection *mc, const char *url,
                                   const char *method, http_req *hr)
 {
     hr->routed = 1;
-    http_api api = !strncmp(url, "/v1/", 4) ? API_OPENAI : API_NATIVE;
+    api_kind api = !strncmp(url, "/v1/", 4) ? API_OPENAI : API_NATIVE;
     const union MHD_ConnectionInfo *hs = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     int n[2];
     framing(mc, n);
     if (hr->raw_bad)
-        return http_fail(mc, api, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
+        return resp_error(mc, api, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
     if (n[0] > 1 || (n[0] && n[1]))
-        return http_fail(mc, api, 400, "invalid_request",
+        return resp_error(mc, api, 400, "invalid_request",
                          "ambiguous body length: several Content-Length headers, or one with "
                          "Transfer-Encoding", "Connection", "close");
     if (hs && hs->header_size > (size_t)w->env->cfg->max_header_bytes)
-        return http_fail(mc, api, 431, "header_too_large", "request headers are too large", NULL, NULL);
+        return resp_error(mc, api, 431, "header_too_large", "request headers are too large", NULL, NULL);
     return route_first(w, mc, url, method, hr);
 }
 
-enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char *url,
+enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const char *url,
                                 const char *method, const char *version, const char *upload,
                                 size_t *upload_size, void **con_cls)
 {
-    worker *w = cls;
+    router *w = cls;
     http_req *hr = *con_cls;
     if (!hr)
         return MHD_NO;
     enum MHD_Result rc;
-    current = hr;
+    resp_begin(&hr->rctx);
     if (!hr->begun) {
         hr->begun = 1;
-        metrics_add(&w->m.requests, 1);
+        metrics_add(&w->h.m->requests, 1);
         set_request_id(hr, mc);
+        hr->rctx.request_id = hr->id;
         snprintf(hr->method, sizeof(hr->method), "%s", method);
         snprintf(hr->path, sizeof(hr->path), "%s", url);
         rc = bodyless(method) && !has_body(mc) ? MHD_YES : first_call(w, mc, url, method, hr);
@@ -595,7 +616,7 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
     }
     if (hr->route != R_CHAT)
         request_read(mc);
-    current = NULL;
+    resp_end();
     return rc;
 }
 
@@ -603,21 +624,23 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *mc, const char
  * reader saw it (done, cancelled, error:TYPE); else how the connection ended. */
 static void outcome(const http_req *hr, enum MHD_RequestTerminationCode toe, char *out, size_t n)
 {
-    const reader *r = hr->r;
     const char *o = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK       ? "ok"
                     : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
                                                                     : "aborted";
-    if (r && (r->gone || (r->streaming && !r->finished)))
+    reader_stats st;
+    if (hr->r)
+        reader_get_stats(hr->r, &st);
+    if (hr->r && (st.gone || (st.streaming && !st.finished)))
         o = "client_gone";
-    else if (r && r->finished && r->s->term_kind == STREAM_TERM_ERROR) {
-        snprintf(out, n, "error:%s", r->s->err_type);
+    else if (hr->r && st.finished && st.term.kind == STREAM_TERM_ERROR) {
+        snprintf(out, n, "error:%s", st.term.type);
         return;
-    } else if (r && r->finished)
-        o = strcmp(r->s->finish_reason, "cancelled") ? "done" : "cancelled";
+    } else if (hr->r && st.finished)
+        o = strcmp(st.term.finish_reason, "cancelled") ? "done" : "cancelled";
     snprintf(out, n, "%s", o);
 }
 
-static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
+static void log_request(router *w, struct MHD_Connection *mc, http_req *hr,
                         enum MHD_RequestTerminationCode toe)
 {
     if (!log_enabled(LOG_DEBUG) && !log_enabled(LOG_INFO))
@@ -635,21 +658,20 @@ static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
     jsonw_str(&b, hr->path, strlen(hr->path));
     buf_addf(&b, ",\"status\":%u,\"duration_ms\":%llu", ci ? ci->http_status : 0,
              (unsigned long long)(loop_now_ms() - hr->t0_ms));
+    buf_addf(&b, ",\"worker\":%d", w->h.idx);
     if (hr->r) {
-        stream *s = hr->r->s;
+        reader_stats st;
+        reader_get_stats(hr->r, &st);
         const char *pname = cfg_provider_name(w->env->cfg);
-        pthread_mutex_lock(&s->mu);
-        uint64_t sent = hr->r->cur.next_id > 1 ? hr->r->cur.next_id - 1 : 0;
-        uint64_t chars = sent < s->count ? sent : s->count;
-        pthread_mutex_unlock(&s->mu);
         buf_addstr(&b, ",\"provider\":");
         jsonw_str(&b, pname, strlen(pname));
         buf_addstr(&b, ",\"model\":");
-        jsonw_str(&b, s->model, strlen(s->model));
-        buf_addf(&b, ",\"stream_id\":\"%s\",\"characters\":%llu", s->id, (unsigned long long)chars);
-        if (hr->r->first_char_ms)
+        jsonw_str(&b, st.info->model, strlen(st.info->model));
+        buf_addf(&b, ",\"stream_id\":\"%s\",\"characters\":%llu", st.info->id,
+                 (unsigned long long)st.chars);
+        if (st.first_char_ms)
             buf_addf(&b, ",\"first_char_ms\":%llu",
-                     (unsigned long long)(hr->r->first_char_ms - hr->t0_ms));
+                     (unsigned long long)(st.first_char_ms - hr->t0_ms));
     }
     char o[64];
     outcome(hr, toe, o, sizeof(o));
@@ -662,7 +684,7 @@ static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
     buf_free(&b);
 }
 
-void http_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+void router_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                        enum MHD_RequestTerminationCode toe)
 {
     http_req *hr = *con_cls;

@@ -1,0 +1,32 @@
+/* encode — writes a stream's events in one reader's format: chatd's native event stream
+ * (start, delta, reasoning, done/error with ids), OpenAI's chat.completion.chunk stream,
+ * or OpenAI's single chat.completion object. It works on what the reader has read from
+ * the store (a stream_chunk), outside any lock; the reader owns the enc and its output. */
+#ifndef CHATD_ENCODE_H
+#define CHATD_ENCODE_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "store.h"
+
+typedef enum { ENC_NATIVE, ENC_OAI_SSE, ENC_OAI_JSON } enc_fmt;
+
+typedef struct enc {
+    enc_fmt fmt;
+    int include_usage;   /* OpenAI stream: the usage chunk */
+    int retry_sent;      /* native: the retry line opens every response */
+    uint64_t next_id;    /* the next event to write */
+    buf head;            /* OpenAI stream: the fields every chunk repeats */
+} enc;
+
+int enc_init(enc *c, enc_fmt fmt, int include_usage, const stream_info *info); /* 0 or -1 */
+void enc_free(enc *c);
+/* Writes the start event when it is next, then the chunk's clusters from c->next_id,
+ * then its terminal event. 1 once the terminal event is written, 0 if not yet, -1 when
+ * out is full (a cap error). */
+int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out);
+/* The non-streamed answer from a chunk that holds the whole stream and its end. */
+int enc_whole(const stream_info *info, const stream_chunk *ch, buf *out);
+
+#endif
