@@ -17,18 +17,29 @@ void buf_free(buf *b)
     free(b->data);
     b->data = NULL;
     b->off = b->len = b->alloc = 0;
+    b->failed = 0;
 }
 
 void buf_reset(buf *b)
 {
     b->off = b->len = 0;
+    b->failed = 0;
+}
+
+/* Every failure goes through here: it is what makes the error sticky. */
+static int fail(buf *b)
+{
+    b->failed = 1;
+    return -1;
 }
 
 /* Room for n more bytes (plus a NUL), compacting before growing. */
 int buf_reserve(buf *b, size_t n)
 {
-    if (n > b->cap || b->len > b->cap - n)
+    if (b->failed)
         return -1;
+    if (n > b->cap || b->len > b->cap - n)
+        return fail(b);
     size_t need = b->len + n + 1;
     if (b->off + need <= b->alloc)
         return 0;
@@ -44,7 +55,7 @@ int buf_reserve(buf *b, size_t n)
         na = b->cap + 1;
     char *p = malloc(na);
     if (!p)
-        return -1;
+        return fail(b);
     if (b->len)
         memcpy(p, b->data + b->off, b->len);
     free(b->data);
@@ -70,13 +81,15 @@ int buf_addstr(buf *b, const char *s)
 
 int buf_addf(buf *b, const char *fmt, ...)
 {
+    if (b->failed)
+        return -1;
     char small[256];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0)
-        return -1;
+        return fail(b);
     if ((size_t)n < sizeof(small))
         return buf_add(b, small, (size_t)n);
     if (buf_reserve(b, (size_t)n) < 0)
@@ -100,8 +113,11 @@ void buf_consume(buf *b, size_t n)
 
 void buf_shrink(buf *b)
 {
-    if (b->len == 0)
+    if (b->len == 0) {
+        int failed = b->failed;
         buf_free(b);
+        b->failed = failed;
+    }
 }
 
 char *buf_take(buf *b)

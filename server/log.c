@@ -34,6 +34,8 @@ static void stamp(buf *b, int level)
     buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\"", t, (long)tv.tv_usec / 1000, names[level]);
 }
 
+/* Writes the line only if every add into b went through: buf's error is sticky, so a
+ * failed piece anywhere makes the closing add fail too. */
 static void emit(buf *b)
 {
     if (buf_add(b, "}\n", 2) == 0 && write(STDERR_FILENO, buf_ptr(b), buf_len(b)) < 0) {

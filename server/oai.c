@@ -6,31 +6,36 @@
 
 #include "jsonw.h"
 
-#define ROLLBACK(b, mark, expr)                                                                    \
-    do {                                                                                           \
-        if (expr) {                                                                                \
-            (b)->len = (mark);                                                                     \
-            return -1;                                                                             \
-        }                                                                                          \
-        return 0;                                                                                  \
-    } while (0)
+/* Every writer below appends its pieces as plain statements (buf's error is sticky) and
+ * checks once: on failure the buffer goes back to where it was, so a half chunk never
+ * reaches a client; the error stays set for the caller to see. */
+static int done(buf *b, size_t mark)
+{
+    if (buf_failed(b)) {
+        b->len = mark;
+        return -1;
+    }
+    return 0;
+}
 
 int oai_chunk_head(buf *b, const char *id, long created, const char *model)
 {
     size_t mark = buf_len(b);
-    ROLLBACK(b, mark,
-             buf_addstr(b, "{\"id\":\"chatcmpl-") | buf_addstr(b, id) |
-                 buf_addf(b, "\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":", created) |
-                 jsonw_str(b, model, strlen(model)));
+    buf_addstr(b, "{\"id\":\"chatcmpl-");
+    buf_addstr(b, id);
+    buf_addf(b, "\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":", created);
+    jsonw_str(b, model, strlen(model));
+    return done(b, mark);
 }
 
 int oai_chunk_role(buf *out, const char *head, size_t hn)
 {
     size_t mark = buf_len(out);
-    ROLLBACK(out, mark,
-             buf_add(out, "data: ", 6) | buf_add(out, head, hn) |
-                 buf_addstr(out, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                                 "\"content\":\"\"},\"finish_reason\":null}]}\n\n"));
+    buf_add(out, "data: ", 6);
+    buf_add(out, head, hn);
+    buf_addstr(out, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
+                    "\"content\":\"\"},\"finish_reason\":null}]}\n\n");
+    return done(out, mark);
 }
 
 int oai_chunk_text(buf *out, const char *head, size_t hn, int reasoning, const char *p, size_t n)
@@ -38,30 +43,38 @@ int oai_chunk_text(buf *out, const char *head, size_t hn, int reasoning, const c
     size_t mark = buf_len(out);
     const char *field = reasoning ? ",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":"
                                    : ",\"choices\":[{\"index\":0,\"delta\":{\"content\":";
-    ROLLBACK(out, mark,
-             buf_add(out, "data: ", 6) | buf_add(out, head, hn) | buf_addstr(out, field) |
-                 jsonw_str(out, p, n) | buf_addstr(out, "},\"finish_reason\":null}]}\n\n"));
+    buf_add(out, "data: ", 6);
+    buf_add(out, head, hn);
+    buf_addstr(out, field);
+    jsonw_str(out, p, n);
+    buf_addstr(out, "},\"finish_reason\":null}]}\n\n");
+    return done(out, mark);
 }
 
-static int usage_obj(buf *b, long prompt, long completion)
+static void usage_obj(buf *b, long prompt, long completion)
 {
-    return buf_addf(b, "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
-                    prompt, completion, prompt + completion);
+    buf_addf(b, "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
+             prompt, completion, prompt + completion);
 }
 
 int oai_chunk_end(buf *out, const char *head, size_t hn, const char *finish, int with_usage,
                   long prompt, long completion)
 {
     size_t mark = buf_len(out);
-    int rc = buf_add(out, "data: ", 6) | buf_add(out, head, hn) |
-             buf_addstr(out, ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":") |
-             jsonw_str(out, finish, strlen(finish)) | buf_addstr(out, "}]}\n\n");
-    if (with_usage)
-        rc |= buf_add(out, "data: ", 6) | buf_add(out, head, hn) |
-              buf_addstr(out, ",\"choices\":[],") |
-              usage_obj(out, prompt < 0 ? 0 : prompt, completion < 0 ? 0 : completion) |
-              buf_addstr(out, "}\n\n");
-    ROLLBACK(out, mark, rc | buf_addstr(out, "data: [DONE]\n\n"));
+    buf_add(out, "data: ", 6);
+    buf_add(out, head, hn);
+    buf_addstr(out, ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":");
+    jsonw_str(out, finish, strlen(finish));
+    buf_addstr(out, "}]}\n\n");
+    if (with_usage) {
+        buf_add(out, "data: ", 6);
+        buf_add(out, head, hn);
+        buf_addstr(out, ",\"choices\":[],");
+        usage_obj(out, prompt < 0 ? 0 : prompt, completion < 0 ? 0 : completion);
+        buf_addstr(out, "}\n\n");
+    }
+    buf_addstr(out, "data: [DONE]\n\n");
+    return done(out, mark);
 }
 
 /* chatd's error types in OpenAI's vocabulary (the SDKs key their classes on the status). */
@@ -84,25 +97,32 @@ static const char *oai_type(const char *type)
     return "server_error";
 }
 
-static int error_obj(buf *b, const char *type, const char *msg)
+static void error_obj(buf *b, const char *type, const char *msg)
 {
     const char *t = oai_type(type);
-    return buf_addstr(b, "{\"error\":{\"message\":") | jsonw_str(b, msg, strlen(msg)) |
-           buf_addstr(b, ",\"type\":") | jsonw_str(b, t, strlen(t)) |
-           buf_addstr(b, ",\"param\":null,\"code\":") | jsonw_str(b, type, strlen(type)) |
-           buf_addstr(b, "}}");
+    buf_addstr(b, "{\"error\":{\"message\":");
+    jsonw_str(b, msg, strlen(msg));
+    buf_addstr(b, ",\"type\":");
+    jsonw_str(b, t, strlen(t));
+    buf_addstr(b, ",\"param\":null,\"code\":");
+    jsonw_str(b, type, strlen(type));
+    buf_addstr(b, "}}");
 }
 
 int oai_chunk_error(buf *out, const char *type, const char *msg)
 {
     size_t mark = buf_len(out);
-    ROLLBACK(out, mark, buf_add(out, "data: ", 6) | error_obj(out, type, msg) | buf_addstr(out, "\n\n"));
+    buf_add(out, "data: ", 6);
+    error_obj(out, type, msg);
+    buf_addstr(out, "\n\n");
+    return done(out, mark);
 }
 
 int oai_error_body(buf *out, const char *type, const char *msg)
 {
     size_t mark = buf_len(out);
-    ROLLBACK(out, mark, error_obj(out, type, msg));
+    error_obj(out, type, msg);
+    return done(out, mark);
 }
 
 int oai_completion(buf *out, const char *id, long created, const char *model, const char *text,
@@ -110,15 +130,20 @@ int oai_completion(buf *out, const char *id, long created, const char *model, co
                    long completion)
 {
     size_t mark = buf_len(out);
-    int rc = buf_addstr(out, "{\"id\":\"chatcmpl-") | buf_addstr(out, id) |
-             buf_addf(out, "\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", created) |
-             jsonw_str(out, model, strlen(model)) |
-             buf_addstr(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":") |
-             jsonw_str(out, text, tn);
-    if (rn)
-        rc |= buf_addstr(out, ",\"reasoning_content\":") | jsonw_str(out, reasoning, rn);
-    rc |= buf_addstr(out, "},\"logprobs\":null,\"finish_reason\":") |
-          jsonw_str(out, finish, strlen(finish)) | buf_addstr(out, "}],");
-    rc |= usage_obj(out, prompt < 0 ? 0 : prompt, completion < 0 ? 0 : completion) | buf_addstr(out, "}");
-    ROLLBACK(out, mark, rc);
+    buf_addstr(out, "{\"id\":\"chatcmpl-");
+    buf_addstr(out, id);
+    buf_addf(out, "\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", created);
+    jsonw_str(out, model, strlen(model));
+    buf_addstr(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    jsonw_str(out, text, tn);
+    if (rn) {
+        buf_addstr(out, ",\"reasoning_content\":");
+        jsonw_str(out, reasoning, rn);
+    }
+    buf_addstr(out, "},\"logprobs\":null,\"finish_reason\":");
+    jsonw_str(out, finish, strlen(finish));
+    buf_addstr(out, "}],");
+    usage_obj(out, prompt < 0 ? 0 : prompt, completion < 0 ? 0 : completion);
+    buf_addstr(out, "}");
+    return done(out, mark);
 }

@@ -1,7 +1,7 @@
 /* oai — encodes chatd's output in OpenAI's chat-completions shapes: the streamed
  * chat.completion.chunk events (`data: {...}` lines ending in `data: [DONE]`), the
  * single chat.completion object, and OpenAI's error object. Appends to caller-owned bufs;
- * a failed call leaves the buf as it was. */
+ * a failed call (-1) leaves the buf's bytes as they were, with its sticky error set. */
 #ifndef CHATD_OAI_H
 #define CHATD_OAI_H
 

@@ -53,14 +53,16 @@ static char *join(const chat_req *req, size_t from, size_t to, const char *role)
             need += strlen(req->msgs[i].content) + 2;
     buf b;
     buf_init(&b, need);
-    int rc = 0, first = 1;
-    for (size_t i = from; i < to && rc == 0; i++) {
+    int first = 1;
+    for (size_t i = from; i < to && !buf_failed(&b); i++) {
         if (strcmp(req->msgs[i].role, role) != 0)
             continue;
-        rc = (first ? 0 : buf_add(&b, "\n\n", 2)) | buf_addstr(&b, req->msgs[i].content);
+        if (!first)
+            buf_add(&b, "\n\n", 2);
+        buf_addstr(&b, req->msgs[i].content);
         first = 0;
     }
-    char *s = rc == 0 ? buf_take(&b) : NULL;
+    char *s = buf_failed(&b) ? NULL : buf_take(&b);
     buf_free(&b);
     return s;
 }
