@@ -38,9 +38,12 @@ static int enc_start(enc *c, const stream_info *info, buf *out)
         return oai_chunk_role(out, buf_ptr(&c->head), buf_len(&c->head));
     buf j;
     buf_init(&j, EVENT_JSON_MAX);
-    int bad = buf_addstr(&j, "{\"stream_id\":") < 0 || add_str(&j, info->id) < 0 ||
-              buf_addstr(&j, ",\"model\":") < 0 || add_str(&j, info->model) < 0 ||
-              buf_addstr(&j, "}") < 0 || sse_event(out, 0, "start", buf_ptr(&j), buf_len(&j)) < 0;
+    buf_addstr(&j, "{\"stream_id\":");
+    add_str(&j, info->id);
+    buf_addstr(&j, ",\"model\":");
+    add_str(&j, info->model);
+    buf_addstr(&j, "}");
+    int bad = buf_failed(&j) || sse_event(out, 0, "start", buf_ptr(&j), buf_len(&j)) < 0;
     buf_free(&j);
     return bad ? -1 : 0;
 }
@@ -59,12 +62,13 @@ static int enc_done(enc *c, const stream_term *t, buf *out)
                              c->include_usage, t->prompt_tokens, t->completion_tokens);
     buf j;
     buf_init(&j, EVENT_JSON_MAX);
-    int bad = buf_addstr(&j, "{\"finish_reason\":") < 0 || add_str(&j, t->finish_reason) < 0;
-    if (!bad && t->prompt_tokens >= 0)
-        bad = buf_addf(&j, ",\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld}",
-                       t->prompt_tokens, t->completion_tokens) < 0;
-    bad = bad || buf_addstr(&j, "}") < 0 ||
-          sse_event(out, c->next_id, "done", buf_ptr(&j), buf_len(&j)) < 0;
+    buf_addstr(&j, "{\"finish_reason\":");
+    add_str(&j, t->finish_reason);
+    if (t->prompt_tokens >= 0)
+        buf_addf(&j, ",\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld}",
+                 t->prompt_tokens, t->completion_tokens);
+    buf_addstr(&j, "}");
+    int bad = buf_failed(&j) || sse_event(out, c->next_id, "done", buf_ptr(&j), buf_len(&j)) < 0;
     buf_free(&j);
     return bad ? -1 : 0;
 }
@@ -75,12 +79,14 @@ static int enc_error(enc *c, const stream_term *t, buf *out)
         return oai_chunk_error(out, t->type, t->msg);
     buf j;
     buf_init(&j, EVENT_JSON_MAX);
-    int bad = buf_addstr(&j, "{\"error\":{\"type\":") < 0 || add_str(&j, t->type) < 0 ||
-              buf_addstr(&j, ",\"message\":") < 0 || add_str(&j, t->msg) < 0;
-    if (!bad && t->status)
-        bad = buf_addf(&j, ",\"status\":%d", t->status) < 0;
-    bad = bad || buf_addstr(&j, "}}") < 0 ||
-          sse_event(out, c->next_id, "error", buf_ptr(&j), buf_len(&j)) < 0;
+    buf_addstr(&j, "{\"error\":{\"type\":");
+    add_str(&j, t->type);
+    buf_addstr(&j, ",\"message\":");
+    add_str(&j, t->msg);
+    if (t->status)
+        buf_addf(&j, ",\"status\":%d", t->status);
+    buf_addstr(&j, "}}");
+    int bad = buf_failed(&j) || sse_event(out, c->next_id, "error", buf_ptr(&j), buf_len(&j)) < 0;
     buf_free(&j);
     return bad ? -1 : 0;
 }

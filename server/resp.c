@@ -55,10 +55,12 @@ enum MHD_Result resp_json(struct MHD_Connection *mc, unsigned status, const char
 
 static int native_error(buf *b, const char *type, const char *msg)
 {
-    int bad = buf_addstr(b, "{\"error\":{\"type\":") < 0 || jsonw_str(b, type, strlen(type)) < 0 ||
-              buf_addstr(b, ",\"message\":") < 0 || jsonw_str(b, msg, strlen(msg)) < 0 ||
-              buf_addstr(b, "}}") < 0;
-    return bad ? -1 : 0;
+    buf_addstr(b, "{\"error\":{\"type\":");
+    jsonw_str(b, type, strlen(type));
+    buf_addstr(b, ",\"message\":");
+    jsonw_str(b, msg, strlen(msg));
+    buf_addstr(b, "}}");
+    return buf_failed(b) ? -1 : 0;
 }
 
 enum MHD_Result resp_error(struct MHD_Connection *mc, api_kind api, unsigned status,

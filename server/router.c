@@ -284,10 +284,10 @@ static enum MHD_Result models(router *w, struct MHD_Connection *mc)
     const char *m = w->env->cfg->model;
     buf b;
     buf_init(&b, 4096);
-    int bad = buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":") < 0 ||
-              jsonw_str(&b, m, strlen(m)) < 0 ||
-              buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}") < 0;
-    enum MHD_Result rc = bad ? MHD_NO : resp_json(mc, 200, buf_ptr(&b), buf_len(&b));
+    buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":");
+    jsonw_str(&b, m, strlen(m));
+    buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}");
+    enum MHD_Result rc = buf_failed(&b) ? MHD_NO : resp_json(mc, 200, buf_ptr(&b), buf_len(&b));
     buf_free(&b);
     return rc;
 }
