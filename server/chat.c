@@ -22,6 +22,7 @@
 #include "emit.h"
 #include "lim.h"
 #include "quota.h"
+#include "redact.h"
 #include "utf8.h"
 
 typedef enum { PHASE_WAITING, PHASE_STARTED, PHASE_FAILED_EARLY } chat_phase;
@@ -197,34 +198,10 @@ static int sink_usage(void *ctx, long prompt, long completion)
     return 0;
 }
 
-static int key_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_' || ch == '*' || ch == '.';
-}
-
-/* Does msg quote something shaped like a secret key ("sk-" starting a word, then a key's
- * characters, masked or not)? "task-1" or "disk-full" are words, not keys. */
-static int quotes_key_shape(const char *msg)
-{
-    for (const char *p = strstr(msg, "sk-"); p; p = strstr(p + 1, "sk-")) {
-        if (p > msg && (key_char(p[-1]) && p[-1] != '.'))
-            continue;
-        size_t n = 0;
-        while (key_char(p[3 + n]))
-            n++;
-        if (n >= 4)
-            return 1;
-    }
-    return 0;
-}
-
 /* The upstream's own words may quote a credential back: never pass those on. */
 static void scrub(const chat *c, char *msg)
 {
-    const char *key = c->cs->h.env->cfg->upstream_api_key;
-    if ((*key && strstr(msg, key)) || quotes_key_shape(msg))
-        strcpy(msg, "(reason withheld: it quoted a credential)");
+    redact_credentials(msg, c->cs->h.env->cfg->upstream_api_key);
 }
 
 static int sink_error(void *ctx, const char *type, const char *message)
