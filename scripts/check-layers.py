@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks that chatd's server modules include no header of a layer above their own, and
-that includes within a layer form no cycle. Every module must be listed. Exit 0 when the
-layering holds; else one line per violation and exit 1.
+that includes within a layer form no cycle. Every module must be listed. Prints one line
+per violation and "layers: N passed, M failed" (the checker's self-test on a planted
+tree, then the real tree); exit 0 when both pass.
 
     scripts/check-layers.py [server-dir]"""
 
@@ -25,8 +26,8 @@ LAYERS = [
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
-def main(argv):
-    root = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "server")
+def check(root):
+    """The violations in the tree under root, one string each."""
     level = {}
     for i, (_, mods) in enumerate(LAYERS):
         for m in mods.split():
@@ -56,12 +57,47 @@ def main(argv):
                     problems.append("%s (%s) includes %s (%s, a higher layer)"
                                     % (rel, LAYERS[level[mod]][0], inc, LAYERS[level[dep]][0]))
                 graph.setdefault(mod, set()).add(dep)
-    problems += cycles(graph)
+    return problems + cycles(graph)
+
+
+def self_test():
+    """A planted tree with one of each violation: the checker must find all three."""
+    import tempfile
+    planted = {
+        "buf.c": '#include "buf.h"\n#include "router.h"\n',  # a leaf reaching up
+        "chat.h": '#include "reader.h"\n',                     # a cycle in one layer
+        "reader.h": '#include "chat.h"\n',
+        "mystery.c": '#include "buf.h"\n',                     # a module with no layer
+        "emit.c": '#include "store.h"\n#include "seg.h"\n',  # fine
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in planted.items():
+            with open(os.path.join(d, name), "w", encoding="utf-8") as fh:
+                fh.write(text)
+        found = check(d)
+    want = ["buf.c (leaves) includes router.h", "include cycle: chat -> reader -> chat",
+            "mystery.c: module mystery has no layer"]
+    missing = [w for w in want if not any(f.startswith(w) for f in found)]
+    extra = len(found) - len(want)
+    for m in missing:
+        print("check-layers: self-test: not detected: " + m)
+    if extra:
+        print("check-layers: self-test: %d unexpected findings: %s" % (extra, found))
+    return not missing and not extra
+
+
+def main(argv):
+    root = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "server")
+    ok_self = self_test()
+    problems = check(root)
     for p in problems:
         print("check-layers: " + p)
     print("check-layers: %d modules in %d layers, %s"
-          % (len(level), len(LAYERS), "ok" if not problems else "%d problems" % len(problems)))
-    return 1 if problems else 0
+          % (sum(len(m.split()) for _, m in LAYERS), len(LAYERS),
+             "ok" if not problems else "%d problems" % len(problems)))
+    passed = int(ok_self) + int(not problems)
+    print("layers: %d passed, %d failed" % (passed, 2 - passed))
+    return 0 if passed == 2 else 1
 
 
 def cycles(graph):

@@ -6,7 +6,7 @@
 #include "jsonw.h"
 #include "lim.h"
 #include "oai.h"
-#include "sse.h"
+#include "sse_encode.h"
 
 /* Room for any event's JSON: a 256-byte model or message escaped six-fold, and more. */
 #define EVENT_JSON_MAX 8192

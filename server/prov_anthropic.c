@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "req.h"
-#include "ssep.h"
+#include "sse_parse.h"
 
 #define MESSAGES_PATH "/messages"
 #define API_VERSION "2023-06-01"

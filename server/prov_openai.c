@@ -7,7 +7,7 @@
 
 #include "jsonv.h"
 #include "req.h"
-#include "ssep.h"
+#include "sse_parse.h"
 
 #define CHAT_PATH "/chat/completions"
 

@@ -6,7 +6,7 @@
  * must come back from then on, with no event after it. */
 #include "fuzz.h"
 #include "lim.h"
-#include "ssep.h"
+#include "sse_parse.h"
 
 #define STOP_RC 4242
 

@@ -7,7 +7,7 @@
 
 #include "buf.h"
 #include "jsonw.h"
-#include "sse.h"
+#include "sse_encode.h"
 
 static char *str_of(buf *b)
 {

@@ -1,8 +1,8 @@
-/* sse — encodes chatd's outgoing event stream (WHATWG text/event-stream) into a
+/* sse_encode — writes (functions sse_*) chatd's outgoing event stream (WHATWG text/event-stream) into a
  * caller-owned buf: the retry line, id/event/data events, comments.
  * Event data is always one line of JSON, so no CR or LF ever needs splitting. */
-#ifndef CHATD_SSE_H
-#define CHATD_SSE_H
+#ifndef CHATD_SSE_ENCODE_H
+#define CHATD_SSE_ENCODE_H
 
 #include <stddef.h>
 #include <stdint.h>

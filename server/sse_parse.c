@@ -1,5 +1,5 @@
-/* ssep — see ssep.h. */
-#include "ssep.h"
+/* sse_parse — see sse_parse.h. */
+#include "sse_parse.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* ssep — an incremental parser of a text/event-stream body (WHATWG HTML "event stream
+/* sse_parse — an incremental parser (functions ssep_*) of a text/event-stream body (WHATWG HTML "event stream
  * interpretation"): bytes go in with any split, whole events come out through a callback.
  * The parser owns its buffers; an event passed to the callback is valid during the call only.
  *
@@ -17,8 +17,8 @@
  *
  * Caps: a line longer than LIM_UP_LINE or event data over LIM_UP_EVENT is an error;
  * memory never grows past them. Only a line split across calls is copied before parsing. */
-#ifndef CHATD_SSEP_H
-#define CHATD_SSEP_H
+#ifndef CHATD_SSE_PARSE_H
+#define CHATD_SSE_PARSE_H
 
 #include <stddef.h>
 

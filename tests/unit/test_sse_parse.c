@@ -6,7 +6,7 @@
 
 #include "lim.h"
 #include "prov_check.h"
-#include "ssep.h"
+#include "sse_parse.h"
 
 /* Each event becomes "type|id|data\n" with CR, LF and NUL in data shown escaped. */
 typedef struct rec {

@@ -1,6 +1,6 @@
-/* sse — see sse.h. Every function appends whole events or nothing: on a cap error the
+/* sse_encode — see sse_encode.h. Every function appends whole events or nothing: on a cap error the
  * buffer is rolled back so a half event never reaches a client. */
-#include "sse.h"
+#include "sse_encode.h"
 
 #include <string.h>
 
