@@ -1,8 +1,9 @@
 # chatd — build, test and run.
 #   make            build/chatd
 #   make run        build and serve the demo on http://127.0.0.1:8080
-#   make test       unit tests (check), integration tests (real binary + mock upstream),
-#                   web UI unit and browser tests
+#   make test       the layering check, unit tests (check), integration tests (real binary
+#                   + mock upstream), web UI unit and browser tests, SDK tests
+#   make check-layers  no server module includes a header of a layer above its own
 #   make asan       the C suites built with AddressSanitizer + UBSan
 #   make valgrind   the C suites under valgrind (memcheck)
 #   make fuzz       the libFuzzer targets, bounded (FUZZ_SECONDS each)
@@ -29,7 +30,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test unit integration web sdk asan valgrind fuzz load bench image container-test podman-setup \
+.PHONY: all ui run test check-layers unit integration web sdk asan valgrind fuzz load bench image container-test podman-setup \
 	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
@@ -55,6 +56,9 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 run: $(BUILD)/chatd ui
 	./$(BUILD)/chatd
 
+check-layers:
+	@python3 scripts/check-layers.py
+
 unit: $(UNITBIN)
 	@tests/run-unit.sh $(UNITBIN)
 
@@ -69,7 +73,8 @@ sdk: $(BUILD)/chatd
 
 # Builds first (a compile error stops here), then runs every suite and prints one total.
 test: $(BUILD)/chatd $(UNITBIN) $(TOOLBIN)
-	@tests/run-all.sh "unit:$(MAKE) -s unit" "integration:$(MAKE) -s integration" \
+	@tests/run-all.sh "layers:python3 scripts/check-layers.py" "unit:$(MAKE) -s unit" \
+		"integration:$(MAKE) -s integration" \
 		"web:$(MAKE) -s web" "sdk:$(MAKE) -s sdk"
 
 ASAN_FLAGS := BUILD=build/asan OPT=-O1 \
