@@ -7,6 +7,8 @@
 #include "lim.h"
 #include "utf8.h"
 
+#define EMIT_KEEP_BYTES 4096
+
 void emit_init(emit *e, stream *s, const pace_cfg *pc, uint64_t now)
 {
     memset(e, 0, sizeof(*e));
@@ -179,13 +181,17 @@ uint64_t emit_pump(emit *e, uint64_t now)
     }
     buf_consume(&e->text, bytes);
     buf_consume(&e->lens, (size_t)n * sizeof(uint16_t));
-    buf_shrink(&e->text);
-    buf_shrink(&e->lens);
     e->queued -= n;
     e->released += n;
     if (with_term) {
         e->term_sent = 1;
         e->ended_ms = now;
+    }
+    /* Between upstream chunks the queue is usually empty: its small allocation stays
+     * for the next one; a large one (a paced backlog) goes back. */
+    if (e->term_sent || e->text.alloc > EMIT_KEEP_BYTES) {
+        buf_shrink(&e->text);
+        buf_shrink(&e->lens);
     }
     return n;
 }
