@@ -127,6 +127,63 @@ static const char *url_host(const chatd_env *env, char *out, size_t n)
     return out;
 }
 
+/* The shared environment from the configuration; 0, or the exit status (said why). */
+static int make_env(const cfg *c, chatd_env *env)
+{
+    char err[512];
+    env->cfg = c;
+    env->prov = provider_for(c);
+    if (!env->prov) {
+        fprintf(stderr, "chatd: config: provider %s is not available in this build\n",
+                cfg_provider_name(c));
+        return 2;
+    }
+    if (resolve_listen(c, env, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chatd: config: %s\n", err);
+        return 2;
+    }
+    pace_from(c, &env->pace);
+    if (auth_init(&env->auth, c->api_keys) < 0) {
+        fprintf(stderr, "chatd: out of memory\n");
+        return 1;
+    }
+    if (c->api_keys_file[0] && auth_load_file(&env->auth, c->api_keys_file) < 0) {
+        fprintf(stderr, "chatd: config: api_keys_file: cannot read %s: %s\n", c->api_keys_file,
+                strerror(errno));
+        return 2;
+    }
+    if (!realpath(c->web_root, env->web_root_real)) {
+        fprintf(stderr, "chatd: warning: web root %s: %s (the UI is not served)\n", c->web_root,
+                strerror(errno));
+        env->web_root_real[0] = '\0';
+    }
+    env->upstream_url = c->upstream_url;
+    return 0;
+}
+
+/* Runs the workers until SIGINT or SIGTERM; 0, or the exit status (said why). */
+static int serve(const cfg *c, chatd_env *env)
+{
+    char err[512];
+    int n = (int)c->workers;
+    worker *ws = calloc((size_t)n, sizeof(*ws));
+    unsigned port = (unsigned)c->listen_port;
+    if (!ws || worker_start_all(ws, n, env, &port, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chatd: %s\n", ws ? err : "out of memory");
+        free(ws);
+        return 1;
+    }
+    char host[300];
+    fprintf(stderr, "chatd: listening on http://%s:%u (%d workers, provider %s, pace %s)\n",
+            url_host(env, host, sizeof(host)), port, n, cfg_provider_name(c), cfg_pace_name(c));
+    int sig = wait_for_signal();
+    fprintf(stderr, "chatd: %s: stopping (grace %ld ms)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            c->shutdown_grace_ms);
+    worker_stop_all(ws, n);
+    free(ws);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static cfg c;
@@ -139,37 +196,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    env.cfg = &c;
-    env.prov = provider_for(&c);
-    if (!env.prov) {
-        fprintf(stderr, "chatd: config: provider %s is not available in this build\n",
-                cfg_provider_name(&c));
-        return 2;
-    }
-    if (resolve_listen(&c, &env, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chatd: config: %s\n", err);
-        return 2;
-    }
-    pace_from(&c, &env.pace);
     log_set_level((int)c.log_level);
-    if (auth_init(&env.auth, c.api_keys) < 0) {
-        fprintf(stderr, "chatd: out of memory\n");
-        return 1;
-    }
-    if (c.api_keys_file[0] && auth_load_file(&env.auth, c.api_keys_file) < 0) {
-        fprintf(stderr, "chatd: config: api_keys_file: cannot read %s: %s\n", c.api_keys_file,
-                strerror(errno));
-        return 2;
-    }
+    if ((rc = make_env(&c, &env)) != 0)
+        return rc;
     quota_init(c.max_streams_per_client, c.rate_limit_per_minute, c.rate_limit_burst);
-    if (!realpath(c.web_root, env.web_root_real)) {
-        fprintf(stderr, "chatd: warning: web root %s: %s (the UI is not served)\n", c.web_root,
-                strerror(errno));
-        env.web_root_real[0] = '\0';
-    }
     fprintf(stderr, "chatd: effective configuration:\n");
     cfg_print(&c, stderr);
-
     if (store_use(&store_mem_ops) < 0) {
         fprintf(stderr, "chatd: out of memory\n");
         return 1;
@@ -179,7 +211,6 @@ int main(int argc, char **argv)
     block_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     demo *d = NULL;
-    env.upstream_url = c.upstream_url;
     if (c.provider == CFG_PROVIDER_DEMO && !c.upstream_url[0]) {
         if ((rc = demo_start(&d, DEMO_TOKEN_MS)) < 0) {
             fprintf(stderr, "chatd: cannot start the demo upstream: %s\n", strerror(-rc));
@@ -187,30 +218,13 @@ int main(int argc, char **argv)
         }
         env.upstream_url = demo_base_url(d);
     }
-
-    int n = (int)c.workers;
-    worker *ws = calloc((size_t)n, sizeof(*ws));
-    unsigned port = (unsigned)c.listen_port;
-    if (!ws || worker_start_all(ws, n, &env, &port, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chatd: %s\n", ws ? err : "out of memory");
-        free(ws);
-        demo_stop(d);
-        return 1;
-    }
-    char host[300];
-    fprintf(stderr, "chatd: listening on http://%s:%u (%d workers, provider %s, pace %s)\n",
-            url_host(&env, host, sizeof(host)), port, n, cfg_provider_name(&c), cfg_pace_name(&c));
-
-    int sig = wait_for_signal();
-    fprintf(stderr, "chatd: %s: stopping (grace %ld ms)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
-            c.shutdown_grace_ms);
-    worker_stop_all(ws, n);
-    free(ws);
+    rc = serve(&c, &env);
     store_shutdown();
     quota_free();
     demo_stop(d);
     auth_free(&env.auth);
     curl_global_cleanup();
-    fprintf(stderr, "chatd: stopped\n");
-    return 0;
+    if (rc == 0)
+        fprintf(stderr, "chatd: stopped\n");
+    return rc;
 }
