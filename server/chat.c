@@ -131,8 +131,8 @@ static void uncount_if_done(chat *c)
         uncount(c);
 }
 
-/* Releases what pacing allows, counts it, keeps ticking while there is more. */
-static void kick(chat *c, uint64_t now)
+/* Releases what pacing allows into the stream and counts it. */
+static void release(chat *c, uint64_t now)
 {
     uint64_t before = c->e.released;
     uint64_t n = emit_pump(&c->e, now);
@@ -141,6 +141,12 @@ static void kick(chat *c, uint64_t now)
         if (!before)
             metrics_first_char(c->cs->h.m, loop_since(now, c->t0_ms) * 1000);
     }
+}
+
+/* Releases what pacing allows, keeps ticking while there is more. */
+static void kick(chat *c, uint64_t now)
+{
+    release(c, now);
     if (emit_active(&c->e) || c->up_paused)
         sched_activate(&c->tick);
     uncount_if_done(c);
@@ -365,13 +371,7 @@ static int on_tick(sched_task *t, uint64_t now)
         c->last_up_ms = now;
         up_resume(c->cs->h.up, c->x); /* may deliver data right here */
     }
-    uint64_t before = c->e.released;
-    uint64_t n = emit_pump(&c->e, now);
-    if (n) {
-        metrics_add(&c->cs->h.m->chars, n);
-        if (!before)
-            metrics_first_char(c->cs->h.m, loop_since(now, c->t0_ms) * 1000);
-    }
+    release(c, now);
     uncount_if_done(c);
     return emit_active(&c->e) || (c->up_paused && c->x);
 }

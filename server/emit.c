@@ -27,16 +27,6 @@ void emit_free(emit *e)
     buf_free(&e->lens);
 }
 
-/* Copies src into dst[n], cut (if it must be) between UTF-8 sequences, never inside one. */
-static void copy_text(char *dst, size_t n, const char *src)
-{
-    size_t len = strlen(src);
-    if (len > n - 1)
-        len = utf8_trim(src, n - 1);
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
 /* Segmenter callback: one whole cluster joins the queue. */
 static int queue_cluster(emit *e, int kind, const char *p, size_t n)
 {
@@ -83,8 +73,8 @@ static void decide_error(emit *e, const char *type, const char *msg, int status)
     close_seg(e);
     e->term.kind = STREAM_TERM_ERROR;
     e->term.status = status;
-    copy_text(e->term.type, sizeof(e->term.type), type);
-    copy_text(e->term.msg, sizeof(e->term.msg), msg);
+    utf8_copy(e->term.type, sizeof(e->term.type), type);
+    utf8_copy(e->term.msg, sizeof(e->term.msg), msg);
     e->flush = 1;
 }
 
@@ -110,7 +100,7 @@ int emit_text(emit *e, int kind, const char *p, size_t n)
 void emit_finish_reason(emit *e, const char *reason)
 {
     if (!e->term.kind)
-        copy_text(e->term.finish_reason, sizeof(e->term.finish_reason), reason);
+        utf8_copy(e->term.finish_reason, sizeof(e->term.finish_reason), reason);
 }
 
 void emit_usage(emit *e, long prompt, long completion)

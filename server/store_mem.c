@@ -173,23 +173,13 @@ static int mem_count(void)
 
 /* ---------- a stream's life ---------- */
 
-/* Copies src into dst[n], cut (if it must be) between UTF-8 sequences, never inside one. */
-static void copy_text(char *dst, size_t n, const char *src)
-{
-    size_t len = strlen(src);
-    if (len > n - 1)
-        len = utf8_trim(src, n - 1);
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
 static stream *mem_create(const char *id, const char *model, int owner)
 {
     stream *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    copy_text(s->info.id, sizeof(s->info.id), id);
-    copy_text(s->info.model, sizeof(s->info.model), model);
+    utf8_copy(s->info.id, sizeof(s->info.id), id);
+    utf8_copy(s->info.model, sizeof(s->info.model), model);
     s->info.owner = owner;
     s->info.created = (long)time(NULL);
     atomic_init(&s->refs, 2); /* the caller's and the table's */

@@ -1,6 +1,8 @@
 /* utf8 — see utf8.h. */
 #include "utf8.h"
 
+#include <string.h>
+
 /* Length of the sequence starting at s[i], 0 if it is not valid there. */
 static size_t seq_len(const unsigned char *s, size_t i, size_t n)
 {
@@ -62,4 +64,13 @@ size_t utf8_trim(const char *str, size_t n)
         return utf8_valid_prefix(str + lead, n - lead) == n - lead ? n : lead;
     }
     return n;
+}
+
+void utf8_copy(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len > n - 1)
+        len = utf8_trim(src, n - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
 }

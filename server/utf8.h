@@ -10,4 +10,8 @@ static inline int utf8_valid(const char *s, size_t n) { return utf8_valid_prefix
 /* Largest length <= n that does not cut a UTF-8 sequence of valid text. */
 size_t utf8_trim(const char *s, size_t n);
 
+/* Copies the string src into dst[n] (n >= 1), cut if it must be between UTF-8 sequences,
+ * never inside one; always NUL-terminated. */
+void utf8_copy(char *dst, size_t n, const char *src);
+
 #endif
