@@ -166,9 +166,8 @@ static void fail_early(chat *c, int status, const char *type, const char *msg)
         return;
     c->phase = PHASE_FAILED_EARLY;
     stream_term t = {.kind = STREAM_TERM_ERROR, .status = status};
-    snprintf(t.type, sizeof(t.type), "%s", type);
-    snprintf(t.msg, sizeof(t.msg), "%s", msg);
-    t.msg[utf8_trim(t.msg, strlen(t.msg))] = '\0';
+    utf8_copy(t.type, sizeof(t.type), type);
+    utf8_copy(t.msg, sizeof(t.msg), msg);
     stream_fail_early(c->s, &t);
     emit_fail(&c->e, type, msg, status);
     c->e.term_sent = 1; /* nothing follows an early failure */
