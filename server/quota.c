@@ -2,6 +2,7 @@
  * earn back; idle, full entries are dropped as they are met, so the table stays small. */
 #include "quota.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ typedef struct entry {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static entry *table[QUOTA_BUCKETS];
 static long max_streams, per_min, burst;
-static int nentries;
+static int nentries, max_entries = QUOTA_ENTRIES_MAX;
 
 int quota_init(long streams, long rate_per_min, long burst_)
 {
@@ -29,6 +30,13 @@ int quota_init(long streams, long rate_per_min, long burst_)
     per_min = rate_per_min;
     burst = burst_;
     return 0;
+}
+
+void quota_set_max_clients(int n)
+{
+    pthread_mutex_lock(&mu);
+    max_entries = n;
+    pthread_mutex_unlock(&mu);
 }
 
 void quota_free(void)
@@ -87,7 +95,7 @@ static entry *find(const char *client, uint64_t now, int create)
         }
         pp = &e->next;
     }
-    if (!create || nentries >= QUOTA_ENTRIES_MAX)
+    if (!create || nentries >= max_entries)
         return NULL;
     entry *e = calloc(1, sizeof(*e));
     if (!e)
@@ -126,8 +134,11 @@ int quota_admit(const char *client, uint64_t now, int *retry_after_s)
     }
     if (per_min > 0 && e->tokens < 1.0) {
         rc = QUOTA_RATE;
+        /* The whole seconds until a token is back, rounded up: a wait of exactly one
+         * second says 1, not 2. */
         double wait_ms = (1.0 - e->tokens) * 60000.0 / (double)per_min;
-        *retry_after_s = (int)(wait_ms / 1000.0) + 1;
+        int secs = (int)ceil(wait_ms / 1000.0);
+        *retry_after_s = secs < 1 ? 1 : secs;
         goto out;
     }
     if (per_min > 0)

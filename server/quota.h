@@ -17,5 +17,8 @@ void quota_free(void);
 int quota_admit(const char *client, uint64_t now_ms, int *retry_after_s);
 void quota_release(const char *client, uint64_t now_ms);
 int quota_clients(void); /* entries in the table (tests, metrics) */
+/* The most entries the table holds (1000000 unless set); past it, new clients get
+ * QUOTA_FULL. For tests. */
+void quota_set_max_clients(int n);
 
 #endif
