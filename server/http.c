@@ -633,8 +633,8 @@ static void log_request(worker *w, struct MHD_Connection *mc, http_req *hr,
     jsonw_str(&b, hr->method, strlen(hr->method));
     buf_addstr(&b, ",\"path\":");
     jsonw_str(&b, hr->path, strlen(hr->path));
-    buf_addf(&b, ",\"status\":%u,\"duration_ms\":%llu", ci ? ci->http_status : 0,
-             (unsigned long long)(loop_now_ms() - hr->t0_ms));
+    buf_addf(&b, ",\"status\":%u,\"duration_ms\":%llu,\"worker\":%d", ci ? ci->http_status : 0,
+             (unsigned long long)(loop_now_ms() - hr->t0_ms), w->idx);
     if (hr->r) {
         stream *s = hr->r->s;
         const char *pname = cfg_provider_name(w->env->cfg);
