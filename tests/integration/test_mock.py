@@ -200,6 +200,29 @@ class MockSelfCheck(unittest.TestCase):
         self.assertGreater(min(later) - max(first), 0.8)
         self.assertEqual("".join(c or "" for c, _ in deltas), "abcd")
 
+    def test_held_sends_on_command_and_timestamps_the_sends(self):
+        r = self.upstream("held", text="ignored", read=False)
+        r.read_head()
+        ok, info = self.mock.wait_requests(1, 5)
+        self.assertTrue(ok)
+        rid = info["requests"][0]["id"]
+        self.assertTrue(r.read_until(lambda x: len(x.events) >= 1))  # the role chunk
+        st, res = self.mock.call("POST", "/_mock/send?id=%d&text=ab%%20c" % rid)
+        self.assertEqual(st, 200, res)
+        self.assertTrue(r.read_until(lambda x: "ab c" in self.decode(x)[0]))
+        self.assertLessEqual(res["sent_at"], r.events[-1].t)
+        self.assertEqual(len(r.events), 1 + 3, "tokens of 1, 2, 3 code points")
+        st, res = self.mock.call("POST", "/_mock/end?id=%d&text=d" % rid)
+        self.assertEqual(st, 200, res)
+        self.assertLessEqual(res["sent_at"], res["ended_at"])
+        r.read_to_end()
+        self.assertTrue(r.complete)
+        content, _, finish, _, done, _ = self.decode(r)
+        self.assertEqual((content, finish, done), ("ab cd", ["stop"], True))
+        self.assertLessEqual(res["ended_at"], r.events[-1].t)
+        st, res = self.mock.call("POST", "/_mock/send?id=%d&text=x&timeout=0.1" % rid)
+        self.assertEqual(st, 404, "an ended response takes no more commands: %r" % res)
+
     def test_records(self):
         self.upstream("echo", text="hi")
         recs = self.mock.requests()

@@ -33,6 +33,8 @@ Main scenarios
   slow[-MS]       one code point per token, one token every MS (default 50) ms
   big-N           big_text(N) fast, in tokens of 16 code points
   ping-gap-S[-K]  the first K code points (default: half), S seconds of silence, the rest
+  held            the role chunk, then whatever the test commands through /_mock/send and
+                  /_mock/end (below); ends by itself after STALL_HOLD_S without a command
 
 Modifiers
   crlf / cr       event lines end with CRLF / a bare CR
@@ -50,10 +52,22 @@ Control endpoints (no sleeps needed to synchronise with them)
                                              peer closing the connection, else 408
   GET  /_mock/wait-requests?n=K&timeout=S    200 once K requests arrived, else 408
   POST /_mock/reset                          forget the recorded requests
+  POST /_mock/send?id=K&text=T[&timeout=S]   the held response of request K sends T (as
+                                             content tokens); answers once it is written
+                                             with {"sent_at": t}, t its time.monotonic()
+                                             just before the first byte (the same clock as
+                                             the tests'); waits up to S s (default 5) for
+                                             request K to be held; 404 if it is not (or
+                                             no longer), 409 if it ended meanwhile
+  POST /_mock/end?id=K[&text=T][&timeout=S]  like send: T (if any), then finish_reason
+                                             "stop", [DONE] and the end of the body, in a
+                                             burst; {"sent_at": t, "ended_at": t2}, t2 the
+                                             time just before the finish chunk
 """
 
 import json
 import os
+import queue
 import re
 import select
 import socket
@@ -126,6 +140,31 @@ class Registry:
 
 
 REG = Registry()
+
+
+class Held:
+    """The command queues of held responses, by request id."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.queues = {}
+
+    def add(self, rid, q):
+        with self.cond:
+            self.queues[rid] = q
+            self.cond.notify_all()
+
+    def remove(self, rid):
+        with self.cond:
+            self.queues.pop(rid, None)
+
+    def wait(self, rid, timeout):
+        with self.cond:
+            self.cond.wait_for(lambda: rid in self.queues, timeout)
+            return self.queues.get(rid)
+
+
+HELD = Held()
 CONN_IDS = iter(range(1, 1 << 62))
 CONN_LOCK = threading.Lock()
 
@@ -485,6 +524,8 @@ class Handler(MockHandler):
             ms = sc["param"] if sc["param"] is not None else 50
             self.send_tokens(tokens_of(text, sc["tok"] or 1), pause=ms / 1000.0)
             self.finish_ok(usage=want_usage)
+        elif main == "held":
+            self.run_held()
         elif main == "ping-gap":
             gap = sc["param"] if sc["param"] is not None else 14
             k = sc["param2"] if sc["param2"] is not None else len(text) // 2
@@ -499,6 +540,70 @@ class Handler(MockHandler):
         else:
             self.send_event({"error": {"message": "unknown mock scenario " + main}})
             self.end_body()
+
+    def run_held(self):
+        """Serves the commands /_mock/send and /_mock/end queue for this response."""
+        rid = self.rec["id"]
+        q = queue.Queue()
+        self.flush_carry()
+        REG.update(self.rec, phase="held")
+        HELD.add(rid, q)
+        deadline = time.monotonic() + STALL_HOLD_S
+        try:
+            while True:
+                try:
+                    cmd = q.get(timeout=0.1)
+                except queue.Empty:
+                    r, _, _ = select.select([self.connection], [], [], 0)
+                    if r and self.peer_closed_within(0.001):
+                        raise PeerClosed()
+                    if time.monotonic() >= deadline:
+                        self.close_connection = True
+                        return
+                    continue
+                deadline = time.monotonic() + STALL_HOLD_S
+                try:
+                    cmd["result"] = self.held_command(cmd)
+                finally:
+                    if cmd["end"] or cmd["result"] is None:
+                        HELD.remove(rid)  # before the answer: no later command is queued
+                    cmd["done"].set()
+                if cmd["end"]:
+                    return
+        finally:
+            HELD.remove(rid)
+            while not q.empty():  # queued while this response ended: answered 409
+                cmd = q.get()
+                cmd["done"].set()
+
+    def held_command(self, cmd):
+        out = {"sent_at": time.monotonic()}
+        if cmd["text"]:
+            self.send_tokens(tokens_of(cmd["text"], self.sc["tok"]))
+            self.flush_carry()
+        if cmd["end"]:
+            out["ended_at"] = time.monotonic()
+            self.finish_ok()
+        return out
+
+    def held_control(self, path, q):
+        """POST /_mock/send and /_mock/end: queues the command, answers once it ran."""
+        try:
+            rid = int(q.get("id", ""))
+        except ValueError:
+            return self.send_json(400, {"error": "id must be a request id"})
+        timeout = float(q.get("timeout", "5"))
+        target = HELD.wait(rid, timeout)
+        if target is None:
+            return self.send_json(404, {"error": "request %d is not held" % rid})
+        cmd = {"text": q.get("text", ""), "end": path == "/_mock/end",
+               "done": threading.Event(), "result": None}
+        target.put(cmd)
+        if not cmd["done"].wait(timeout + 5):
+            return self.send_json(504, {"error": "the held response did not run the command"})
+        if cmd["result"] is None:
+            return self.send_json(409, {"error": "the peer closed request %d" % rid})
+        return self.send_json(200, cmd["result"])
 
     def send_big(self, toks):
         """Many events per write, so a big answer goes out as fast as the peer reads."""
@@ -554,6 +659,10 @@ class Handler(MockHandler):
             self.read_body()
             REG.reset()
             return self.send_json(200, {"ok": True})
+        if path in ("/_mock/send", "/_mock/end"):
+            self.read_body()
+            return self.held_control(path, {k: v[-1] for k, v in
+                                            parse_qs(urlsplit(self.path).query).items()})
         raw = self.read_body()
         rec = {
             "conn_id": self.conn_id, "method": "POST", "path": self.path,
