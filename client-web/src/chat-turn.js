@@ -1,0 +1,122 @@
+// One turn of a conversation: adds the assistant's answer (or picks up an interrupted
+// one), streams it from chatd, holds the received text until the next frame drains it
+// into the state, and ends the answer as done, stopped or failed.
+
+import { buildRequest } from './store.js';
+
+/**
+ * Starts a turn for conversation `convId`: the empty answer is in the state when this
+ * returns. `resume` ({msgId, streamId, lastEventId}) continues an earlier stream instead.
+ * Returns null when the conversation does not exist.
+ *
+ * deps: getState(), dispatch(action), save() (write now), getApiKey(), newId(prefix),
+ * now(), streamChat/cancelStream/describeError (api.js or stand-ins), onText() (text was
+ * received: ask for a frame), onReconnect() (the connection dropped: show it),
+ * AbortController.
+ */
+export function startTurn(deps, convId, resume = null) {
+  const {
+    getState, dispatch, save, getApiKey = () => '', newId, now = Date.now,
+    streamChat, cancelStream, describeError, onText = () => {}, onReconnect = () => {},
+    AbortController: Abort = globalThis.AbortController,
+  } = deps;
+  const conv = getState().conversations[convId];
+  if (!conv) return null;
+  const body = buildRequest(conv);
+  const msgId = resume ? resume.msgId : newId('m');
+  if (resume) dispatch({ type: 'message/finish', convId, id: msgId, status: 'streaming' });
+  else dispatch({ type: 'message/assistant', convId, id: msgId, model: conv.model, now: now() });
+  const ctrl = new Abort();
+
+  const turn = {
+    convId,
+    msgId,
+    resumed: !!resume,
+    streamId: resume ? resume.streamId : null,
+    reconnecting: false, // the connection dropped and the client is asking to resume
+    stopping: false,
+    text: '', // received but not yet in the state
+    reasoning: '',
+    lastId: null,
+
+    /** Moves the text received since the last call into the state; true if there was any. */
+    drain() {
+      if (!turn.text && !turn.reasoning) return false;
+      dispatch({ type: 'message/append', convId, id: msgId, text: turn.text, reasoning: turn.reasoning, lastEventId: turn.lastId });
+      turn.text = '';
+      turn.reasoning = '';
+      return true;
+    },
+
+    /** Stop: abort the fetch and ask the server to cancel the stream. */
+    stop() {
+      turn.stopping = true;
+      cancelStream({ streamId: turn.streamId, apiKey: getApiKey() });
+      ctrl.abort();
+    },
+
+    /**
+     * Streams the answer to its end and records how it ended. Resolves with the outcome:
+     * {status:'done', finishReason} | {status:'stopped'} | {status:'error', error}.
+     */
+    async run() {
+      let outcome;
+      try {
+        const r = await streamChat({
+          body,
+          signal: ctrl.signal,
+          apiKey: getApiKey(),
+          resume: resume ? { streamId: resume.streamId, lastEventId: resume.lastEventId } : null,
+          onStreamId(id) {
+            turn.streamId = id;
+            dispatch({ type: 'message/meta', convId, id: msgId, streamId: id });
+            save(); // a reload from here on can resume this stream
+          },
+          onStart({ model }) {
+            if (model) dispatch({ type: 'message/meta', convId, id: msgId, model });
+          },
+          onDelta(text, id) {
+            turn.text += text;
+            turn.lastId = id;
+            turn.reconnecting = false;
+            onText();
+          },
+          onReasoning(text, id) {
+            turn.reasoning += text;
+            turn.lastId = id;
+            onText();
+          },
+          onReconnect() {
+            turn.reconnecting = true;
+            onReconnect();
+          },
+        });
+        if (r.status === 'aborted' || r.finishReason === 'cancelled') outcome = { status: 'stopped' };
+        else outcome = { status: 'done', finishReason: r.finishReason };
+      } catch (err) {
+        const d = describeError(err);
+        outcome = {
+          status: 'error',
+          error: { title: d.title, text: d.text, detail: d.detail, retryAt: d.retryAfter ? now() + d.retryAfter * 1000 : null },
+        };
+      }
+      turn.reconnecting = false;
+      turn.drain();
+      return outcome;
+    },
+
+    /** Records the outcome in the state and saves at once. */
+    finish(outcome) {
+      dispatch({ type: 'message/finish', convId, id: msgId, now: now(), ...outcome });
+      save();
+    },
+  };
+  return turn;
+}
+
+/** What a screen reader hears when a turn ends. */
+export function outcomeAnnouncement(outcome) {
+  if (outcome.status === 'done') return 'Answer complete.';
+  if (outcome.status === 'stopped') return 'Stopped.';
+  return `${outcome.error.title}. ${outcome.error.text}`;
+}
