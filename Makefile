@@ -45,10 +45,10 @@ $(BUILD)/obj/%.o: server/%.c $(wildcard server/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard tests/unit/*.h) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(LIBOBJ) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote server $(LDFLAGS) -o $@ $< $(LIBOBJ) $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIBOBJ) | $(BUILD)/tools
-	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote server $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
