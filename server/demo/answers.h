@@ -1,4 +1,4 @@
-/* demo_answers — the canned answers of the built-in demo model, and how one is chosen.
+/* answers — the canned answers of the built-in demo model, and how one is chosen.
  * The answers are static UTF-8 data owned by this module (never freed, never changed);
  * callers get pointers into it. */
 #ifndef CHATD_DEMO_ANSWERS_H
