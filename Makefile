@@ -22,7 +22,7 @@ LDFLAGS += $(SAN)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 CHECK_LIBS := $(shell pkg-config --libs check)
 
-SRC     := $(wildcard server/*.c)
+SRC     := $(wildcard server/*.c server/demo/*.c)
 OBJ     := $(SRC:server/%.c=$(BUILD)/obj/%.o)
 LIBOBJ  := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
@@ -41,8 +41,8 @@ ui:
 $(BUILD)/chatd: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: server/%.c $(wildcard server/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj/%.o: server/%.c $(wildcard server/*.h server/demo/*.h) | $(BUILD)/obj/demo
+	$(CC) $(CFLAGS) -iquote server -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard tests/unit/*.h) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -iquote server $(LDFLAGS) -o $@ $< $(LIBOBJ) $(CHECK_LIBS) $(LDLIBS)
@@ -50,7 +50,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard tests/unit/*.h) | $(BUILD)
 $(BUILD)/tools/%: tests/tools/%.c $(LIBOBJ) | $(BUILD)/tools
 	$(CC) $(CFLAGS) -iquote server $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
+$(BUILD)/obj/demo $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
 run: $(BUILD)/chatd ui

@@ -14,7 +14,7 @@ import sys
 LAYERS = [
     ("leaves", """lim buf utf8 jsonw jsonv seg pace sse_encode sse_parse ndjson oai loop log
                   metrics auth cfg quota redact req prov prov_openai prov_anthropic prov_ollama up env"""),
-    ("services", "sched resp probe demo answers"),
+    ("services", "sched resp probe demo answers ask gen tok"),
     ("store", "store store_mem"),
     ("stream sides and formats", "emit encode"),
     ("handlers", "chat reader files"),

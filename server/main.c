@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "demo.h"
+#include "demo/demo.h"
 #include "lim.h"
 #include "log.h"
 #include "prov_anthropic.h"

@@ -1,8 +1,8 @@
 /* Tests for the demo model: a real HTTP/1.1 server on loopback, driven through libcurl
  * and through raw sockets where the exact bytes on the wire matter. */
 #include "buf.h"
-#include "demo.h"
-#include "demo_answers.h"
+#include "demo/answers.h"
+#include "demo/demo.h"
 
 #include <arpa/inet.h>
 #include <cJSON.h>
@@ -654,6 +654,11 @@ START_TEST(test_not_found)
     ck_assert_ptr_nonnull(memmem(buf_ptr(&rs.body), buf_len(&rs.body), "GET /v1/nothing", 15));
     ck_assert_int_eq(rs.connects, 0); /* errors keep the connection alive */
     buf_free(&rs.body);
+    /* The path as it came: escapes stay escapes, the query goes. */
+    ck_assert_int_eq(http(h, D, NULL, "/a%20b%2Fc?q=1", NULL, &rs), CURLE_OK);
+    ck_assert_int_eq(rs.status, 404);
+    ck_assert_ptr_nonnull(memmem(buf_ptr(&rs.body), buf_len(&rs.body), "(GET /v1/a%20b%2Fc)", 19));
+    buf_free(&rs.body);
     curl_easy_cleanup(h);
 }
 END_TEST
@@ -679,6 +684,20 @@ START_TEST(test_bad_requests)
     check_error(h, NULL, "/chat/completions",
                 "{\"model\":\"a \\\"b\\\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
                 400, "model");
+    check_error(h, NULL, "/chat/completions", "{\"model\":\"\",\"messages\":[{\"role\":\"user\"}]}",
+                400, "messages");
+    check_error(h, NULL, "/chat/completions",
+                "{\"model\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
+                "model");
+    check_error(h, NULL, "/chat/completions",
+                "{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", 400, "messages");
+    check_error(h, NULL, "/chat/completions", chat_body("x", 1, ",\"max_completion_tokens\":0"),
+                400, "max_tokens");
+    check_error(h, NULL, "/chat/completions",
+                "{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
+                "stream");
+    check_error(h, NULL, "/chat/completions",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", 400, NULL);
     /* The connection survived every one of them. */
     result r;
     stream_chat(h, D, chat_body("hi", 1, ",\"max_tokens\":2"), 0, &r);
@@ -687,22 +706,36 @@ START_TEST(test_bad_requests)
 }
 END_TEST
 
-/* Content given as an array of parts, OpenAI's other message shape. */
+/* Content given as an array of parts, OpenAI's other message shape: one text part, as
+ * chatd's request parser takes it. */
 START_TEST(test_content_parts)
 {
     CURL *h = curl_easy_init();
     resp rs;
     const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
-                       "\"text\",\"text\":\"some\"},{\"type\":\"text\",\"text\":\"emoji\"}]},"
-                       "{\"role\":\"assistant\",\"content\":null}]}";
+                       "\"text\",\"text\":\"some emoji\"}]},"
+                       "{\"role\":\"assistant\",\"content\":\"\"}]}";
     ck_assert_int_eq(http(h, D, NULL, "/chat/completions", body, &rs), CURLE_OK);
     ck_assert_int_eq(rs.status, 200);
     cJSON *j = json_of(&rs);
     ck_assert_str_eq(str_of(cJSON_GetObjectItemCaseSensitive(choice0(j), "message"), "content"),
                      demo_answer_for("emoji"));
     ck_assert_str_eq(str_of(j, "model"), "m");
+    /* "some emoji": 10 characters, 3 prompt tokens. */
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valueint, 3);
     cJSON_Delete(j);
     buf_free(&rs.body);
+    /* Several parts, a part that is not text, a null content: refused. */
+    check_error(h, NULL, "/chat/completions",
+                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+                "{\"type\":\"text\",\"text\":\"b\"}]}]}",
+                400, "messages");
+    check_error(h, NULL, "/chat/completions",
+                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", 400,
+                "messages");
+    check_error(h, NULL, "/chat/completions",
+                "{\"messages\":[{\"role\":\"user\",\"content\":null}]}", 400, "messages");
     curl_easy_cleanup(h);
 }
 END_TEST
@@ -833,7 +866,10 @@ START_TEST(test_expect_continue)
 }
 END_TEST
 
-static void check_refused(const char *request, size_t n, const char *status_line)
+/* Sends request on a fresh connection; the answer must start with status_line and the
+ * server must close the connection after it. json: the body is the demo's own error
+ * object (else libmicrohttpd answered the malformed request itself). */
+static void check_refused(const char *request, size_t n, const char *status_line, int json)
 {
     buf in;
     int fd = raw_connect(D);
@@ -841,35 +877,102 @@ static void check_refused(const char *request, size_t n, const char *status_line
     raw_send(fd, request, n);
     ck_assert_int_eq(raw_read(fd, &in, NULL, 4096), 1); /* answered, then closed */
     ck_assert_msg(starts_with(buf_ptr(&in), status_line), "got: %.40s", buf_ptr(&in));
-    ck_assert_ptr_nonnull(memmem(buf_ptr(&in), buf_len(&in), "\"error\":{", 9));
+    ck_assert_ptr_nonnull(memmem(buf_ptr(&in), buf_len(&in), "Connection: close\r\n", 19));
+    if (json) {
+        ck_assert_ptr_nonnull(memmem(buf_ptr(&in), buf_len(&in), "application/json", 16));
+        ck_assert_ptr_nonnull(memmem(buf_ptr(&in), buf_len(&in), "\"error\":{", 9));
+    }
     close(fd);
     buf_free(&in);
 }
 
 START_TEST(test_limits)
 {
-    static char big[16 * 1024];
+    static char big[40 * 1024];
     const char *r;
+    char head[20 * 1024];
+    /* What the head shows is wrong: the demo's own errors, before any body is read. */
     r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 413 ");
-    r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 413 ");
-    r = "POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 501 ");
-    r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1x\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 400 ");
+    check_refused(r, strlen(r), "HTTP/1.1 413 ", 1);
     r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 400 ");
-    r = "garbage\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 400 ");
+    check_refused(r, strlen(r), "HTTP/1.1 400 ", 1);
+    r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n";
+    check_refused(r, strlen(r), "HTTP/1.1 400 ", 1);
+    /* A whole head over 16 KiB. */
+    int n =
+        snprintf(head, sizeof(head), "GET /v1/models HTTP/1.1\r\nX: %0*d\r\n\r\n", 17 * 1024, 0);
+    check_refused(head, (size_t)n, "HTTP/1.1 431 ", 1);
+    /* A chunked body that goes over 1 MiB: read to its end, then refused. */
+    buf req;
+    buf_init(&req, 2u << 20);
+    ck_assert_int_eq(buf_addstr(&req, "POST /v1/chat/completions HTTP/1.1\r\n"
+                                      "Transfer-Encoding: chunked\r\n\r\n"),
+                     0);
+    for (int i = 0; i < 17; i++) {
+        ck_assert_int_eq(buf_addstr(&req, "10000\r\n"), 0);
+        ck_assert_int_eq(buf_reserve(&req, 65536), 0);
+        memset(buf_tail(&req), 'a', 65536);
+        buf_commit(&req, 65536);
+        ck_assert_int_eq(buf_addstr(&req, "\r\n"), 0);
+    }
+    ck_assert_int_eq(buf_addstr(&req, "0\r\n\r\n"), 0);
+    check_refused(buf_ptr(&req), buf_len(&req), "HTTP/1.1 413 ", 1);
+    buf_free(&req);
+    /* Broken framing: libmicrohttpd answers, and closes. */
+    r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+    check_refused(r, strlen(r), "HTTP/1.1 413 ", 0);
+    r = "POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1x\r\n\r\n";
+    check_refused(r, strlen(r), "HTTP/1.1 400 ", 0);
     r = "GET /v1/models HTTP/2.0\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 400 ");
+    check_refused(r, strlen(r), "HTTP/1.1 505 ", 0);
     r = "GET /v1/models HTTP/1.1\r\nno colon here\r\n\r\n";
-    check_refused(r, strlen(r), "HTTP/1.1 400 ");
-    /* A head that never ends within the cap. */
+    check_refused(r, strlen(r), "HTTP/1.1 400 ", 0);
+    /* A head that never ends within the connection's memory. */
     memset(big, 'a', sizeof(big));
     memcpy(big, "GET /v1/models HTTP/1.1\r\nX: ", 28);
-    check_refused(big, sizeof(big), "HTTP/1.1 431 ");
+    check_refused(big, sizeof(big), "HTTP/1.1 431 ", 0);
+    /* Not HTTP at all: closed without an answer. */
+    buf in;
+    int fd = raw_connect(D);
+    buf_init(&in, 4096);
+    raw_send(fd, "garbage\r\n\r\n", 11);
+    ck_assert_int_eq(raw_read(fd, &in, NULL, 4096), 1);
+    ck_assert_uint_eq(buf_len(&in), 0);
+    close(fd);
+    buf_free(&in);
+}
+END_TEST
+
+/* A body sent in chunks is read whole, like one with a Content-Length. */
+START_TEST(test_chunked_body)
+{
+    const char *body = chat_body("emoji", 1, ",\"max_tokens\":4");
+    size_t half = strlen(body) / 2;
+    char req[2048];
+    buf in, events;
+    sse s;
+    result r;
+    int fd = raw_connect(D);
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%.*s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                     half, (int)half, body, strlen(body) - half, body + half);
+    ck_assert_int_lt(n, (int)sizeof(req));
+    buf_init(&in, 1u << 20);
+    buf_init(&events, 1u << 20);
+    raw_send(fd, req, (size_t)n);
+    ck_assert_int_eq(raw_read(fd, &in, NULL, 4096), 1);
+    ck_assert(starts_with(buf_ptr(&in), "HTTP/1.1 200 OK\r\n"));
+    dechunk(buf_ptr(&in), buf_len(&in), &events);
+    sse_parse(&s, buf_ptr(&events), buf_len(&events));
+    check_stream(&s, "gpt-test", 0, &r);
+    ck_assert_int_eq(r.chunks, 4);
+    ck_assert(strncmp(r.text, demo_answer_for("emoji"), r.text_len) == 0);
+    sse_free(&s);
+    buf_free(&in);
+    buf_free(&events);
+    close(fd);
 }
 END_TEST
 
@@ -895,6 +998,39 @@ START_TEST(test_pipelined_and_http10)
     ck_assert(starts_with(buf_ptr(&in), "HTTP/1.1 200 OK"));
     close(fd);
     buf_free(&in);
+}
+END_TEST
+
+/* An HTTP/1.0 client has no chunked encoding: the stream's end is the connection's. */
+START_TEST(test_http10_stream)
+{
+    const char *body = chat_body("japanese", 1, ",\"max_tokens\":6");
+    char head[256];
+    buf in;
+    sse s;
+    result r;
+    int fd = raw_connect(D);
+    int n =
+        snprintf(head, sizeof(head),
+                 "POST /v1/chat/completions HTTP/1.0\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+    buf_init(&in, 1u << 20);
+    raw_send(fd, head, (size_t)n);
+    raw_send(fd, body, strlen(body));
+    ck_assert_int_eq(raw_read(fd, &in, NULL, 4096), 1);
+    const char *events = memmem(buf_ptr(&in), buf_len(&in), "\r\n\r\n", 4);
+    ck_assert_ptr_nonnull(events);
+    events += 4;
+    ck_assert(starts_with(buf_ptr(&in), "HTTP/1.1 200 OK\r\n"));
+    ck_assert_ptr_null(memmem(buf_ptr(&in), (size_t)(events - buf_ptr(&in)), "chunked", 7));
+    ck_assert_ptr_null(memmem(buf_ptr(&in), (size_t)(events - buf_ptr(&in)), "Content-Length", 14));
+    sse_parse(&s, events, buf_len(&in) - (size_t)(events - buf_ptr(&in)));
+    check_stream(&s, "gpt-test", 0, &r);
+    ck_assert_int_eq(r.chunks, 6);
+    ck_assert_str_eq(r.finish, "length");
+    ck_assert(strncmp(r.text, demo_answer_for("japanese"), r.text_len) == 0);
+    sse_free(&s);
+    buf_free(&in);
+    close(fd);
 }
 END_TEST
 
@@ -993,7 +1129,9 @@ static Suite *demo_suite(void)
     tcase_add_test(t, test_stop_with_open_connections);
     tcase_add_test(t, test_expect_continue);
     tcase_add_test(t, test_limits);
+    tcase_add_test(t, test_chunked_body);
     tcase_add_test(t, test_pipelined_and_http10);
+    tcase_add_test(t, test_http10_stream);
     tcase_add_test(t, test_backpressure);
     tcase_add_test(t, test_chunk_per_event);
     suite_add_tcase(s, t);

@@ -1,11 +1,12 @@
-/* demo — the built-in demo model: a small HTTP/1.1 server on 127.0.0.1 that speaks
- * OpenAI's chat-completions API (streaming included) and answers with canned text, so chatd
- * runs its real upstream path with no key and no network. A demo owns its thread, its
- * epoll and every socket; demo_stop releases all of them. The answers: demo_answers.h. */
+/* demo — the built-in demo model: an HTTP/1.1 server on 127.0.0.1 that speaks OpenAI's
+ * chat-completions API (streaming included) and answers with canned text, so chatd runs
+ * its real upstream path with no key and no network. A demo owns its thread, its event
+ * loop, its libmicrohttpd daemon and every connection; demo_stop releases all of them.
+ * The answers: answers.h; the request: ask.h; the tokens and their encoding: tok.h, gen.h. */
 #ifndef CHATD_DEMO_H
 #define CHATD_DEMO_H
 
-#define DEMO_MODEL "chatd-demo" /* what /v1/models lists; any requested name is accepted */
+#include "answers.h" /* DEMO_MODEL */
 
 typedef struct demo demo;
 

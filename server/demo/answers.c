@@ -1,8 +1,8 @@
-/* demo_answers — see demo_answers.h.
+/* answers — see answers.h.
  * Invisible code points are written as escapes so a reader can see them: U+200D (zero
  * width joiner), U+FE0F (emoji presentation), U+20E3 (keycap), U+0301 and U+0308
  * (combining acute and diaeresis). */
-#include "demo_answers.h"
+#include "answers.h"
 
 #include <string.h>
 #include <strings.h>
