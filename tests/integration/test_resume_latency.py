@@ -303,7 +303,12 @@ class ResumeLatency(ChatdTestCase):
     def stop_noise(self, noise):
         for sid, trackers in noise:
             r = self.post(b"", path="/api/streams/%s/cancel" % sid, content_type=None)
-            self.assertIn(r.status, (200, 202), bytes(r.body[:300]))
+            # A long soak outlives the background answer and its retention: gone is fine
+            # then, as long as every reader saw it end.
+            if r.status == 404:
+                self.assertTrue(all(t.ended for t in trackers), bytes(r.body[:300]))
+            else:
+                self.assertIn(r.status, (200, 202), bytes(r.body[:300]))
         for sid, trackers in noise:
             self.wait_until(trackers, lambda t: False, time.monotonic() + READ_TIMEOUT)
             for t in trackers:
