@@ -5,6 +5,7 @@
 #                   + mock upstream), web UI unit and browser tests, SDK tests
 #   make check-layers  no server module includes a header of a layer above its own
 #   make asan       the C suites built with AddressSanitizer + UBSan
+#   make tsan       the C suites built with ThreadSanitizer (tests/tsan.supp)
 #   make valgrind   the C suites under valgrind (memcheck)
 #   make fuzz       the libFuzzer targets, bounded (FUZZ_SECONDS each)
 #   make load       the fault-and-load test (2000 concurrent streams, about a minute)
@@ -30,7 +31,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all ui run test check-layers unit integration web sdk asan valgrind fuzz load bench image container-test podman-setup \
+.PHONY: all ui run test check-layers unit integration web sdk asan tsan valgrind fuzz load bench image container-test podman-setup \
 	deps clean format
 all: $(BUILD)/chatd $(TOOLBIN) ui
 
@@ -83,6 +84,15 @@ asan:
 	$(MAKE) $(ASAN_FLAGS) build/asan/chatd
 	@ASAN_OPTIONS=detect_leaks=1 tests/run-all.sh "unit-asan:$(MAKE) -s $(ASAN_FLAGS) unit" \
 		"integration-asan:$(MAKE) -s $(ASAN_FLAGS) integration"
+
+# ThreadSanitizer: the unit binaries and chatd run through tests/tsan-chatd.sh, which sets
+# TSAN_OPTIONS (any report makes them exit 66) and the suppressions in tests/tsan.supp
+# (libmicrohttpd and libcurl are not instrumented; each entry says why it is not chatd's).
+TSAN_FLAGS := BUILD=build/tsan OPT=-O1 SAN='-fsanitize=thread -fno-omit-frame-pointer'
+tsan:
+	$(MAKE) $(TSAN_FLAGS) build/tsan/chatd
+	@tests/run-all.sh "unit-tsan:UNIT_WRAP='tests/tsan-chatd.sh --run' $(MAKE) -s $(TSAN_FLAGS) unit" \
+		"integration-tsan:CHATD_BIN=tests/tsan-chatd.sh python3 tests/integration/run.py"
 
 # The C suites under valgrind's memcheck: unit tests unforked, chatd itself under the
 # integration suite (tests/valgrind-chatd.sh makes any error or leak exit 99).

@@ -30,8 +30,21 @@ READ_TIMEOUT = float(os.environ.get("CHATD_TEST_READ_TIMEOUT", "20"))
 START_TIMEOUT = float(os.environ.get("CHATD_TEST_START_TIMEOUT", "15"))
 LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+# (not TSan's bare "ThreadSanitizer: reported N warnings" at exit: the report came before)
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer")
+TSAN_EXIT = 66  # tests/tsan-chatd.sh: a chatd that reported a race exits with this code
 _LIVE = set()  # every process started here, for the last-resort cleanup
+
+
+def report_excerpt(err, size=12000):
+    """chatd's stderr from its first sanitizer report on (reports can be long and be
+    followed by many log lines), else its end."""
+    at = [err.find(m) for m in SANITIZER_MARKERS if m in err]
+    if not at:
+        return err[-size:]
+    start = err.rfind("\n", 0, min(at)) + 1
+    return err[start:start + size]
 
 
 def _pdeathsig():
@@ -149,6 +162,7 @@ class Chatd:
                 env[k] = str(v)
         self.env = env
         self.stderr_lines = []
+        self.sanitizer_reported = False  # a test already failed on this chatd's report
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self.port = None
@@ -207,6 +221,8 @@ class Chatd:
         return rc
 
     def stop(self):
+        """SIGTERM, SIGKILL after 5 s. Raises AssertionError if chatd exited with
+        ThreadSanitizer's code and no test has failed on its report yet."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -216,6 +232,10 @@ class Chatd:
         _kill(self.proc)
         self._reader.join(2)
         self.tmp.cleanup()
+        if self.proc.returncode == TSAN_EXIT and not self.sanitizer_reported:
+            self.sanitizer_reported = True
+            raise AssertionError("chatd exited %d (ThreadSanitizer reported); stderr:\n%s"
+                                 % (TSAN_EXIT, report_excerpt(self.stderr())))
 
 
 # ---- HTTP + SSE client --------------------------------------------------------------
@@ -633,13 +653,15 @@ class ChatdTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         err = ""
-        if cls.chatd:
-            cls.chatd.stop()
-            err = "".join(cls.chatd.stderr_lines[cls.chatd_err_mark:])
-        cls.mock.stop()
+        try:
+            if cls.chatd:
+                cls.chatd.stop()
+                err = "".join(cls.chatd.stderr_lines[cls.chatd_err_mark:])
+        finally:
+            cls.mock.stop()
         found = [m for m in SANITIZER_MARKERS if m in err]
         if found:
-            raise AssertionError("chatd's stderr at exit reports %r:\n%s" % (found, err[-6000:]))
+            raise AssertionError("chatd's stderr at exit reports %r:\n%s" % (found, report_excerpt(err)))
 
     def setUp(self):
         self.clients = []
@@ -665,7 +687,8 @@ class ChatdTestCase(unittest.TestCase):
         if died:
             problems.append("chatd exited (code %s) during the test" % self.chatd.proc.returncode)
         if problems:
-            tail = err[-6000:]
+            self.chatd.sanitizer_reported = True
+            tail = report_excerpt(err)
             if not self.PER_TEST:
                 type(self).chatd_err_mark = len(self.chatd.stderr_lines)
             if died:
