@@ -1,41 +1,52 @@
-/* Fuzz target: one stream (pacing off) driven by the input as a program, read by a reader
- * of each format (native SSE, OpenAI chunks, one OpenAI object) along the way and by fresh
- * readers at the end.
+/* Fuzz target: one answer through the whole path — emit (segmentation, pacing) -> the
+ * in-process store -> readers (stream_read + encode) — driven by the input as a program,
+ * read by a reader of each format (native SSE, OpenAI chunks, one OpenAI object) along the
+ * way and by fresh readers at the end.
  *
  * The input is a header byte, then a list of ops. Header: bit 7, the OpenAI readers ask for
  * usage; bit 6, the model name is the next L bytes (L: next byte) when they are UTF-8 and
- * not empty, as a request may name it (else "fuzz-model"). An op's control byte has the
- * op in its low 3 bits and its argument in the high 5:
- *   0, 1  stream_add of the next L bytes (L: next byte) as text (0) or reasoning (1)
- *   2     stream_pump          3  a step of one incremental reader (arg: which, how much)
- *   4     stream_set_finish    5  stream_set_usage
- *   6     stream_end, or stream_cancel when the argument is odd
- *   7     stream_fail with a type (arg < 6: one of chatd's; else the next L bytes) and a
+ * not empty, as a request may name it (else "fuzz-model"); bit 5, pacing is fixed at
+ * 50 * (1 + low 5 bits) characters a second (else off). An op's control byte has the op in
+ * its low 3 bits and its argument in the high 5:
+ *   0, 1  emit_text of the next L bytes (L: next byte) as text (0) or reasoning (1)
+ *   2     emit_pump, the clock on by arg ms   3  a step of one incremental reader (arg:
+ *                                                which, and how much it reads at a time)
+ *   4     emit_finish_reason   5  emit_usage
+ *   6     emit_done, or emit_cancel when the argument is odd
+ *   7     emit_fail with a type (arg < 6: one of chatd's; else the next L bytes) and a
  *         message of 2*L bytes
- * The owner behaves as chat.c does: nothing is set after the terminal (adds go on: the
- * stream must ignore them). At the end: stream_end if no terminal came, pump, drain.
- * Readers read as reader.c does, with its buffer caps: a cap error is a failure.
+ * The owner behaves as chat.c does: nothing is set after the terminal (text goes on: the
+ * emit must ignore it). At the end: emit_done if no terminal came, then pumps until the
+ * emit has released everything (pacing off: one pump). Readers read as reader.c does, with
+ * its read limits and buffer caps: a cap error is a failure.
  *
- * Checked: native output parses (retry line, then id/event/data events; ids consecutive
- * from 0; start first; one delta or reasoning per cluster, each valid JSON with a
- * non-empty text of at most LIM_CLUSTER bytes; exactly one terminal, last); the clusters
- * join to the added text of each kind (when each run of one kind is valid UTF-8); the
+ * Checked: every pump that released something woke every follower; native output parses
+ * (retry line, then id/event/data events; ids consecutive from 0; start first; one delta
+ * or reasoning per cluster, each valid JSON with a non-empty text of at most LIM_CLUSTER
+ * bytes; exactly one terminal, last); the clusters join to the text of each kind given
+ * (when each run of one kind is valid UTF-8) and are as many as the emit released; the
  * OpenAI chunks and the OpenAI object carry the same texts and finish reason; every output
- * is valid UTF-8 when the strings handed to the stream were; a reader that read along
- * gets exactly the bytes a fresh reader gets; a seek replays exactly the later events. */
+ * is valid UTF-8 when the strings handed to the emit were; a reader that read along gets
+ * exactly the bytes a fresh reader gets; a resume after any event replays exactly the
+ * later events, and one after the last event fails. */
 #include <cjson/cJSON.h>
 
+#include "emit.h"
+#include "encode.h"
 #include "fuzz.h"
 #include "lim.h"
-#include "stream.h"
+#include "store.h"
 #include "utf8.h"
 
 #define ALL_CAP (1u << 26) /* everything one reader got, joined */
 #define STREAM_ID "fuzz0123456789abcdefABCD"
 #define DEFAULT_MODEL "fuzz-model"
 
-static const pace_cfg PACE = {.mode = PACE_OFF};
-static const stream_fmt FMTS[3] = {STREAM_FMT_NATIVE, STREAM_FMT_OAI_SSE, STREAM_FMT_OAI_JSON};
+/* reader.c's read limits */
+#define READ_CLUSTERS 128
+#define READ_BYTES 4096
+
+static const enc_fmt FMTS[3] = {ENC_NATIVE, ENC_OAI_SSE, ENC_OAI_JSON};
 static const char *const FAIL_TYPES[] = {"upstream_error", "upstream_timeout", "internal_error",
                                          "shutdown",       "invalid_request",  "rate_limited"};
 #define N_FAIL_TYPES (sizeof(FAIL_TYPES) / sizeof(FAIL_TYPES[0]))
@@ -49,6 +60,7 @@ typedef struct model {
     int strings_utf8; /* every finish reason, error type and message given was valid UTF-8 */
     int term;         /* STREAM_TERM_* of the first terminal op */
     int include_usage;
+    pace_cfg pace;
     char model[257];
     char finish[64];                 /* the finish reason the done event must carry */
     char err_type[48], err_msg[520]; /* what the error event must carry */
@@ -96,11 +108,11 @@ static void close_run(model *m)
     m->run.n = 0;
 }
 
-static void op_add(stream *s, model *m, input *in, int kind)
+static void op_add(emit *e, model *m, input *in, int kind)
 {
     size_t got;
     const char *p = take(in, take1(in), &got);
-    FUZZ_CHECK(stream_add(s, kind, p, got) == 0, "stream_add failed far below the log cap");
+    FUZZ_CHECK(emit_text(e, kind, p, got) == 0, "emit_text failed far below the log cap");
     if (m->term)
         return;
     if (kind != m->kind) {
@@ -116,23 +128,23 @@ static void note_str(model *m, const char *s)
     m->strings_utf8 &= utf8_valid(s, strlen(s));
 }
 
-static void op_finish(stream *s, model *m, input *in)
+static void op_finish(emit *e, model *m, input *in)
 {
     char reason[64];
     take_str(in, take1(in) & 63, reason, sizeof(reason));
     if (m->term)
         return;
     note_str(m, reason);
-    stream_set_finish(s, reason);
+    emit_finish_reason(e, reason);
     snprintf(m->finish, sizeof(m->finish), "%s", reason);
 }
 
-static void op_usage(stream *s, model *m, input *in, unsigned arg)
+static void op_usage(emit *e, model *m, input *in, unsigned arg)
 {
     long prompt = (long)take1(in) * 1000 + take1(in);
     long completion = (long)take1(in) * 1000 + take1(in);
     if (!m->term)
-        stream_set_usage(s, arg == 31 ? -1 : prompt, arg == 31 ? -1 : completion);
+        emit_usage(e, arg == 31 ? -1 : prompt, arg == 31 ? -1 : completion);
 }
 
 static void terminal(model *m, int kind)
@@ -143,18 +155,18 @@ static void terminal(model *m, int kind)
     m->term = kind;
 }
 
-static void op_end(stream *s, model *m, int cancel)
+static void op_end(emit *e, model *m, int cancel)
 {
     if (cancel)
-        stream_cancel(s);
+        emit_cancel(e);
     else
-        stream_end(s);
+        emit_done(e);
     if (!m->term && (cancel || !m->finish[0]))
         snprintf(m->finish, sizeof(m->finish), "%s", cancel ? "cancelled" : "stop");
     terminal(m, STREAM_TERM_DONE);
 }
 
-static void op_fail(stream *s, model *m, input *in, unsigned arg)
+static void op_fail(emit *e, model *m, input *in, unsigned arg)
 {
     char type[48], msg[520];
     if (arg < N_FAIL_TYPES)
@@ -170,58 +182,104 @@ static void op_fail(stream *s, model *m, input *in, unsigned arg)
         snprintf(m->err_type, sizeof(m->err_type), "%s", type);
         snprintf(m->err_msg, sizeof(m->err_msg), "%s", msg);
     }
-    stream_fail(s, type, msg, arg & 1 ? 502 : 0);
+    emit_fail(e, type, msg, arg & 1 ? 502 : 0);
     terminal(m, STREAM_TERM_ERROR);
 }
 
 /* ---- the readers ---- */
 
-/* Reads as reader.c does: into an out buffer with reader.c's cap, encoding only when it is
- * empty; what comes out is moved to all. A cap error (-1) on any input is a failure. */
+/* Reads as reader.c does: a follower of the stream; each step reads from its position
+ * (at most READ_CLUSTERS clusters / READ_BYTES bytes, or less) into a scratch chunk and
+ * encodes it into an out buffer with reader.c's cap, only when out is empty; what comes
+ * out is moved to all. The OpenAI object is read whole once the stream has ended. A cap
+ * error (-1) on any input is a failure. */
 typedef struct reader {
-    stream_cursor c;
-    stream_fmt fmt;
+    stream *s;
+    enc enc;
+    enc_fmt fmt;
+    stream_sub sub;
+    long woken;      /* notify calls */
+    stream_chunk ch;
     buf out;
     buf all;
     int done;
 } reader;
 
-static void reader_init(reader *r, stream *s, stream_fmt fmt, int include_usage)
+static void on_notify(stream_sub *sub)
 {
-    int rc = stream_cursor_init(&r->c, s, fmt, include_usage);
-    FUZZ_CHECK(rc == 0, "stream_cursor_init (format %d) returned %d", (int)fmt, rc);
+    ((reader *)(void *)((char *)sub - offsetof(reader, sub)))->woken++;
+}
+
+static void reader_init(reader *r, stream *s, enc_fmt fmt, int include_usage)
+{
+    memset(r, 0, sizeof(*r));
+    int rc = enc_init(&r->enc, fmt, include_usage, stream_get_info(s));
+    FUZZ_CHECK(rc == 0, "enc_init (format %d) returned %d", (int)fmt, rc);
+    r->s = s;
     r->fmt = fmt;
-    buf_init(&r->out, fmt == STREAM_FMT_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    r->sub.notify = on_notify;
+    stream_follow(s, &r->sub);
+    stream_chunk_init(&r->ch, LIM_LOG_TEXT);
+    buf_init(&r->out, fmt == ENC_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
     buf_init(&r->all, ALL_CAP);
-    r->done = 0;
 }
 
 static void reader_free(reader *r)
 {
-    stream_cursor_free(&r->c);
+    stream_unfollow(r->s, &r->sub);
+    enc_free(&r->enc);
+    stream_chunk_free(&r->ch);
     buf_free(&r->out);
     buf_free(&r->all);
 }
 
-/* One encode; room bounds it as reader.c's LIM_READER_CHUNK does (smaller: more steps). */
-static void reader_step(stream *s, reader *r, size_t room)
+/* A resume: after event last_id (-1: from the start). 0, or -1 when there is no such. */
+static int reader_seek(reader *r, int64_t last_id)
+{
+    uint64_t next = (uint64_t)(last_id + 1);
+    stream_chunk_reset(&r->ch);
+    if (stream_read(r->s, NULL, next, 0, 0, &r->ch) < 0)
+        return -1;
+    r->enc.next_id = next;
+    return 0;
+}
+
+/* One read and its encoding, of at most room bytes of text (and of clusters). */
+static void reader_step(reader *r, size_t room)
 {
     if (r->done)
         return;
-    int rc = stream_encode(s, &r->c, &r->out, r->fmt == STREAM_FMT_OAI_JSON ? SIZE_MAX : room);
-    FUZZ_CHECK(rc == 0 || rc == 1, "stream_encode (format %d) returned %d", (int)r->fmt, rc);
-    r->done = rc;
+    stream_chunk_reset(&r->ch);
+    int rc;
+    if (r->fmt == ENC_OAI_JSON) {
+        if (stream_last_id(r->s) < 0)
+            return;
+        rc = stream_read(r->s, &r->sub, 1, SIZE_MAX, SIZE_MAX, &r->ch);
+        FUZZ_CHECK(rc == 0 && r->ch.has_term, "the whole read failed (%d) or has no end", rc);
+        rc = enc_whole(stream_get_info(r->s), &r->ch, &r->out);
+        FUZZ_CHECK(rc == 0, "enc_whole returned %d", rc);
+        r->done = 1;
+    } else {
+        size_t clusters = room < READ_CLUSTERS ? room : READ_CLUSTERS;
+        size_t bytes = room < READ_BYTES ? room : READ_BYTES;
+        rc = stream_read(r->s, &r->sub, r->enc.next_id, clusters, bytes, &r->ch);
+        FUZZ_CHECK(rc == 0, "stream_read (format %d) from %llu returned %d", (int)r->fmt,
+                   (unsigned long long)r->enc.next_id, rc);
+        rc = enc_chunk(&r->enc, stream_get_info(r->s), &r->ch, &r->out);
+        FUZZ_CHECK(rc == 0 || rc == 1, "enc_chunk (format %d) returned %d", (int)r->fmt, rc);
+        r->done = rc;
+    }
     FUZZ_CHECK(buf_add(&r->all, buf_ptr(&r->out), buf_len(&r->out)) == 0, "out of memory");
     buf_reset(&r->out);
 }
 
 /* Reads to the end; the terminal has been released. */
-static void reader_drain(stream *s, reader *r, size_t room)
+static void reader_drain(reader *r, size_t room)
 {
     while (!r->done) {
         size_t before = buf_len(&r->all);
-        reader_step(s, r, room);
-        FUZZ_CHECK(r->done || buf_len(&r->all) > before, "stream_encode makes no progress");
+        reader_step(r, room);
+        FUZZ_CHECK(r->done || buf_len(&r->all) > before, "a read makes no progress");
     }
 }
 
@@ -308,8 +366,8 @@ typedef struct seen {
 
 static void check_cluster(const nev *e, seen *sn)
 {
-    int kind = !strcmp(e->type, "reasoning") ? STREAM_REASONING : STREAM_TEXT;
-    FUZZ_CHECK(kind == STREAM_REASONING || !strcmp(e->type, "delta"),
+    int kind = !strcmp(e->type, "reasoning") ? EMIT_REASONING : EMIT_TEXT;
+    FUZZ_CHECK(kind == EMIT_REASONING || !strcmp(e->type, "delta"),
                "native: event '%s' mid-stream", e->type);
     cJSON *j = json_exact(e->data, e->data_len, "native cluster");
     const char *t = jstr(j, "text");
@@ -379,15 +437,19 @@ static void check_native(const buf *out, const model *m, stream *s, seen *sn)
     free(evs);
 }
 
-/* A seek after event k replays the retry line and exactly the events after k. */
+/* A resume after event k replays the retry line and exactly the events after k; one
+ * after the last event fails. */
 static void check_seek(stream *s, const buf *full, int64_t k)
 {
     nev *evs;
     size_t n = native_events(buf_ptr(full), buf_len(full), &evs);
     reader r;
-    reader_init(&r, s, STREAM_FMT_NATIVE, 0);
-    FUZZ_CHECK(stream_seek(s, &r.c, k) == 0, "stream_seek(%lld) failed", (long long)k);
-    reader_drain(s, &r, 1);
+    reader_init(&r, s, ENC_NATIVE, 0);
+    FUZZ_CHECK(reader_seek(&r, k) == 0, "a resume after %lld failed", (long long)k);
+    if (k + 1 < (int64_t)n)
+        reader_drain(&r, 1);
+    else
+        reader_step(&r, 1); /* after the terminal event: nothing to finish */
     buf want;
     buf_init(&want, ALL_CAP);
     buf_addstr(&want, "retry: 3000\n\n");
@@ -396,11 +458,11 @@ static void check_seek(stream *s, const buf *full, int64_t k)
             buf_add(&want, evs[i].raw, evs[i].raw_len);
     FUZZ_CHECK(buf_len(&want) == buf_len(&r.all) &&
                    !memcmp(buf_ptr(&want), buf_ptr(&r.all), buf_len(&want)),
-               "a reader seeked after event %lld does not replay the later events", (long long)k);
+               "a reader resumed after event %lld does not replay the later events", (long long)k);
     buf_free(&want);
     reader_free(&r);
-    reader_init(&r, s, STREAM_FMT_NATIVE, 0);
-    FUZZ_CHECK(stream_seek(s, &r.c, (int64_t)n) == -1, "stream_seek past the last event succeeded");
+    reader_init(&r, s, ENC_NATIVE, 0);
+    FUZZ_CHECK(reader_seek(&r, (int64_t)n) == -1, "a resume past the last event succeeded");
     reader_free(&r);
     free(evs);
 }
@@ -501,10 +563,10 @@ static void strip_nul(const fuzz_log *in, fuzz_log *out)
             fuzz_log_add(out, in->p + i, 1);
 }
 
-static void check_texts(const seen *sn, const model *m, stream *s)
+static void check_texts(const seen *sn, const model *m, const emit *e)
 {
-    FUZZ_CHECK(sn->clusters == s->count, "native: %llu clusters, the log has %llu",
-               (unsigned long long)sn->clusters, (unsigned long long)s->count);
+    FUZZ_CHECK(sn->clusters == e->released, "native: %llu clusters, the emit released %llu",
+               (unsigned long long)sn->clusters, (unsigned long long)e->released);
     if (!m->exact)
         return;
     for (int k = 0; k < 2; k++) {
@@ -523,49 +585,67 @@ static void take_header(model *m, input *in)
     m->include_usage = (h & 0x80) != 0;
     if (h & 0x40)
         take_str(in, take1(in), m->model, sizeof(m->model));
+    m->pace.mode = PACE_OFF;
+    if (h & 0x20) {
+        m->pace.mode = PACE_FIXED;
+        m->pace.cps = 50.0 * (1 + (h & 31));
+    }
     if (!m->model[0] || !utf8_valid(m->model, strlen(m->model)))
         snprintf(m->model, sizeof(m->model), "%s", DEFAULT_MODEL);
 }
 
-static void run_ops(stream *s, model *m, reader rd[3], input *in, uint64_t *now)
+/* Every follower was woken by a pump that released something. */
+static void pump(emit *e, reader rd[3], uint64_t now)
+{
+    long before[3];
+    for (int f = 0; f < 3; f++)
+        before[f] = rd[f].woken;
+    int64_t last = stream_last_id(e->s);
+    uint64_t n = emit_pump(e, now);
+    if (n || stream_last_id(e->s) != last)
+        for (int f = 0; f < 3; f++)
+            FUZZ_CHECK(rd[f].woken > before[f], "a pump released news but reader %d slept", f);
+}
+
+static void run_ops(emit *e, model *m, reader rd[3], input *in, uint64_t *now)
 {
     while (in->n) {
         unsigned c = take1(in), arg = c >> 3;
         switch (c & 7) {
         case 0:
         case 1:
-            op_add(s, m, in, (int)(c & 1));
+            op_add(e, m, in, (int)(c & 1));
             break;
         case 2:
-            stream_pump(s, *now += arg);
+            pump(e, rd, *now += arg);
             break;
         case 3:
-            reader_step(s, &rd[arg % 3], (arg / 3) * 16 + 1);
+            reader_step(&rd[arg % 3], (arg / 3) * 16 + 1);
             break;
         case 4:
-            op_finish(s, m, in);
+            op_finish(e, m, in);
             break;
         case 5:
-            op_usage(s, m, in, arg);
+            op_usage(e, m, in, arg);
             break;
         case 6:
-            op_end(s, m, arg & 1);
+            op_end(e, m, arg & 1);
             break;
         case 7:
-            op_fail(s, m, in, arg);
+            op_fail(e, m, in, arg);
             break;
         }
     }
 }
 
-static void check_all(stream *s, const model *m, reader rd[3], int64_t seek_to)
+static void check_all(stream *s, const emit *e, const model *m, reader rd[3], int64_t seek_to)
 {
     seen sn = {0};
     reader fresh[3];
     for (int f = 0; f < 3; f++) {
-        reader_drain(s, &rd[f], 4096);
+        reader_drain(&rd[f], 4096);
         reader_init(&fresh[f], s, FMTS[f], m->include_usage);
-        reader_drain(s, &fresh[f], LIM_READER_CHUNK);
+        reader_drain(&fresh[f], SIZE_MAX);
         FUZZ_CHECK(buf_len(&rd[f].all) == buf_len(&fresh[f].all) &&
                        !memcmp(buf_ptr(&rd[f].all), buf_ptr(&fresh[f].all), buf_len(&rd[f].all)),
                    "format %d: a reader that read along got other bytes than a fresh one", f);
@@ -573,7 +653,7 @@ static void check_all(stream *s, const model *m, reader rd[3], int64_t seek_to)
                    "format %d: the output is not valid UTF-8", f);
     }
     check_native(&fresh[0].all, m, s, &sn);
-    check_texts(&sn, m, s);
+    check_texts(&sn, m, e);
     check_oai_sse(&fresh[1].all, &sn, m);
     check_oai_json(&fresh[2].all, &sn, m);
     check_seek(s, &fresh[0].all, seek_to % (int64_t)(sn.clusters + 3) - 1);
@@ -591,23 +671,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     uint64_t now = 1000;
     model m = {.exact = 1, .strings_utf8 = 1};
     take_header(&m, &in);
-    stream *s = stream_new(STREAM_ID, m.model, &PACE, 0, now);
-    FUZZ_CHECK(s != NULL, "stream_new");
+    FUZZ_CHECK(store_use(&store_mem_ops) == 0, "store_use");
+    stream *s = stream_create(STREAM_ID, m.model, 0);
+    FUZZ_CHECK(s != NULL, "stream_create");
     stream_start(s);
+    emit e;
+    emit_init(&e, s, &m.pace, now);
     reader rd[3];
     for (int f = 0; f < 3; f++)
         reader_init(&rd[f], s, FMTS[f], m.include_usage);
-    run_ops(s, &m, rd, &in, &now);
+    run_ops(&e, &m, rd, &in, &now);
     if (!m.term)
-        op_end(s, &m, 0);
-    stream_pump(s, now + 1);
-    FUZZ_CHECK(!stream_active(s), "pacing off: everything is out after one pump");
-    check_all(s, &m, rd, (int64_t)n);
+        op_end(&e, &m, 0);
+    /* fixed pacing: at least 50 a second, so a second per 50 of backlog */
+    for (uint64_t k = 0, most = emit_backlog(&e) / 50 + 2; k < most && emit_active(&e); k++)
+        pump(&e, rd, now += 1000);
+    FUZZ_CHECK(!emit_active(&e), "everything is out after the pumps (backlog %llu)",
+               (unsigned long long)emit_backlog(&e));
+    check_all(s, &e, &m, rd, (int64_t)n);
     for (int f = 0; f < 3; f++)
         reader_free(&rd[f]);
     for (int k = 0; k < 2; k++)
         fuzz_log_free(&m.text[k]);
     fuzz_log_free(&m.run);
+    emit_free(&e);
+    stream_expire(s);
     stream_unref(s);
+    FUZZ_CHECK(store_count() == 0, "the store still keeps %d streams", store_count());
     return 0;
 }

@@ -235,9 +235,16 @@ def fail(type_index, msg):
     return bytes([7 | (type_index << 3), n]) + msg + b" " * (2 * n - len(msg))
 
 
-def header(usage=False, model=None):
+def header(usage=False, model=None, pace=None):
+    """pace: fixed pacing at 50 * pace characters a second (1..32), else off."""
     h = (0x80 if usage else 0) | (0x40 if model is not None else 0)
+    if pace is not None:
+        h |= 0x20 | (pace - 1)
     return bytes([h]) + (bytes([len(model)]) + model if model is not None else b"")
+
+
+def pump(ms):
+    return bytes([2 | (ms << 3)])
 
 
 STREAMS = {
@@ -250,13 +257,23 @@ STREAMS = {
     + fail(0, "upstream error: the model is overloaded".encode()),
     "fail-long-utf8": text(b"x") + fail(0, "é".encode() * 200),
     "cancel": text(b"abc") + CANCEL + text(b"ignored"),
+    "empty": PUMP + step(0) + END + PUMP + step(0),
     "invalid": text(b"a\xc3") + reasoning(b"\xa9b") + text(b"\xff\xfe") + END,
     "long-marks": text(b"a" + "\u0301".encode() * 700) + END,
     "finish-long": text(b"x") + finish("ñ".encode() * 20) + END,
     "include-usage": header(usage=True) + text(b"hi") + usage(1000, 2) + END,
     "model": header(model="llama3.2:1b-instruct-q4_K_M \"ü\"".encode()) + text(b"hi") + END,
+    # 100 characters a second: a pump of 31 ms releases about three, readers read between
+    "paced": header(pace=2) + text("Hello 👋 wörld, paced".encode()) + pump(31) + step(0)
+    + step(1) + pump(31) + step(0, 1) + reasoning(b"hm") + pump(31) + step(1) + END + pump(31)
+    + step(0),
+    "paced-cancel": header(pace=1) + text(b"a long answer cut short") + pump(20) + step(0)
+    + CANCEL + pump(1) + step(0) + step(1),
+    "paced-fail": header(usage=True, pace=1) + text("漢字 text".encode()) + pump(30) + step(1)
+    + fail(1, b"upstream timed out") + step(2),
 }
-STREAMS = {k: (v if k in ("include-usage", "model") else header() + v) for k, v in STREAMS.items()}
+HEADED = ("include-usage", "model", "paced", "paced-cancel", "paced-fail")
+STREAMS = {k: (v if k in HEADED else header() + v) for k, v in STREAMS.items()}
 
 
 # fuzz_jsonv: byte 0 is the control byte (see fuzz_jsonv.c), then one chunk's JSON text.

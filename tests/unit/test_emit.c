@@ -1,0 +1,654 @@
+/* Unit tests: the whole path of an answer — upstream text -> emit (segmentation, pacing on
+ * an injected clock) -> the in-process store -> a reader's stream_read -> encode — with
+ * the exact events a client gets. */
+#include <check.h>
+
+#include "check_main.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+#include "encode.h"
+#include "lim.h"
+#include "store.h"
+
+typedef struct ev {
+    long id;
+    char type[32];
+    char *data;
+} ev;
+
+/* Parses chatd's native format (one data line per event); skips retry and comments. */
+static int parse(const char *s, ev *evs, int max)
+{
+    int n = 0;
+    ev cur = {.id = -1};
+    for (const char *line = s; *line;) {
+        const char *end = strchr(line, '\n');
+        ck_assert_ptr_nonnull(end);
+        size_t len = (size_t)(end - line);
+        if (len == 0 && cur.data) {
+            ck_assert_int_lt(n, max);
+            evs[n++] = cur;
+            cur = (ev){.id = -1};
+        } else if (!strncmp(line, "id: ", 4))
+            cur.id = strtol(line + 4, NULL, 10);
+        else if (!strncmp(line, "event: ", 7))
+            snprintf(cur.type, sizeof(cur.type), "%.*s", (int)len - 7, line + 7);
+        else if (!strncmp(line, "data: ", 6))
+            cur.data = strndup(line + 6, len - 6);
+        line = end + 1;
+    }
+    ck_assert_ptr_null(cur.data);
+    return n;
+}
+
+static char *text_of(const ev *e)
+{
+    cJSON *j = cJSON_Parse(e->data);
+    ck_assert_ptr_nonnull(j);
+    char *t = strdup(cJSON_GetObjectItem(j, "text")->valuestring);
+    cJSON_Delete(j);
+    return t;
+}
+
+static void free_evs(ev *evs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(evs[i].data);
+}
+
+/* A reader as reader.c reads: from its position, at most 128 clusters / 4096 bytes a read,
+ * each read encoded into out. */
+typedef struct rd {
+    stream *s;
+    enc enc;
+    stream_chunk ch;
+    stream_sub sub;
+    buf out;
+    int finished;
+} rd;
+
+static void no_notify(stream_sub *sub)
+{
+    (void)sub;
+}
+
+static void rd_init(rd *r, stream *s, enc_fmt fmt, int include_usage)
+{
+    memset(r, 0, sizeof(*r));
+    r->s = s;
+    ck_assert_int_eq(enc_init(&r->enc, fmt, include_usage, stream_get_info(s)), 0);
+    stream_chunk_init(&r->ch, LIM_LOG_TEXT);
+    buf_init(&r->out, 1 << 24);
+    r->sub.notify = no_notify;
+}
+
+static void rd_free(rd *r)
+{
+    enc_free(&r->enc);
+    stream_chunk_free(&r->ch);
+    buf_free(&r->out);
+}
+
+/* Positions r after event last_id (-1: from the start), as a resume does: 0 or -1. */
+static int rd_seek(rd *r, int64_t last_id)
+{
+    uint64_t next = (uint64_t)(last_id + 1);
+    stream_chunk_reset(&r->ch);
+    if (stream_read(r->s, NULL, next, 0, 0, &r->ch) < 0)
+        return -1;
+    r->enc.next_id = next;
+    return 0;
+}
+
+/* Reads and encodes everything the store holds now. */
+static void rd_pull(rd *r)
+{
+    for (;;) {
+        uint64_t before = r->enc.next_id;
+        stream_chunk_reset(&r->ch);
+        ck_assert_int_eq(stream_read(r->s, &r->sub, r->enc.next_id, 128, 4096, &r->ch), 0);
+        int rc = enc_chunk(&r->enc, stream_get_info(r->s), &r->ch, &r->out);
+        ck_assert_int_ge(rc, 0);
+        if (rc == 1)
+            r->finished = 1;
+        if (rc == 1 || r->enc.next_id == before)
+            return;
+    }
+}
+
+/* Everything a fresh native reader (resuming after event `after`, -1: none) gets now. */
+static char *read_all(stream *s, int64_t after, int *finished)
+{
+    rd r;
+    rd_init(&r, s, ENC_NATIVE, 0);
+    ck_assert_int_eq(rd_seek(&r, after), 0);
+    rd_pull(&r);
+    *finished = r.finished;
+    char *t = buf_take(&r.out);
+    rd_free(&r);
+    return t;
+}
+
+static const pace_cfg off = {.mode = PACE_OFF};
+
+/* A started stream in the in-process store and its emit. */
+static stream *begin(emit *e, const char *id, const char *model, const pace_cfg *pc)
+{
+    ck_assert_int_eq(store_use(&store_mem_ops), 0);
+    stream *s = stream_create(id, model, 0);
+    ck_assert_ptr_nonnull(s);
+    stream_start(s);
+    emit_init(e, s, pc, 0);
+    return s;
+}
+
+static void end(emit *e, stream *s)
+{
+    emit_free(e);
+    stream_expire(s);
+    stream_unref(s);
+    ck_assert_int_eq(store_count(), 0);
+    store_shutdown();
+}
+
+static void add(emit *e, int kind, const char *t)
+{
+    ck_assert_int_eq(emit_text(e, kind, t, strlen(t)), 0);
+}
+
+START_TEST(whole_path_split_clusters)
+{
+    emit e;
+    stream *s = begin(&e, "abc", "m", &off);
+    /* 👩‍💻 split between tokens, é as e + combining accent split, CJK */
+    const char *parts[] = {"H\xf0\x9f\x91\xa9", "\xe2\x80\x8d\xf0\x9f\x92\xbb", "e",
+                           "\xcc\x81\xe6\x97\xa5"};
+    for (int i = 0; i < 4; i++)
+        add(&e, EMIT_TEXT, parts[i]);
+    emit_finish_reason(&e, "stop");
+    emit_usage(&e, 3, 4);
+    emit_done(&e);
+    ck_assert(emit_decided(&e));
+    ck_assert(!emit_is_error(&e));
+    ck_assert_uint_eq(emit_pump(&e, 1), 4);
+    ck_assert(!emit_active(&e));
+    ck_assert_uint_eq(emit_backlog(&e), 0);
+    int fin;
+    char *out = read_all(s, -1, &fin);
+    ck_assert(fin);
+    ck_assert_str_eq(out, "retry: 3000\n\n"
+                          "id: 0\nevent: start\ndata: {\"stream_id\":\"abc\",\"model\":\"m\"}\n\n"
+                          "id: 1\nevent: delta\ndata: {\"text\":\"H\"}\n\n"
+                          "id: 2\nevent: delta\ndata: {\"text\":\"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}\n\n"
+                          "id: 3\nevent: delta\ndata: {\"text\":\"e\xcc\x81\"}\n\n"
+                          "id: 4\nevent: delta\ndata: {\"text\":\"\xe6\x97\xa5\"}\n\n"
+                          "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\","
+                          "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n");
+    ck_assert_int_eq(stream_last_id(s), 5);
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+/* Before the end, a cluster is released only once the next one begins: the held tail
+ * waits for more text (or the end). */
+START_TEST(held_tail_waits_for_the_end)
+{
+    emit e;
+    stream *s = begin(&e, "abc", "m", &off);
+    add(&e, EMIT_TEXT, "ab");
+    ck_assert_uint_eq(emit_pump(&e, 1), 1);
+    ck_assert_uint_eq(emit_pump(&e, 2), 0);
+    int fin;
+    char *out = read_all(s, 0, &fin);
+    ck_assert(!fin);
+    ck_assert_str_eq(out, "retry: 3000\n\nid: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n");
+    free(out);
+    ck_assert(!emit_active(&e));
+    emit_done(&e);
+    ck_assert(emit_active(&e));
+    ck_assert_uint_eq(emit_pump(&e, 3), 1);
+    ck_assert(!emit_active(&e));
+    ck_assert_uint_eq(emit_pump(&e, 4), 0);
+    out = read_all(s, 1, &fin);
+    ck_assert(fin);
+    ck_assert_str_eq(out, "retry: 3000\n\nid: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
+                          "id: 3\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(resume_replays_exactly_after_id)
+{
+    emit e;
+    stream *s = begin(&e, "r", "m", &off);
+    add(&e, EMIT_TEXT, "abcdef");
+    emit_done(&e);
+    emit_pump(&e, 1);
+    int fin;
+    char *all = read_all(s, -1, &fin);
+    ck_assert(fin);
+    for (int64_t after = -1; after <= 7; after++) {
+        char *part = read_all(s, after, &fin);
+        /* after the terminal event (id 7) nothing is left to finish: the router answers
+         * that resume with 204 before any reader exists */
+        ck_assert_int_eq(fin, after < 7);
+        ck_assert(!strncmp(part, "retry: 3000\n\n", 13));
+        ev a[16], b[16];
+        int na = parse(all + 13, a, 16), nb = parse(part + 13, b, 16);
+        ck_assert_int_eq(na, 8);
+        ck_assert_int_eq(nb, na - (int)(after + 1));
+        for (int i = 0; i < nb; i++) {
+            ck_assert_int_eq(b[i].id, a[i + after + 1].id);
+            ck_assert_str_eq(b[i].type, a[i + after + 1].type);
+            ck_assert_str_eq(b[i].data, a[i + after + 1].data);
+        }
+        free_evs(a, na);
+        free_evs(b, nb);
+        free(part);
+    }
+    rd r;
+    rd_init(&r, s, ENC_NATIVE, 0);
+    ck_assert_int_eq(rd_seek(&r, 8), -1); /* past the terminal event */
+    ck_assert_int_eq(rd_seek(&r, 100), -1);
+    rd_free(&r);
+    free(all);
+    end(&e, s);
+}
+END_TEST
+
+/* While running, a resume may name the last released event but nothing later. */
+START_TEST(resume_while_running)
+{
+    emit e;
+    stream *s = begin(&e, "r", "m", &off);
+    add(&e, EMIT_TEXT, "abcd");
+    emit_pump(&e, 1); /* a b c out; d held */
+    rd r;
+    rd_init(&r, s, ENC_NATIVE, 0);
+    ck_assert_int_eq(rd_seek(&r, 3), 0);
+    ck_assert_int_eq(rd_seek(&r, 4), -1);
+    rd_pull(&r);
+    ck_assert_uint_eq(buf_len(&r.out), 13); /* the retry line alone */
+    emit_done(&e);
+    emit_pump(&e, 2);
+    rd_pull(&r);
+    ck_assert(r.finished);
+    char *t = buf_take(&r.out);
+    ck_assert_str_eq(t, "retry: 3000\n\nid: 4\nevent: delta\ndata: {\"text\":\"d\"}\n\n"
+                        "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    free(t);
+    rd_free(&r);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(readers_see_only_released_characters)
+{
+    pace_cfg fixed = {.mode = PACE_FIXED, .cps = 100};
+    emit e;
+    stream *s = begin(&e, "id", "m", &fixed);
+    add(&e, EMIT_TEXT, "abcdefghijklmnopqrstuvwxyz");
+    emit_done(&e);
+    ck_assert_uint_eq(emit_backlog(&e), 26); /* 'z' was segmented at the end */
+    rd r;
+    rd_init(&r, s, ENC_NATIVE, 0);
+    rd_pull(&r);
+    ck_assert_uint_eq(r.enc.next_id, 1); /* the start alone: nothing released yet */
+    uint64_t released = 0;
+    for (uint64_t t = 10; t <= 100; t += 10)
+        released += emit_pump(&e, t);
+    /* one character of credit at the start, then one per 10 ms at 100/s */
+    ck_assert_uint_eq(released, 11);
+    ck_assert_uint_eq(emit_backlog(&e), 15);
+    ck_assert(emit_active(&e));
+    ck_assert_int_eq(stream_last_id(s), -1);
+    rd_pull(&r);
+    ck_assert(!r.finished);
+    ck_assert_uint_eq(r.enc.next_id, 12);
+    char *sofar = strndup(buf_ptr(&r.out), buf_len(&r.out));
+    ev evs[32];
+    int n = parse(sofar + 13, evs, 32);
+    free(sofar);
+    ck_assert_int_eq(n, 12);
+    char *last = text_of(&evs[11]);
+    ck_assert_str_eq(last, "k");
+    free(last);
+    free_evs(evs, n);
+    for (uint64_t t = 110; t <= 1000; t += 10)
+        emit_pump(&e, t);
+    ck_assert(!emit_active(&e));
+    rd_pull(&r);
+    ck_assert(r.finished);
+    ck_assert_uint_eq(r.enc.next_id, 28);
+    rd_free(&r);
+    end(&e, s);
+}
+END_TEST
+
+/* Adaptive pacing lets the backlog out at once when the upstream is done. */
+START_TEST(adaptive_flushes_when_done)
+{
+    pace_cfg ad = {.mode = PACE_ADAPTIVE, .base_cps = 10, .max_lag_ms = 100000};
+    emit e;
+    stream *s = begin(&e, "id", "m", &ad);
+    add(&e, EMIT_TEXT, "abcdefghij");
+    ck_assert_uint_eq(emit_pump(&e, 100), 2); /* 1 of credit + 1 in 100 ms */
+    emit_done(&e);
+    ck_assert_uint_eq(emit_pump(&e, 101), 8);
+    ck_assert(!emit_active(&e));
+    ck_assert_int_eq(stream_last_id(s), 11);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(error_comes_after_received_characters)
+{
+    pace_cfg fixed = {.mode = PACE_FIXED, .cps = 1};
+    emit e;
+    stream *s = begin(&e, "id", "m", &fixed);
+    add(&e, EMIT_TEXT, "xyz");
+    emit_fail(&e, "upstream_error", "boom", 502);
+    emit_done(&e); /* ignored: the first terminal decision wins */
+    emit_cancel(&e);
+    emit_fail(&e, "upstream_timeout", "late", 504);
+    emit_finish_reason(&e, "length");
+    ck_assert(emit_is_error(&e));
+    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "more", 4), 0); /* not taken */
+    ck_assert_uint_eq(emit_pump(&e, 1), 3); /* an error is not paced */
+    ck_assert(!emit_active(&e));
+    int fin;
+    char *out = read_all(s, -1, &fin);
+    ck_assert(fin);
+    ev evs[8];
+    int n = parse(out + 13, evs, 8);
+    ck_assert_int_eq(n, 5);
+    char *z = text_of(&evs[3]);
+    ck_assert_str_eq(z, "z");
+    free(z);
+    ck_assert_str_eq(evs[4].type, "error");
+    ck_assert_int_eq(evs[4].id, 4);
+    ck_assert_str_eq(
+        evs[4].data,
+        "{\"error\":{\"type\":\"upstream_error\",\"message\":\"boom\",\"status\":502}}");
+    free_evs(evs, n);
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(cancel_ends_with_cancelled)
+{
+    pace_cfg fixed = {.mode = PACE_FIXED, .cps = 1};
+    emit e;
+    stream *s = begin(&e, "id", "m", &fixed);
+    add(&e, EMIT_TEXT, "ab");
+    emit_finish_reason(&e, "length");
+    emit_cancel(&e);
+    emit_done(&e); /* the first decision wins */
+    ck_assert(!emit_is_error(&e));
+    ck_assert_uint_eq(emit_pump(&e, 1), 2); /* a cancel is not paced */
+    int fin;
+    char *out = read_all(s, -1, &fin);
+    ck_assert(fin);
+    ck_assert_str_eq(out, "retry: 3000\n\n"
+                          "id: 0\nevent: start\ndata: {\"stream_id\":\"id\",\"model\":\"m\"}\n\n"
+                          "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n"
+                          "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
+                          "id: 3\nevent: done\ndata: {\"finish_reason\":\"cancelled\"}\n\n");
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+/* The finish reason given before done is the done event's; stop when none was. */
+START_TEST(finish_reason_given_or_stop)
+{
+    emit e;
+    stream *s = begin(&e, "id", "m", &off);
+    emit_finish_reason(&e, "content_filter");
+    emit_done(&e);
+    emit_finish_reason(&e, "length"); /* after the end: ignored */
+    emit_pump(&e, 1);
+    int fin;
+    char *out = read_all(s, 0, &fin);
+    ck_assert_str_eq(out, "retry: 3000\n\nid: 1\nevent: done\ndata: {\"finish_reason\":\"content_filter\"}\n\n");
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(reasoning_events_are_separate_and_ordered)
+{
+    emit e;
+    stream *s = begin(&e, "id", "m", &off);
+    add(&e, EMIT_REASONING, "hm");
+    add(&e, EMIT_TEXT, "ok");
+    emit_done(&e);
+    emit_pump(&e, 1);
+    int fin;
+    char *out = read_all(s, -1, &fin);
+    ev evs[8];
+    int n = parse(out + 13, evs, 8);
+    ck_assert_int_eq(n, 6);
+    const char *types[] = {"start", "reasoning", "reasoning", "delta", "delta", "done"};
+    const char *texts[] = {NULL, "h", "m", "o", "k", NULL};
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(evs[i].id, i);
+        ck_assert_str_eq(evs[i].type, types[i]);
+        if (texts[i]) {
+            char *t = text_of(&evs[i]);
+            ck_assert_str_eq(t, texts[i]);
+            free(t);
+        }
+    }
+    free_evs(evs, n);
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+/* A cluster never spans thinking and answer: switching kinds completes the open one. */
+START_TEST(kind_switch_closes_the_cluster)
+{
+    emit e;
+    stream *s = begin(&e, "id", "m", &off);
+    add(&e, EMIT_REASONING, "e");
+    add(&e, EMIT_TEXT, "\xcc\x81"); /* a combining accent: would join the e */
+    add(&e, EMIT_REASONING, "x");
+    emit_done(&e);
+    emit_pump(&e, 1);
+    int fin;
+    char *out = read_all(s, 0, &fin);
+    ck_assert_str_eq(out, "retry: 3000\n\n"
+                          "id: 1\nevent: reasoning\ndata: {\"text\":\"e\"}\n\n"
+                          "id: 2\nevent: delta\ndata: {\"text\":\"\xcc\x81\"}\n\n"
+                          "id: 3\nevent: reasoning\ndata: {\"text\":\"x\"}\n\n"
+                          "id: 4\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    free(out);
+    end(&e, s);
+}
+END_TEST
+
+START_TEST(openai_chunks_and_whole_object)
+{
+    emit e;
+    stream *s = begin(&e, "x1", "gpt", &off);
+    add(&e, EMIT_TEXT, "h\xc3\xa9");
+    emit_usage(&e, 2, 5);
+    emit_done(&e);
+    emit_pump(&e, 1);
+    rd r;
+    rd_init(&r, s, ENC_OAI_SSE, 1);
+    rd_pull(&r);
+    ck_assert(r.finished);
+    char *t = buf_take(&r.out);
+    char head[256];
+    snprintf(head, sizeof(head),
+             "data: {\"id\":\"chatcmpl-x1\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
+             "\"model\":\"gpt\"",
+             stream_get_info(s)->created);
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "%s,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+             "%s,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"h\"},\"finish_reason\":null}]}\n\n"
+             "%s,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xc3\xa9\"},\"finish_reason\":null}]}\n\n"
+             "%s,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+             "%s,\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":5,\"total_tokens\":7}}\n\n"
+             "data: [DONE]\n\n",
+             head, head, head, head, head);
+    ck_assert_str_eq(t, want);
+    free(t);
+    rd_free(&r);
+
+    /* the whole object, from one read of the whole stream */
+    stream_chunk ch;
+    stream_chunk_init(&ch, LIM_LOG_TEXT);
+    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
+    ck_assert(ch.has_term);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_whole(stream_get_info(s), &ch, &out), 0);
+    t = buf_take(&out);
+    cJSON *j = cJSON_Parse(t);
+    ck_assert_ptr_nonnull(j);
+    cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+    cJSON *msg = cJSON_GetObjectItem(c0, "message");
+    ck_assert_str_eq(cJSON_GetObjectItem(msg, "content")->valuestring, "h\xc3\xa9");
+    ck_assert_ptr_null(cJSON_GetObjectItem(msg, "reasoning_content"));
+    ck_assert_str_eq(cJSON_GetObjectItem(c0, "finish_reason")->valuestring, "stop");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "id")->valuestring, "chatcmpl-x1");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "gpt");
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "total_tokens")->valueint, 7);
+    cJSON_Delete(j);
+    free(t);
+    stream_chunk_free(&ch);
+    end(&e, s);
+}
+END_TEST
+
+/* An OpenAI stream reader reads as reader.c does — at most 128 clusters / 4096 bytes of
+ * text a read, each read encoded into an out buffer capped at LIM_READER_OUT and emptied
+ * before the next — and must never hit that cap: a cap error ends the client's response.
+ * Every OpenAI chunk repeats the head with the model name, which a request may give as
+ * 256 bytes that each need escaping (quotes and backslashes are allowed). */
+START_TEST(openai_reads_fit_the_reader_buffer)
+{
+    char model[257];
+    memset(model, '"', 256);
+    model[256] = '\0';
+    emit e;
+    stream *s = begin(&e, "0123456789abcdef01234567", model, &off);
+    static char text[1000];
+    memset(text, 'a', sizeof(text));
+    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, text, sizeof(text)), 0);
+    emit_done(&e);
+    emit_pump(&e, 1);
+    enc c;
+    ck_assert_int_eq(enc_init(&c, ENC_OAI_SSE, 1, stream_get_info(s)), 0);
+    stream_chunk ch;
+    stream_chunk_init(&ch, LIM_LOG_TEXT);
+    buf out;
+    buf_init(&out, LIM_READER_OUT);
+    int rc = 0, reads = 0;
+    while (rc == 0) {
+        stream_chunk_reset(&ch);
+        buf_reset(&out);
+        ck_assert_int_eq(stream_read(s, NULL, c.next_id, 128, 4096, &ch), 0);
+        rc = enc_chunk(&c, stream_get_info(s), &ch, &out);
+        ck_assert_msg(rc >= 0, "read %d from event %llu (%zu clusters): over the reader's cap", reads,
+                      (unsigned long long)ch.first_id, ch.n);
+        reads++;
+    }
+    ck_assert_uint_eq(c.next_id, 1002);
+    buf_free(&out);
+    stream_chunk_free(&ch);
+    enc_free(&c);
+    end(&e, s);
+}
+END_TEST
+
+/* Over the log's cap in the emit's queue: emit_text fails, the answer ends with an error
+ * after what was queued, and nothing more is taken. */
+START_TEST(log_cap_ends_with_error)
+{
+    emit e;
+    stream *s = begin(&e, "id", "m", &off);
+    static char chunk[65536];
+    memset(chunk, 'a', sizeof(chunk));
+    int rc = 0, i;
+    for (i = 0; i < 200 && rc == 0; i++)
+        rc = emit_text(&e, EMIT_TEXT, chunk, sizeof(chunk));
+    ck_assert_int_eq(rc, -1);
+    ck_assert_int_lt(i, 200);
+    ck_assert(emit_decided(&e));
+    ck_assert(emit_is_error(&e));
+    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "b", 1), 0);
+    uint64_t queued = emit_backlog(&e);
+    ck_assert_uint_gt(queued, 0);
+    ck_assert_uint_le(queued * sizeof(uint16_t), LIM_LOG_TEXT);
+    ck_assert_uint_eq(emit_pump(&e, 1), queued);
+    ck_assert(!emit_active(&e));
+    stream_chunk ch;
+    stream_chunk_init(&ch, LIM_LOG_TEXT);
+    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
+    ck_assert_uint_eq(ch.n, queued);
+    ck_assert_uint_le(buf_len(&ch.text) + buf_len(&ch.lens), 2 * (size_t)LIM_LOG_TEXT);
+    ck_assert(memchr(buf_ptr(&ch.text), 'b', buf_len(&ch.text)) == NULL);
+    ck_assert(ch.has_term);
+    ck_assert_int_eq(ch.term.kind, STREAM_TERM_ERROR);
+    ck_assert_str_eq(ch.term.type, "internal_error");
+    ck_assert_str_eq(ch.term.msg, "the answer is longer than chatd keeps per stream");
+    stream_chunk_free(&ch);
+    end(&e, s);
+}
+END_TEST
+
+/* Over the log's cap in the store (released as it came, the queue stays short): the
+ * append fails, the stream ends with the error, and the emit knows it ended. */
+START_TEST(log_cap_in_the_store_ends_with_error)
+{
+    emit e;
+    stream *s = begin(&e, "id", "m", &off);
+    static char chunk[65536];
+    memset(chunk, 'a', sizeof(chunk));
+    int i;
+    for (i = 0; i < 200 && !emit_decided(&e); i++) {
+        ck_assert_int_eq(emit_text(&e, EMIT_TEXT, chunk, sizeof(chunk)), 0);
+        emit_pump(&e, (uint64_t)i + 1);
+    }
+    ck_assert_int_lt(i, 200);
+    ck_assert(emit_is_error(&e));
+    ck_assert(!emit_active(&e));
+    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "b", 1), 0);
+    ck_assert_uint_eq(emit_pump(&e, 1000), 0);
+    ck_assert_int_gt(stream_last_id(s), 0);
+    stream_chunk ch;
+    stream_chunk_init(&ch, LIM_LOG_TEXT);
+    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
+    ck_assert_uint_le(buf_len(&ch.lens), LIM_LOG_TEXT);
+    ck_assert(ch.has_term);
+    ck_assert_int_eq(ch.term.kind, STREAM_TERM_ERROR);
+    ck_assert_str_eq(ch.term.type, "internal_error");
+    stream_chunk_free(&ch);
+    end(&e, s);
+}
+END_TEST
+
+int main(void)
+{
+    return check_tests("emit", whole_path_split_clusters, held_tail_waits_for_the_end,
+                       resume_replays_exactly_after_id, resume_while_running,
+                       readers_see_only_released_characters, adaptive_flushes_when_done,
+                       error_comes_after_received_characters, cancel_ends_with_cancelled,
+                       finish_reason_given_or_stop, reasoning_events_are_separate_and_ordered,
+                       kind_switch_closes_the_cluster, openai_chunks_and_whole_object,
+                       openai_reads_fit_the_reader_buffer,
+                       log_cap_ends_with_error, log_cap_in_the_store_ends_with_error);
+}

@@ -1,0 +1,444 @@
+/* Unit tests: encode — a read chunk written as chatd's native event stream, as OpenAI
+ * chunks, or as one OpenAI object, byte for byte. The chunks are built by hand here, so
+ * these tests need no store. */
+#include <check.h>
+
+#include "check_main.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode.h"
+#include "lim.h"
+
+#define R STREAM_REASONING_BIT
+
+static stream_info info_of(const char *id, const char *model)
+{
+    stream_info in;
+    memset(&in, 0, sizeof(in));
+    snprintf(in.id, sizeof(in.id), "%s", id);
+    snprintf(in.model, sizeof(in.model), "%s", model);
+    in.created = 1700000000;
+    return in;
+}
+
+/* A chunk of clusters from first_id on: texts[i] (reasoning when kinds[i]). */
+static void chunk_of(stream_chunk *ch, uint64_t first_id, const char *const *texts,
+                     const int *kinds, size_t n)
+{
+    stream_chunk_init(ch, 1 << 20);
+    ch->phase = STREAM_STARTED;
+    ch->first_id = first_id;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(texts[i]);
+        uint16_t l = (uint16_t)(len | (kinds && kinds[i] ? R : 0));
+        ck_assert_int_eq(buf_add(&ch->text, texts[i], len), 0);
+        ck_assert_int_eq(buf_add(&ch->lens, &l, sizeof(l)), 0);
+    }
+    ch->n = n;
+}
+
+static void term_done(stream_chunk *ch, const char *finish, long prompt, long completion)
+{
+    ch->has_term = 1;
+    memset(&ch->term, 0, sizeof(ch->term));
+    ch->term.kind = STREAM_TERM_DONE;
+    snprintf(ch->term.finish_reason, sizeof(ch->term.finish_reason), "%s", finish);
+    ch->term.prompt_tokens = prompt;
+    ch->term.completion_tokens = completion;
+}
+
+static void term_error(stream_chunk *ch, const char *type, const char *msg, int status)
+{
+    ch->has_term = 1;
+    memset(&ch->term, 0, sizeof(ch->term));
+    ch->term.kind = STREAM_TERM_ERROR;
+    ch->term.prompt_tokens = ch->term.completion_tokens = -1;
+    snprintf(ch->term.type, sizeof(ch->term.type), "%s", type);
+    snprintf(ch->term.msg, sizeof(ch->term.msg), "%s", msg);
+    ch->term.status = status;
+}
+
+/* out's bytes must be want's, exactly. */
+static void assert_bytes(const buf *out, const char *want)
+{
+    size_t n = strlen(want);
+    if (buf_len(out) != n || memcmp(buf_ptr(out), want, n) != 0)
+        ck_abort_msg("got  <%.*s>\nwant <%s>", (int)buf_len(out), buf_ptr(out), want);
+}
+
+#define NATIVE_START "retry: 3000\n\nid: 0\nevent: start\ndata: {\"stream_id\":\"abc\",\"model\":\"m\"}\n\n"
+#define OAI_HEAD                                                                                   \
+    "data: {\"id\":\"chatcmpl-abc\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"   \
+    "\"model\":\"m\""
+#define OAI_ROLE OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+
+START_TEST(native_start_delta_reasoning_done)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"hm", "H", "\xc3\xa9"};
+    int k[] = {1, 0, 0};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, k, 3);
+    term_done(&ch, "stop", -1, -1);
+    enc c;
+    ck_assert_int_eq(enc_init(&c, ENC_NATIVE, 0, &in), 0);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, NATIVE_START "id: 1\nevent: reasoning\ndata: {\"text\":\"hm\"}\n\n"
+                                    "id: 2\nevent: delta\ndata: {\"text\":\"H\"}\n\n"
+                                    "id: 3\nevent: delta\ndata: {\"text\":\"\xc3\xa9\"}\n\n"
+                                    "id: 4\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    ck_assert_uint_eq(c.next_id, 5);
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(native_done_with_usage)
+{
+    stream_info in = info_of("abc", "m");
+    stream_chunk ch;
+    chunk_of(&ch, 1, NULL, NULL, 0);
+    term_done(&ch, "length", 3, 4);
+    enc c;
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, NATIVE_START "id: 1\nevent: done\ndata: {\"finish_reason\":\"length\","
+                                    "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(native_error_with_and_without_status)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"x"};
+    for (int with = 0; with < 2; with++) {
+        stream_chunk ch;
+        chunk_of(&ch, 1, t, NULL, 1);
+        term_error(&ch, "upstream_error", "boom", with ? 502 : 0);
+        enc c;
+        enc_init(&c, ENC_NATIVE, 0, &in);
+        buf out;
+        buf_init(&out, 1 << 20);
+        ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+        assert_bytes(&out, with ? NATIVE_START
+                         "id: 1\nevent: delta\ndata: {\"text\":\"x\"}\n\n"
+                         "id: 2\nevent: error\ndata: {\"error\":{\"type\":\"upstream_error\","
+                         "\"message\":\"boom\",\"status\":502}}\n\n"
+                                : NATIVE_START
+                         "id: 1\nevent: delta\ndata: {\"text\":\"x\"}\n\n"
+                         "id: 2\nevent: error\ndata: {\"error\":{\"type\":\"upstream_error\","
+                         "\"message\":\"boom\"}}\n\n");
+        buf_free(&out);
+        enc_free(&c);
+        stream_chunk_free(&ch);
+    }
+}
+END_TEST
+
+/* The retry line opens a response once, however many chunks follow; a resumed reader
+ * (next_id set past the start) gets it too, and no start event. */
+START_TEST(native_retry_line_once)
+{
+    stream_info in = info_of("abc", "m");
+    const char *a[] = {"a"}, *b[] = {"b"};
+    stream_chunk c1, c2, empty;
+    chunk_of(&c1, 1, a, NULL, 1);
+    chunk_of(&c2, 2, b, NULL, 1);
+    chunk_of(&empty, 3, NULL, NULL, 0);
+    enc c;
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &c1, &out), 0);
+    ck_assert_int_eq(enc_chunk(&c, &in, &c2, &out), 0);
+    ck_assert_int_eq(enc_chunk(&c, &in, &empty, &out), 0);
+    assert_bytes(&out, NATIVE_START "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n"
+                                    "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n");
+    enc_free(&c);
+    buf_reset(&out);
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    c.next_id = 2; /* resumed after event 1 */
+    ck_assert_int_eq(enc_chunk(&c, &in, &c2, &out), 0);
+    assert_bytes(&out, "retry: 3000\n\nid: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&c1);
+    stream_chunk_free(&c2);
+    stream_chunk_free(&empty);
+}
+END_TEST
+
+/* Clusters before the reader's position are skipped; the terminal event is written only
+ * when the reader has every cluster before it. */
+START_TEST(chunk_overlap_and_gap)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"a", "b", "c"};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, NULL, 3);
+    term_done(&ch, "stop", -1, -1);
+    enc c;
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    c.next_id = 3;
+    c.retry_sent = 1;
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, "id: 3\nevent: delta\ndata: {\"text\":\"c\"}\n\n"
+                       "id: 4\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    /* a chunk that starts after the reader's position: nothing, and no terminal */
+    buf_reset(&out);
+    enc_free(&c);
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    c.next_id = 1;
+    c.retry_sent = 1;
+    stream_chunk later;
+    chunk_of(&later, 2, t + 1, NULL, 2);
+    term_done(&later, "stop", -1, -1);
+    ck_assert_int_eq(enc_chunk(&c, &in, &later, &out), 0);
+    ck_assert_uint_eq(buf_len(&out), 0);
+    ck_assert_uint_eq(c.next_id, 1);
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+    stream_chunk_free(&later);
+}
+END_TEST
+
+START_TEST(oai_chunks_exact)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"th", "h\xc3\xa9"};
+    int k[] = {1, 0};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, k, 2);
+    term_done(&ch, "stop", 2, 5);
+    enc c;
+    ck_assert_int_eq(enc_init(&c, ENC_OAI_SSE, 0, &in), 0);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, OAI_ROLE
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"th\"},\"finish_reason\":null}]}\n\n"
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"h\xc3\xa9\"},\"finish_reason\":null}]}\n\n"
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                 "data: [DONE]\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(oai_include_usage)
+{
+    stream_info in = info_of("abc", "m");
+    stream_chunk ch;
+    chunk_of(&ch, 1, NULL, NULL, 0);
+    term_done(&ch, "length", 2, 5);
+    enc c;
+    enc_init(&c, ENC_OAI_SSE, 1, &in);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, OAI_ROLE
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n"
+                 OAI_HEAD ",\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":5,\"total_tokens\":7}}\n\n"
+                 "data: [DONE]\n\n");
+    /* usage unknown: zeros, never -1 */
+    enc_free(&c);
+    buf_reset(&out);
+    term_done(&ch, "stop", -1, -1);
+    enc_init(&c, ENC_OAI_SSE, 1, &in);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, OAI_ROLE
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                 OAI_HEAD ",\"choices\":[],\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}\n\n"
+                 "data: [DONE]\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(oai_error_chunk)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"p"};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, NULL, 1);
+    term_error(&ch, "rate_limited", "slow down", 429);
+    enc c;
+    enc_init(&c, ENC_OAI_SSE, 1, &in);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    /* no [DONE] and no usage after an error */
+    assert_bytes(&out, OAI_ROLE
+                 OAI_HEAD ",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"p\"},\"finish_reason\":null}]}\n\n"
+                 "data: {\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\","
+                 "\"param\":null,\"code\":\"rate_limited\"}}\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(whole_object_with_reasoning)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"I", "think", "Hi", "!"};
+    int k[] = {1, 1, 0, 0};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, k, 4);
+    term_done(&ch, "stop", 2, 5);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_whole(&in, &ch, &out), 0);
+    assert_bytes(&out, "{\"id\":\"chatcmpl-abc\",\"object\":\"chat.completion\",\"created\":1700000000,"
+                       "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                       "\"content\":\"Hi!\",\"reasoning_content\":\"Ithink\"},\"logprobs\":null,"
+                       "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,"
+                       "\"completion_tokens\":5,\"total_tokens\":7}}");
+    buf_free(&out);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+START_TEST(whole_object_plain_and_error)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"ok"};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, NULL, 1);
+    term_done(&ch, "length", -1, -1);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_whole(&in, &ch, &out), 0);
+    assert_bytes(&out, "{\"id\":\"chatcmpl-abc\",\"object\":\"chat.completion\",\"created\":1700000000,"
+                       "\"model\":\"m\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                       "\"content\":\"ok\"},\"logprobs\":null,\"finish_reason\":\"length\"}],"
+                       "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
+    buf_reset(&out);
+    term_error(&ch, "upstream_timeout", "too slow", 0);
+    ck_assert_int_eq(enc_whole(&in, &ch, &out), 0);
+    assert_bytes(&out, "{\"error\":{\"message\":\"too slow\",\"type\":\"server_error\","
+                       "\"param\":null,\"code\":\"upstream_timeout\"}}");
+    buf_free(&out);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+/* Quotes, backslashes, control characters, DEL and U+2028/2029 are escaped in every
+ * string every format writes: texts, the model, finish reasons and error messages. */
+START_TEST(escaping)
+{
+    stream_info in = info_of("abc", "m\"\\\x01");
+    const char *t[] = {"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\xe2\x80\xa8",
+                       "\xe2\x80\xa9", "</"};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, NULL, 11);
+    term_error(&ch, "upstream_error", "a\"b\n\x02", 0);
+    enc c;
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out,
+                 "retry: 3000\n\nid: 0\nevent: start\ndata: {\"stream_id\":\"abc\","
+                 "\"model\":\"m\\\"\\\\\\u0001\"}\n\n"
+                 "id: 1\nevent: delta\ndata: {\"text\":\"\\\"\"}\n\n"
+                 "id: 2\nevent: delta\ndata: {\"text\":\"\\\\\"}\n\n"
+                 "id: 3\nevent: delta\ndata: {\"text\":\"\\n\"}\n\n"
+                 "id: 4\nevent: delta\ndata: {\"text\":\"\\r\"}\n\n"
+                 "id: 5\nevent: delta\ndata: {\"text\":\"\\t\"}\n\n"
+                 "id: 6\nevent: delta\ndata: {\"text\":\"\\u0001\"}\n\n"
+                 "id: 7\nevent: delta\ndata: {\"text\":\"\\u001f\"}\n\n"
+                 "id: 8\nevent: delta\ndata: {\"text\":\"\\u007f\"}\n\n"
+                 "id: 9\nevent: delta\ndata: {\"text\":\"\\u2028\"}\n\n"
+                 "id: 10\nevent: delta\ndata: {\"text\":\"\\u2029\"}\n\n"
+                 "id: 11\nevent: delta\ndata: {\"text\":\"</\"}\n\n"
+                 "id: 12\nevent: error\ndata: {\"error\":{\"type\":\"upstream_error\","
+                 "\"message\":\"a\\\"b\\n\\u0002\"}}\n\n");
+    enc_free(&c);
+    /* the OpenAI formats escape the model in their head and the finish reason */
+    buf_reset(&out);
+    term_done(&ch, "st\"op\x03", -1, -1);
+    ck_assert_int_eq(enc_init(&c, ENC_OAI_SSE, 0, &in), 0);
+    stream_chunk none;
+    chunk_of(&none, 1, NULL, NULL, 0);
+    none.has_term = 1;
+    none.term = ch.term;
+    ck_assert_int_eq(enc_chunk(&c, &in, &none, &out), 1);
+    const char *h = "data: {\"id\":\"chatcmpl-abc\",\"object\":\"chat.completion.chunk\","
+                    "\"created\":1700000000,\"model\":\"m\\\"\\\\\\u0001\"";
+    buf want;
+    buf_init(&want, 1 << 20);
+    buf_addf(&want,
+             "%s,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+             "\"finish_reason\":null}]}\n\n"
+             "%s,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"st\\\"op\\u0003\"}]}\n\n"
+             "data: [DONE]\n\n",
+             h, h);
+    char *w = buf_take(&want);
+    assert_bytes(&out, w);
+    free(w);
+    buf_reset(&out);
+    ck_assert_int_eq(enc_whole(&in, &none, &out), 0);
+    w = buf_take(&out);
+    ck_assert_ptr_nonnull(strstr(w, ",\"model\":\"m\\\"\\\\\\u0001\","));
+    ck_assert_ptr_nonnull(strstr(w, "\"finish_reason\":\"st\\\"op\\u0003\"}"));
+    free(w);
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+    stream_chunk_free(&none);
+}
+END_TEST
+
+/* A full out buffer is a cap error (-1) and never leaves half an event behind; the
+ * reader's position stays on the event that did not fit. */
+START_TEST(full_out_is_cap_error)
+{
+    stream_info in = info_of("abc", "m");
+    const char *t[] = {"a", "b"};
+    stream_chunk ch;
+    chunk_of(&ch, 1, t, NULL, 2);
+    term_done(&ch, "stop", -1, -1);
+    enc c;
+    enc_init(&c, ENC_NATIVE, 0, &in);
+    buf out;
+    size_t fits = strlen(NATIVE_START "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n");
+    buf_init(&out, fits + 10);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), -1);
+    assert_bytes(&out, NATIVE_START "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n");
+    ck_assert_uint_eq(c.next_id, 2);
+    /* room again: the rest follows, without a second retry line or start */
+    buf_reset(&out);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    assert_bytes(&out, "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
+                       "id: 3\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+int main(void)
+{
+    return check_tests("encode", native_start_delta_reasoning_done, native_done_with_usage,
+                       native_error_with_and_without_status, native_retry_line_once,
+                       chunk_overlap_and_gap, oai_chunks_exact, oai_include_usage, oai_error_chunk,
+                       whole_object_with_reasoning, whole_object_plain_and_error, escaping,
+                       full_out_is_cap_error);
+}
