@@ -91,6 +91,13 @@ static int enc_error(enc *c, const stream_term *t, buf *out)
     return bad ? -1 : 0;
 }
 
+size_t enc_per_event(const enc *c)
+{
+    /* native: "id: <20 digits>\nevent: reasoning\ndata: {\"text\":\"\"}\n\n";
+     * OpenAI: "data: " + the repeated head + the delta object and its closing. */
+    return c->fmt == ENC_OAI_SSE ? buf_len(&c->head) + 160 : 96;
+}
+
 int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
 {
     if (c->fmt == ENC_NATIVE && !c->retry_sent) {

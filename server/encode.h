@@ -22,6 +22,9 @@ typedef struct enc {
 
 int enc_init(enc *c, enc_fmt fmt, int include_usage, const stream_info *info); /* 0 or -1 */
 void enc_free(enc *c);
+/* The most bytes one cluster's event adds besides the cluster's own (escaped) text: a
+ * reader sizes its reads with it so that their encoding stays under its cap. */
+size_t enc_per_event(const enc *c);
 /* Writes the start event when it is next, then the chunk's clusters from c->next_id,
  * then its terminal event. 1 once the terminal event is written, 0 if not yet, -1 when
  * out is full (a cap error). */

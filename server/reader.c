@@ -11,10 +11,12 @@
 
 #include "lim.h"
 
-/* What one read from the store takes at most: its encoding stays well under
- * LIM_READER_OUT (a cluster's event is ~40 bytes plus its text escaped). */
-#define READ_CLUSTERS 128
+/* What one read from the store takes at most: READ_BYTES of text (six-fold when every
+ * byte is escaped) and as many clusters as LIM_READER_CHUNK of event framing allows, so
+ * that its encoding stays under LIM_READER_OUT whatever the format and the model name. */
 #define READ_BYTES 4096
+_Static_assert(6 * READ_BYTES + LIM_READER_CHUNK + 8192 <= LIM_READER_OUT,
+               "one read's encoding fits a reader's output buffer");
 
 struct reader {
     reader_set *rs;
@@ -194,7 +196,8 @@ static int encode_more(reader *r)
 {
     stream_chunk *ch = &r->rs->scratch;
     stream_chunk_reset(ch);
-    if (stream_read(r->s, &r->sub, r->enc.next_id, READ_CLUSTERS, READ_BYTES, ch) < 0)
+    size_t clusters = LIM_READER_CHUNK / enc_per_event(&r->enc);
+    if (stream_read(r->s, &r->sub, r->enc.next_id, clusters ? clusters : 1, READ_BYTES, ch) < 0)
         return -1;
     int rc = enc_chunk(&r->enc, r->info, ch, &r->out);
     if (rc == 1) {
