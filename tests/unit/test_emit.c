@@ -138,6 +138,7 @@ static const pace_cfg off = {.mode = PACE_OFF};
 /* A started stream in the in-process store and its emit. */
 static stream *begin(emit *e, const char *id, const char *model, const pace_cfg *pc)
 {
+    store_shutdown(); /* what a failed test left (unforked, it did not clean up) */
     ck_assert_int_eq(store_use(&store_mem_ops), 0);
     stream *s = stream_create(id, model, 0);
     ck_assert_ptr_nonnull(s);

@@ -37,6 +37,7 @@ static void want_init(void);
 static void use_mem(void)
 {
     want_init();
+    store_shutdown(); /* what a failed test left (unforked, it did not clean up) */
     ck_assert_int_eq(store_use(&store_mem_ops), 0);
     ck_assert_int_eq(store_count(), 0);
 }
