@@ -42,8 +42,7 @@
 #define STREAM_ID "fuzz0123456789abcdefABCD"
 #define DEFAULT_MODEL "fuzz-model"
 
-/* reader.c's read limits */
-#define READ_CLUSTERS 128
+/* reader.c's read limit on text; its limit on clusters comes from enc_per_event */
 #define READ_BYTES 4096
 
 static const enc_fmt FMTS[3] = {ENC_NATIVE, ENC_OAI_SSE, ENC_OAI_JSON};
@@ -189,7 +188,8 @@ static void op_fail(emit *e, model *m, input *in, unsigned arg)
 /* ---- the readers ---- */
 
 /* Reads as reader.c does: a follower of the stream; each step reads from its position
- * (at most READ_CLUSTERS clusters / READ_BYTES bytes, or less) into a scratch chunk and
+ * (at most READ_BYTES bytes of text and LIM_READER_CHUNK / enc_per_event clusters, or
+ * less) into a scratch chunk and
  * encodes it into an out buffer with reader.c's cap, only when out is empty; what comes
  * out is moved to all. The OpenAI object is read whole once the stream has ended. A cap
  * error (-1) on any input is a failure. */
@@ -260,7 +260,9 @@ static void reader_step(reader *r, size_t room)
         FUZZ_CHECK(rc == 0, "enc_whole returned %d", rc);
         r->done = 1;
     } else {
-        size_t clusters = room < READ_CLUSTERS ? room : READ_CLUSTERS;
+        size_t most = LIM_READER_CHUNK / enc_per_event(&r->enc);
+        most = most ? most : 1;
+        size_t clusters = room < most ? room : most;
         size_t bytes = room < READ_BYTES ? room : READ_BYTES;
         rc = stream_read(r->s, &r->sub, r->enc.next_id, clusters, bytes, &r->ch);
         FUZZ_CHECK(rc == 0, "stream_read (format %d) from %llu returned %d", (int)r->fmt,

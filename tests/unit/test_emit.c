@@ -534,12 +534,13 @@ START_TEST(openai_chunks_and_whole_object)
 }
 END_TEST
 
-/* An OpenAI stream reader reads as reader.c does — at most 128 clusters / 4096 bytes of
- * text a read, each read encoded into an out buffer capped at LIM_READER_OUT and emptied
- * before the next — and must never hit that cap: a cap error ends the client's response.
- * Every OpenAI chunk repeats the head with the model name, which a request may give as
- * 256 bytes that each need escaping (quotes and backslashes are allowed). */
-START_TEST(openai_reads_fit_the_reader_buffer)
+/* A stream reader reads as reader.c does — at most 4096 bytes of text and
+ * LIM_READER_CHUNK / enc_per_event clusters a read, each read encoded into an out buffer
+ * capped at LIM_READER_OUT and emptied before the next — and must never hit that cap: a
+ * cap error ends the client's response. Every OpenAI chunk repeats the head with the
+ * model name, which a request may give as 256 bytes that each need escaping (quotes and
+ * backslashes are allowed); control characters in the text are escaped six-fold. */
+START_TEST(reads_fit_the_reader_buffer)
 {
     char model[257];
     memset(model, '"', 256);
@@ -549,28 +550,34 @@ START_TEST(openai_reads_fit_the_reader_buffer)
     static char text[1000];
     memset(text, 'a', sizeof(text));
     ck_assert_int_eq(emit_text(&e, EMIT_TEXT, text, sizeof(text)), 0);
+    memset(text, '\x01', sizeof(text));
+    ck_assert_int_eq(emit_text(&e, EMIT_REASONING, text, sizeof(text)), 0);
     emit_done(&e);
     emit_pump(&e, 1);
-    enc c;
-    ck_assert_int_eq(enc_init(&c, ENC_OAI_SSE, 1, stream_get_info(s)), 0);
-    stream_chunk ch;
-    stream_chunk_init(&ch, LIM_LOG_TEXT);
-    buf out;
-    buf_init(&out, LIM_READER_OUT);
-    int rc = 0, reads = 0;
-    while (rc == 0) {
-        stream_chunk_reset(&ch);
-        buf_reset(&out);
-        ck_assert_int_eq(stream_read(s, NULL, c.next_id, 128, 4096, &ch), 0);
-        rc = enc_chunk(&c, stream_get_info(s), &ch, &out);
-        ck_assert_msg(rc >= 0, "read %d from event %llu (%zu clusters): over the reader's cap", reads,
-                      (unsigned long long)ch.first_id, ch.n);
-        reads++;
+    for (int f = 0; f < 2; f++) {
+        enc c;
+        ck_assert_int_eq(enc_init(&c, f ? ENC_OAI_SSE : ENC_NATIVE, 1, stream_get_info(s)), 0);
+        stream_chunk ch;
+        stream_chunk_init(&ch, LIM_LOG_TEXT);
+        buf out;
+        buf_init(&out, LIM_READER_OUT);
+        size_t clusters = LIM_READER_CHUNK / enc_per_event(&c);
+        int rc = 0, reads = 0;
+        while (rc == 0) {
+            stream_chunk_reset(&ch);
+            buf_reset(&out);
+            ck_assert_int_eq(stream_read(s, NULL, c.next_id, clusters ? clusters : 1, 4096, &ch), 0);
+            rc = enc_chunk(&c, stream_get_info(s), &ch, &out);
+            ck_assert_msg(rc >= 0, "format %d, read %d from event %llu (%zu clusters): over the "
+                          "reader's cap", f, reads, (unsigned long long)ch.first_id, ch.n);
+            ck_assert_msg(ch.n > 0 || rc == 1, "a read made no progress");
+            reads++;
+        }
+        ck_assert_uint_eq(c.next_id, 2002);
+        buf_free(&out);
+        stream_chunk_free(&ch);
+        enc_free(&c);
     }
-    ck_assert_uint_eq(c.next_id, 1002);
-    buf_free(&out);
-    stream_chunk_free(&ch);
-    enc_free(&c);
     end(&e, s);
 }
 END_TEST
@@ -650,6 +657,6 @@ int main(void)
                        error_comes_after_received_characters, cancel_ends_with_cancelled,
                        finish_reason_given_or_stop, reasoning_events_are_separate_and_ordered,
                        kind_switch_closes_the_cluster, openai_chunks_and_whole_object,
-                       openai_reads_fit_the_reader_buffer,
+                       reads_fit_the_reader_buffer,
                        log_cap_ends_with_error, log_cap_in_the_store_ends_with_error);
 }

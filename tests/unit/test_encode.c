@@ -406,6 +406,39 @@ START_TEST(escaping)
 }
 END_TEST
 
+/* enc_per_event bounds what one cluster's event adds to its escaped text, in each
+ * streamed format, with the longest model name escaped as much as a request allows and
+ * the largest ids: a reader sizes its reads with it. */
+START_TEST(per_event_bounds_the_framing)
+{
+    char model[257];
+    memset(model, '\\', 256);
+    model[256] = '\0';
+    stream_info in = info_of("0123456789abcdef01234567", model);
+    const char *t[] = {"x"};
+    for (int f = 0; f < 2; f++) {
+        for (int k = 0; k < 2; k++) {
+            stream_chunk ch;
+            chunk_of(&ch, UINT64_MAX - 1, t, &k, 1);
+            enc c;
+            ck_assert_int_eq(enc_init(&c, f ? ENC_OAI_SSE : ENC_NATIVE, 1, &in), 0);
+            c.next_id = UINT64_MAX - 1;
+            c.retry_sent = 1;
+            buf out;
+            buf_init(&out, 1 << 20);
+            ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 0);
+            ck_assert_uint_gt(buf_len(&out), 0);
+            ck_assert_msg(buf_len(&out) - 1 <= enc_per_event(&c),
+                          "format %d kind %d: %zu bytes of framing, enc_per_event says %zu", f, k,
+                          buf_len(&out) - 1, enc_per_event(&c));
+            buf_free(&out);
+            enc_free(&c);
+            stream_chunk_free(&ch);
+        }
+    }
+}
+END_TEST
+
 /* A full out buffer is a cap error (-1) and never leaves half an event behind; the
  * reader's position stays on the event that did not fit. */
 START_TEST(full_out_is_cap_error)
@@ -440,5 +473,5 @@ int main(void)
                        native_error_with_and_without_status, native_retry_line_once,
                        chunk_overlap_and_gap, oai_chunks_exact, oai_include_usage, oai_error_chunk,
                        whole_object_with_reasoning, whole_object_plain_and_error, escaping,
-                       full_out_is_cap_error);
+                       per_event_bounds_the_framing, full_out_is_cap_error);
 }
