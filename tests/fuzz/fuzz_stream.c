@@ -38,6 +38,8 @@
 #include "store.h"
 #include "utf8.h"
 
+#include "../unit/stream_reader.h"
+
 #define ALL_CAP (1u << 26) /* everything one reader got, joined */
 #define STREAM_ID "fuzz0123456789abcdefABCD"
 #define DEFAULT_MODEL "fuzz-model"
@@ -194,54 +196,35 @@ static void op_fail(emit *e, model *m, input *in, unsigned arg)
  * out is moved to all. The OpenAI object is read whole once the stream has ended. A cap
  * error (-1) on any input is a failure. */
 typedef struct reader {
-    stream *s;
-    enc enc;
+    stream_reader r;
     enc_fmt fmt;
-    stream_sub sub;
-    long woken;      /* notify calls */
-    stream_chunk ch;
-    buf out;
+    long woken; /* notify calls */
     buf all;
     int done;
 } reader;
 
 static void on_notify(stream_sub *sub)
 {
-    ((reader *)(void *)((char *)sub - offsetof(reader, sub)))->woken++;
+    ((reader *)(void *)((char *)sub - offsetof(reader, r.sub)))->woken++;
 }
 
 static void reader_init(reader *r, stream *s, enc_fmt fmt, int include_usage)
 {
     memset(r, 0, sizeof(*r));
-    int rc = enc_init(&r->enc, fmt, include_usage, stream_get_info(s));
+    int rc = stream_reader_init(&r->r, s, fmt, include_usage,
+                                fmt == ENC_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT,
+                                on_notify);
     FUZZ_CHECK(rc == 0, "enc_init (format %d) returned %d", (int)fmt, rc);
-    r->s = s;
     r->fmt = fmt;
-    r->sub.notify = on_notify;
-    stream_follow(s, &r->sub);
-    stream_chunk_init(&r->ch, LIM_LOG_TEXT);
-    buf_init(&r->out, fmt == ENC_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    stream_follow(s, &r->r.sub);
     buf_init(&r->all, ALL_CAP);
 }
 
 static void reader_free(reader *r)
 {
-    stream_unfollow(r->s, &r->sub);
-    enc_free(&r->enc);
-    stream_chunk_free(&r->ch);
-    buf_free(&r->out);
+    stream_unfollow(r->r.s, &r->r.sub);
+    stream_reader_free(&r->r);
     buf_free(&r->all);
-}
-
-/* A resume: after event last_id (-1: from the start). 0, or -1 when there is no such. */
-static int reader_seek(reader *r, int64_t last_id)
-{
-    uint64_t next = (uint64_t)(last_id + 1);
-    stream_chunk_reset(&r->ch);
-    if (stream_read(r->s, NULL, next, 0, 0, &r->ch) < 0)
-        return -1;
-    r->enc.next_id = next;
-    return 0;
 }
 
 /* One read and its encoding, of at most room bytes of text (and of clusters). */
@@ -249,30 +232,31 @@ static void reader_step(reader *r, size_t room)
 {
     if (r->done)
         return;
-    stream_chunk_reset(&r->ch);
+    stream_reader *sr = &r->r;
+    stream_chunk_reset(&sr->ch);
     int rc;
     if (r->fmt == ENC_OAI_JSON) {
-        if (stream_last_id(r->s) < 0)
+        if (stream_last_id(sr->s) < 0)
             return;
-        rc = stream_read(r->s, &r->sub, 1, SIZE_MAX, SIZE_MAX, &r->ch);
-        FUZZ_CHECK(rc == 0 && r->ch.has_term, "the whole read failed (%d) or has no end", rc);
-        rc = enc_whole(stream_get_info(r->s), &r->ch, &r->out);
+        rc = stream_read(sr->s, &sr->sub, 1, SIZE_MAX, SIZE_MAX, &sr->ch);
+        FUZZ_CHECK(rc == 0 && sr->ch.has_term, "the whole read failed (%d) or has no end", rc);
+        rc = enc_whole(stream_get_info(sr->s), &sr->ch, &sr->out);
         FUZZ_CHECK(rc == 0, "enc_whole returned %d", rc);
         r->done = 1;
     } else {
-        size_t most = LIM_READER_CHUNK / enc_per_event(&r->enc);
+        size_t most = LIM_READER_CHUNK / enc_per_event(&sr->enc);
         most = most ? most : 1;
         size_t clusters = room < most ? room : most;
         size_t bytes = room < READ_BYTES ? room : READ_BYTES;
-        rc = stream_read(r->s, &r->sub, r->enc.next_id, clusters, bytes, &r->ch);
+        rc = stream_read(sr->s, &sr->sub, sr->enc.next_id, clusters, bytes, &sr->ch);
         FUZZ_CHECK(rc == 0, "stream_read (format %d) from %llu returned %d", (int)r->fmt,
-                   (unsigned long long)r->enc.next_id, rc);
-        rc = enc_chunk(&r->enc, stream_get_info(r->s), &r->ch, &r->out);
+                   (unsigned long long)sr->enc.next_id, rc);
+        rc = enc_chunk(&sr->enc, stream_get_info(sr->s), &sr->ch, &sr->out);
         FUZZ_CHECK(rc == 0 || rc == 1, "enc_chunk (format %d) returned %d", (int)r->fmt, rc);
         r->done = rc;
     }
-    FUZZ_CHECK(buf_add(&r->all, buf_ptr(&r->out), buf_len(&r->out)) == 0, "out of memory");
-    buf_reset(&r->out);
+    FUZZ_CHECK(buf_add(&r->all, buf_ptr(&sr->out), buf_len(&sr->out)) == 0, "out of memory");
+    buf_reset(&sr->out);
 }
 
 /* Reads to the end; the terminal has been released. */
@@ -369,8 +353,8 @@ typedef struct seen {
 static void check_cluster(const nev *e, seen *sn)
 {
     int kind = !strcmp(e->type, "reasoning") ? EMIT_REASONING : EMIT_TEXT;
-    FUZZ_CHECK(kind == EMIT_REASONING || !strcmp(e->type, "delta"),
-               "native: event '%s' mid-stream", e->type);
+    FUZZ_CHECK(kind == EMIT_REASONING || !strcmp(e->type, "delta"), "native: event '%s' mid-stream",
+               e->type);
     cJSON *j = json_exact(e->data, e->data_len, "native cluster");
     const char *t = jstr(j, "text");
     FUZZ_CHECK(t != NULL, "native: cluster without text");
@@ -447,7 +431,7 @@ static void check_seek(stream *s, const buf *full, int64_t k)
     size_t n = native_events(buf_ptr(full), buf_len(full), &evs);
     reader r;
     reader_init(&r, s, ENC_NATIVE, 0);
-    FUZZ_CHECK(reader_seek(&r, k) == 0, "a resume after %lld failed", (long long)k);
+    FUZZ_CHECK(stream_reader_seek(&r.r, k) == 0, "a resume after %lld failed", (long long)k);
     if (k + 1 < (int64_t)n)
         reader_drain(&r, 1);
     else
@@ -464,7 +448,8 @@ static void check_seek(stream *s, const buf *full, int64_t k)
     buf_free(&want);
     reader_free(&r);
     reader_init(&r, s, ENC_NATIVE, 0);
-    FUZZ_CHECK(reader_seek(&r, (int64_t)n) == -1, "a resume past the last event succeeded");
+    FUZZ_CHECK(stream_reader_seek(&r.r, (int64_t)n) == -1,
+               "a resume past the last event succeeded");
     reader_free(&r);
     free(evs);
 }

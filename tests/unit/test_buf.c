@@ -12,11 +12,50 @@ static int holds(const buf *b, const char *s)
     return buf_len(b) == strlen(s) && memcmp(buf_ptr(b), s, strlen(s)) == 0;
 }
 
+/* b with a cap of cap, then s added: rc is what that add returns (-1: over the cap). */
+static void filled(buf *b, size_t cap, const char *s, int rc)
+{
+    buf_init(b, cap);
+    ck_assert_int_eq(buf_addstr(b, s), rc);
+}
+
+/* b with a cap of cap holding kept, failed by adding over (which does not fit). */
+static void failed_by(buf *b, size_t cap, const char *kept, const char *over)
+{
+    filled(b, cap, kept, 0);
+    ck_assert_int_eq(buf_addstr(b, over), -1);
+}
+
+/* buf_take gives want, as a string of its own. */
+static void expect_take(buf *b, const char *want)
+{
+    char *s = buf_take(b);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s, want);
+    free(s);
+}
+
+/* b has failed and still holds s (what came before the failing call). */
+static void expect_failed(const buf *b, const char *s)
+{
+    ck_assert(buf_failed(b));
+    ck_assert(holds(b, s));
+}
+
+/* The given many 'z's as a C string. */
+static char *zs(size_t n)
+{
+    char *z = malloc(n + 1);
+    ck_assert_ptr_nonnull(z);
+    memset(z, 'z', n);
+    z[n] = '\0';
+    return z;
+}
+
 START_TEST(fills_to_the_cap_exactly)
 {
     buf b;
-    buf_init(&b, 10);
-    ck_assert_int_eq(buf_addstr(&b, "0123456789"), 0);
+    filled(&b, 10, "0123456789", 0);
     ck_assert_uint_eq(buf_len(&b), 10);
     ck_assert(!buf_failed(&b));
     ck_assert_int_eq(buf_add(&b, "x", 1), -1);
@@ -41,12 +80,10 @@ END_TEST
 START_TEST(huge_add_does_not_wrap)
 {
     buf b;
-    buf_init(&b, 16);
-    ck_assert_int_eq(buf_add(&b, "abc", 3), 0);
+    filled(&b, 16, "abc", 0);
     ck_assert_int_eq(buf_reserve(&b, (size_t)-1), -1);
     ck_assert_int_eq(buf_reserve(&b, (size_t)-2), -1);
-    ck_assert(buf_failed(&b));
-    ck_assert(holds(&b, "abc"));
+    expect_failed(&b, "abc");
     buf_free(&b);
 }
 END_TEST
@@ -54,21 +91,18 @@ END_TEST
 START_TEST(error_is_sticky)
 {
     buf b;
-    buf_init(&b, 8);
-    ck_assert_int_eq(buf_addstr(&b, "abcd"), 0);
-    ck_assert_int_eq(buf_addstr(&b, "efghi"), -1); /* 9 > 8 */
-    ck_assert(buf_failed(&b));
-    ck_assert(holds(&b, "abcd")); /* what came before stays */
+    failed_by(&b, 8, "abcd", "efghi"); /* 9 > 8 */
+    expect_failed(&b, "abcd");         /* what came before stays */
     /* Every later call refuses, even what would fit. */
     ck_assert_int_eq(buf_add(&b, "e", 1), -1);
     ck_assert_int_eq(buf_add(&b, "", 0), -1);
     ck_assert_int_eq(buf_addstr(&b, "e"), -1);
     ck_assert_int_eq(buf_addf(&b, "%d", 1), -1);
     ck_assert_int_eq(buf_reserve(&b, 0), -1);
-    ck_assert(holds(&b, "abcd"));
+    expect_failed(&b, "abcd");
     buf_consume(&b, 4); /* room again, still failed */
     ck_assert_int_eq(buf_add(&b, "e", 1), -1);
-    ck_assert(buf_failed(&b));
+    expect_failed(&b, "");
     buf_free(&b);
 }
 END_TEST
@@ -76,9 +110,8 @@ END_TEST
 START_TEST(reset_clears_the_error)
 {
     buf b;
-    buf_init(&b, 4);
-    ck_assert_int_eq(buf_addstr(&b, "abcde"), -1);
-    ck_assert(buf_failed(&b));
+    filled(&b, 4, "abcde", -1);
+    expect_failed(&b, "");
     buf_reset(&b);
     ck_assert(!buf_failed(&b));
     ck_assert_int_eq(buf_addstr(&b, "abcd"), 0);
@@ -90,9 +123,7 @@ END_TEST
 START_TEST(free_clears_the_error_and_keeps_the_cap)
 {
     buf b;
-    buf_init(&b, 4);
-    ck_assert_int_eq(buf_addstr(&b, "ab"), 0);
-    ck_assert_int_eq(buf_addstr(&b, "cde"), -1);
+    failed_by(&b, 4, "ab", "cde");
     buf_free(&b);
     ck_assert(!buf_failed(&b));
     ck_assert_ptr_null(b.data);
@@ -106,8 +137,7 @@ END_TEST
 START_TEST(shrink_keeps_the_error)
 {
     buf b;
-    buf_init(&b, 4);
-    ck_assert_int_eq(buf_addstr(&b, "abcde"), -1);
+    filled(&b, 4, "abcde", -1);
     buf_shrink(&b); /* empty: the memory goes, the error does not */
     ck_assert_ptr_null(b.data);
     ck_assert(buf_failed(&b));
@@ -119,8 +149,7 @@ END_TEST
 START_TEST(shrink_keeps_live_bytes)
 {
     buf b;
-    buf_init(&b, 64);
-    ck_assert_int_eq(buf_addstr(&b, "abc"), 0);
+    filled(&b, 64, "abc", 0);
     buf_shrink(&b);
     ck_assert(holds(&b, "abc"));
     buf_consume(&b, 3);
@@ -163,11 +192,19 @@ END_TEST
 START_TEST(consume_counts_against_the_cap_no_more)
 {
     buf b;
-    buf_init(&b, 8);
-    ck_assert_int_eq(buf_add(&b, "12345678", 8), 0);
+    filled(&b, 8, "12345678", 0);
     buf_consume(&b, 5);
     ck_assert_int_eq(buf_add(&b, "abcde", 5), 0);
     ck_assert(holds(&b, "678abcde"));
+    ck_assert_int_eq(buf_add(&b, "9", 1), -1); /* the cap counts what is live */
+    expect_failed(&b, "678abcde");
+    buf_consume(&b, 8);
+    ck_assert_int_eq(buf_add(&b, "9", 1), -1); /* failed until a reset */
+    buf_reset(&b);
+    ck_assert(!buf_failed(&b));
+    buf_shrink(&b);
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(buf_add(&b, "abc", 3), 0);
     buf_consume(&b, 100); /* more than there is: empty */
     ck_assert_uint_eq(buf_len(&b), 0);
     ck_assert_uint_eq(b.off, 0);
@@ -179,20 +216,13 @@ END_TEST
 START_TEST(take_moves_live_bytes_out)
 {
     buf b;
-    buf_init(&b, 64);
-    ck_assert_int_eq(buf_addstr(&b, "skip:keep"), 0);
+    filled(&b, 64, "skip:keep", 0);
     buf_consume(&b, 5);
-    char *s = buf_take(&b);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(s, "keep");
+    expect_take(&b, "keep");
     ck_assert_ptr_null(b.data);
     ck_assert_uint_eq(buf_len(&b), 0);
-    free(s);
     /* Reusable afterwards; an empty buffer gives an empty string. */
-    s = buf_take(&b);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(s, "");
-    free(s);
+    expect_take(&b, "");
     buf_free(&b);
 }
 END_TEST
@@ -200,12 +230,8 @@ END_TEST
 START_TEST(take_of_a_full_buffer_has_room_for_the_nul)
 {
     buf b;
-    buf_init(&b, 5);
-    ck_assert_int_eq(buf_addstr(&b, "12345"), 0);
-    char *s = buf_take(&b);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(s, "12345");
-    free(s);
+    filled(&b, 5, "12345", 0);
+    expect_take(&b, "12345");
     buf_free(&b);
 }
 END_TEST
@@ -213,12 +239,9 @@ END_TEST
 START_TEST(take_refuses_a_failed_buffer)
 {
     buf b;
-    buf_init(&b, 4);
-    ck_assert_int_eq(buf_addstr(&b, "ab"), 0);
-    ck_assert_int_eq(buf_addstr(&b, "cde"), -1);
+    failed_by(&b, 4, "ab", "cde");
     ck_assert_ptr_null(buf_take(&b));
-    ck_assert(holds(&b, "ab")); /* untouched: still the caller's to free */
-    ck_assert(buf_failed(&b));
+    expect_failed(&b, "ab"); /* untouched: still the caller's to free */
     buf_free(&b);
 }
 END_TEST
@@ -228,10 +251,9 @@ START_TEST(addf_formats_short_and_long)
     buf b;
     buf_init(&b, 4096);
     ck_assert_int_eq(buf_addf(&b, "%d-%s", 42, "x"), 0);
-    char longer[1000];
-    memset(longer, 'z', sizeof(longer) - 1);
-    longer[sizeof(longer) - 1] = '\0';
+    char *longer = zs(999);
     ck_assert_int_eq(buf_addf(&b, "[%s]", longer), 0); /* past the 256-byte fast path */
+    free(longer);
     ck_assert_uint_eq(buf_len(&b), 4 + 1 + 999 + 1);
     ck_assert_int_eq(memcmp(buf_ptr(&b), "42-x[zzz", 8), 0);
     ck_assert_int_eq(buf_ptr(&b)[buf_len(&b) - 1], ']');
@@ -242,19 +264,16 @@ END_TEST
 START_TEST(addf_over_the_cap_fails_whole)
 {
     buf b;
-    buf_init(&b, 300);
-    ck_assert_int_eq(buf_addstr(&b, "head"), 0);
-    char longer[400];
-    memset(longer, 'z', sizeof(longer) - 1);
-    longer[sizeof(longer) - 1] = '\0';
+    filled(&b, 300, "head", 0);
+    char *longer = zs(399);
     ck_assert_int_eq(buf_addf(&b, "%s", longer), -1); /* long path */
-    ck_assert(buf_failed(&b));
-    ck_assert(holds(&b, "head")); /* nothing of it went in */
+    expect_failed(&b, "head");                        /* nothing of it went in */
     buf_reset(&b);
     ck_assert_int_eq(buf_addf(&b, "%.*s", 296, longer), 0);
     ck_assert_int_eq(buf_addf(&b, "%s", "12345"), -1); /* short path, 301 > 300 */
     ck_assert(buf_failed(&b));
     ck_assert_uint_eq(buf_len(&b), 296);
+    free(longer);
     buf_free(&b);
 }
 END_TEST
@@ -262,14 +281,13 @@ END_TEST
 START_TEST(reserve_then_commit)
 {
     buf b;
-    buf_init(&b, 16);
-    ck_assert_int_eq(buf_addstr(&b, "ab"), 0);
+    filled(&b, 16, "ab", 0);
     ck_assert_int_eq(buf_reserve(&b, 3), 0);
     memcpy(buf_tail(&b), "cde", 3);
     buf_commit(&b, 3);
     ck_assert(holds(&b, "abcde"));
     ck_assert_int_eq(buf_reserve(&b, 12), -1); /* 5 + 12 > 16 */
-    ck_assert(buf_failed(&b));
+    expect_failed(&b, "abcde");
     buf_free(&b);
 }
 END_TEST

@@ -642,6 +642,22 @@ static void check_error(CURL *h, const char *method, const char *path, const cha
     buf_free(&rs.body);
 }
 
+/* A request chatd refuses with 400: its body (NULL: chat_body("x", stream, extra)) and
+ * the param the error names (NULL: none checked). */
+typedef struct bad_request {
+    const char *body, *extra;
+    int stream;
+    const char *param;
+} bad_request;
+
+static void check_bad_requests(CURL *h, const bad_request *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        check_error(h, NULL, "/chat/completions",
+                    bad[i].body ? bad[i].body : chat_body("x", bad[i].stream, bad[i].extra), 400,
+                    bad[i].param);
+}
+
 START_TEST(test_not_found)
 {
     CURL *h = curl_easy_init();
@@ -666,38 +682,28 @@ END_TEST
 START_TEST(test_bad_requests)
 {
     CURL *h = curl_easy_init();
-    check_error(h, NULL, "/chat/completions", "{not json", 400, NULL);
-    check_error(h, NULL, "/chat/completions", "[1,2]", 400, NULL);
-    check_error(h, NULL, "/chat/completions", "", 400, NULL);
-    check_error(h, NULL, "/chat/completions", "{\"model\":\"m\"}", 400, "messages");
-    check_error(h, NULL, "/chat/completions", "{\"messages\":[]}", 400, "messages");
-    check_error(h, NULL, "/chat/completions", "{\"messages\":[1]}", 400, "messages");
-    check_error(h, NULL, "/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
-                400, "messages");
-    check_error(h, NULL, "/chat/completions", chat_body("x", 1, ",\"max_tokens\":0"), 400,
-                "max_tokens");
-    check_error(h, NULL, "/chat/completions", chat_body("x", 1, ",\"max_tokens\":1.5"), 400,
-                "max_tokens");
-    check_error(h, NULL, "/chat/completions",
-                chat_body("x", 0, ",\"stream_options\":{\"include_usage\":true}"), 400,
-                "stream_options");
-    check_error(h, NULL, "/chat/completions",
-                "{\"model\":\"a \\\"b\\\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-                400, "model");
-    check_error(h, NULL, "/chat/completions", "{\"model\":\"\",\"messages\":[{\"role\":\"user\"}]}",
-                400, "messages");
-    check_error(h, NULL, "/chat/completions",
-                "{\"model\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
-                "model");
-    check_error(h, NULL, "/chat/completions",
-                "{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", 400, "messages");
-    check_error(h, NULL, "/chat/completions", chat_body("x", 1, ",\"max_completion_tokens\":0"),
-                400, "max_tokens");
-    check_error(h, NULL, "/chat/completions",
-                "{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
-                "stream");
-    check_error(h, NULL, "/chat/completions",
-                "{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", 400, NULL);
+    static const bad_request bad[] = {
+        {"{not json", NULL, 0, NULL},
+        {"[1,2]", NULL, 0, NULL},
+        {"", NULL, 0, NULL},
+        {"{\"model\":\"m\"}", NULL, 0, "messages"},
+        {"{\"messages\":[]}", NULL, 0, "messages"},
+        {"{\"messages\":[1]}", NULL, 0, "messages"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":5}]}", NULL, 0, "messages"},
+        {NULL, ",\"max_tokens\":0", 1, "max_tokens"},
+        {NULL, ",\"max_tokens\":1.5", 1, "max_tokens"},
+        {NULL, ",\"stream_options\":{\"include_usage\":true}", 0, "stream_options"},
+        {"{\"model\":\"a \\\"b\\\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL,
+         0, "model"},
+        {"{\"model\":\"\",\"messages\":[{\"role\":\"user\"}]}", NULL, 0, "messages"},
+        {"{\"model\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL, 0, "model"},
+        {"{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", NULL, 0, "messages"},
+        {NULL, ",\"max_completion_tokens\":0", 1, "max_tokens"},
+        {"{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL, 0,
+         "stream"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", NULL, 0, NULL},
+    };
+    check_bad_requests(h, bad, sizeof(bad) / sizeof(bad[0]));
     /* The connection survived every one of them. */
     result r;
     stream_chat(h, D, chat_body("hi", 1, ",\"max_tokens\":2"), 0, &r);
@@ -727,15 +733,15 @@ START_TEST(test_content_parts)
     cJSON_Delete(j);
     buf_free(&rs.body);
     /* Several parts, a part that is not text, a null content: refused. */
-    check_error(h, NULL, "/chat/completions",
-                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
-                "{\"type\":\"text\",\"text\":\"b\"}]}]}",
-                400, "messages");
-    check_error(h, NULL, "/chat/completions",
-                "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", 400,
-                "messages");
-    check_error(h, NULL, "/chat/completions",
-                "{\"messages\":[{\"role\":\"user\",\"content\":null}]}", 400, "messages");
+    static const bad_request bad[] = {
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+         "{\"type\":\"text\",\"text\":\"b\"}]}]}",
+         NULL, 0, "messages"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", NULL, 0,
+         "messages"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":null}]}", NULL, 0, "messages"},
+    };
+    check_bad_requests(h, bad, sizeof(bad) / sizeof(bad[0]));
     curl_easy_cleanup(h);
 }
 END_TEST

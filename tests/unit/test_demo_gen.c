@@ -198,6 +198,19 @@ static void expect(buf *b, const char *want)
     buf_reset(b);
 }
 
+#define ROLE_CHOICE                                                                                \
+    "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"               \
+    "\"logprobs\":null,\"finish_reason\":null}]"
+
+/* g started on answer, its role chunk written into a fresh b and checked. */
+static void start_streaming(gen *g, buf *b, const char *answer, long max_tokens, int include_usage)
+{
+    buf_init(b, 4096);
+    start(g, answer, max_tokens, include_usage);
+    ck_assert_int_eq(gen_role(g, b), 0);
+    expect(b, include_usage ? HEAD ROLE_CHOICE ",\"usage\":null}\n\n" : HEAD ROLE_CHOICE "}\n\n");
+}
+
 START_TEST(gen_ids)
 {
     ask q = {.answer = "x"};
@@ -214,11 +227,7 @@ START_TEST(gen_stream_events)
 {
     gen g;
     buf b;
-    buf_init(&b, 4096);
-    start(&g, "Hi \"you\"\n", 0, 0);
-    ck_assert_int_eq(gen_role(&g, &b), 0);
-    expect(&b, HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                    "\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    start_streaming(&g, &b, "Hi \"you\"\n", 0, 0);
     /* Tokens 0-2 take up to 2 bytes of ASCII, 3-5 up to 5: "Hi", " \"" (a space takes
      * what follows), "yo", "u", "\"" and "\n" (punctuation and newlines apart). */
     const char *want[] = {"Hi", " \\\"", "yo", "u", "\\\"", "\\n"};
@@ -248,11 +257,7 @@ START_TEST(gen_usage_and_length)
 {
     gen g;
     buf b;
-    buf_init(&b, 4096);
-    start(&g, "one two three", 2, 1);
-    ck_assert_int_eq(gen_role(&g, &b), 0);
-    expect(&b, HEAD "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                    "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+    start_streaming(&g, &b, "one two three", 2, 1);
     ck_assert_int_eq(gen_token(&g, &b), 0);
     ck_assert_int_eq(gen_token(&g, &b), 0);
     buf_reset(&b);

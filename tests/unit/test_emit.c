@@ -13,6 +13,10 @@
 #include "encode.h"
 #include "lim.h"
 #include "store.h"
+#include "stream_reader.h"
+
+#define RETRY "retry: 3000\n\n"
+#define RETRY_LEN (sizeof(RETRY) - 1)
 
 typedef struct ev {
     long id;
@@ -20,12 +24,14 @@ typedef struct ev {
     char *data;
 } ev;
 
-/* Parses chatd's native format (one data line per event); skips retry and comments. */
+/* Parses chatd's native format (one data line per event) after its retry line; skips
+ * comments. */
 static int parse(const char *s, ev *evs, int max)
 {
+    ck_assert(!strncmp(s, RETRY, RETRY_LEN));
     int n = 0;
     ev cur = {.id = -1};
-    for (const char *line = s; *line;) {
+    for (const char *line = s + RETRY_LEN; *line;) {
         const char *end = strchr(line, '\n');
         ck_assert_ptr_nonnull(end);
         size_t len = (size_t)(end - line);
@@ -45,13 +51,13 @@ static int parse(const char *s, ev *evs, int max)
     return n;
 }
 
-static char *text_of(const ev *e)
+/* e is a delta or reasoning event whose text is want. */
+static void expect_text(const ev *e, const char *want)
 {
     cJSON *j = cJSON_Parse(e->data);
     ck_assert_ptr_nonnull(j);
-    char *t = strdup(cJSON_GetObjectItem(j, "text")->valuestring);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "text")->valuestring, want);
     cJSON_Delete(j);
-    return t;
 }
 
 static void free_evs(ev *evs, int n)
@@ -62,50 +68,18 @@ static void free_evs(ev *evs, int n)
 
 /* A reader as reader.c reads: from its position, at most 128 clusters / 4096 bytes a read,
  * each read encoded into out. */
-typedef struct rd {
-    stream *s;
-    enc enc;
-    stream_chunk ch;
-    stream_sub sub;
-    buf out;
-    int finished;
-} rd;
-
 static void no_notify(stream_sub *sub)
 {
     (void)sub;
 }
 
-static void rd_init(rd *r, stream *s, enc_fmt fmt, int include_usage)
+static void rd_init(stream_reader *r, stream *s, enc_fmt fmt, int include_usage)
 {
-    memset(r, 0, sizeof(*r));
-    r->s = s;
-    ck_assert_int_eq(enc_init(&r->enc, fmt, include_usage, stream_get_info(s)), 0);
-    stream_chunk_init(&r->ch, LIM_LOG_TEXT);
-    buf_init(&r->out, 1 << 24);
-    r->sub.notify = no_notify;
+    ck_assert_int_eq(stream_reader_init(r, s, fmt, include_usage, 1 << 24, no_notify), 0);
 }
 
-static void rd_free(rd *r)
-{
-    enc_free(&r->enc);
-    stream_chunk_free(&r->ch);
-    buf_free(&r->out);
-}
-
-/* Positions r after event last_id (-1: from the start), as a resume does: 0 or -1. */
-static int rd_seek(rd *r, int64_t last_id)
-{
-    uint64_t next = (uint64_t)(last_id + 1);
-    stream_chunk_reset(&r->ch);
-    if (stream_read(r->s, NULL, next, 0, 0, &r->ch) < 0)
-        return -1;
-    r->enc.next_id = next;
-    return 0;
-}
-
-/* Reads and encodes everything the store holds now. */
-static void rd_pull(rd *r)
+/* Reads and encodes everything the store holds now; 1 when that took it to the end. */
+static int rd_pull(stream_reader *r)
 {
     for (;;) {
         uint64_t before = r->enc.next_id;
@@ -113,24 +87,81 @@ static void rd_pull(rd *r)
         ck_assert_int_eq(stream_read(r->s, &r->sub, r->enc.next_id, 128, 4096, &r->ch), 0);
         int rc = enc_chunk(&r->enc, stream_get_info(r->s), &r->ch, &r->out);
         ck_assert_int_ge(rc, 0);
-        if (rc == 1)
-            r->finished = 1;
         if (rc == 1 || r->enc.next_id == before)
-            return;
+            return rc;
     }
 }
 
 /* Everything a fresh native reader (resuming after event `after`, -1: none) gets now. */
 static char *read_all(stream *s, int64_t after, int *finished)
 {
-    rd r;
+    stream_reader r;
     rd_init(&r, s, ENC_NATIVE, 0);
-    ck_assert_int_eq(rd_seek(&r, after), 0);
-    rd_pull(&r);
-    *finished = r.finished;
+    ck_assert_int_eq(stream_reader_seek(&r, after), 0);
+    *finished = rd_pull(&r);
     char *t = buf_take(&r.out);
-    rd_free(&r);
+    stream_reader_free(&r);
     return t;
+}
+
+/* A fresh native reader after `after` gets exactly want, and the end when fin. */
+static void expect_read(stream *s, int64_t after, int fin, const char *want)
+{
+    int got_fin;
+    char *out = read_all(s, after, &got_fin);
+    ck_assert_int_eq(got_fin, fin);
+    ck_assert_str_eq(out, want);
+    free(out);
+}
+
+/* The events a fresh native reader after `after` gets; 1 in *fin when they end. */
+static int read_events(stream *s, int64_t after, ev *evs, int max, int *fin)
+{
+    char *out = read_all(s, after, fin);
+    int n = parse(out, evs, max);
+    free(out);
+    return n;
+}
+
+/* The whole log from event 1 in one read. */
+static void read_whole(stream *s, stream_chunk *ch)
+{
+    stream_chunk_init(ch, LIM_LOG_TEXT);
+    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, ch), 0);
+}
+
+/* An emit over the log's cap: ended with an error, it takes no more text. */
+static void expect_ended_by_cap(emit *e)
+{
+    ck_assert(emit_decided(e));
+    ck_assert(emit_is_error(e));
+    ck_assert_int_eq(emit_text(e, EMIT_TEXT, "b", 1), 0);
+}
+
+/* The log of a stream ended by the cap: within it, without the text given after, ended
+ * with the cap's error. The clusters it holds. */
+static size_t expect_capped_log(stream *s)
+{
+    stream_chunk ch;
+    read_whole(s, &ch);
+    size_t n = ch.n;
+    ck_assert_uint_le(buf_len(&ch.lens), LIM_LOG_TEXT);
+    ck_assert_uint_le(buf_len(&ch.text) + buf_len(&ch.lens), 2 * (size_t)LIM_LOG_TEXT);
+    ck_assert(memchr(buf_ptr(&ch.text), 'b', buf_len(&ch.text)) == NULL);
+    ck_assert(ch.has_term);
+    ck_assert_int_eq(ch.term.kind, STREAM_TERM_ERROR);
+    ck_assert_str_eq(ch.term.type, "internal_error");
+    ck_assert_str_eq(ch.term.msg, "the answer is longer than chatd keeps per stream");
+    stream_chunk_free(&ch);
+    return n;
+}
+
+/* 64 KiB of 'a' (big_fill), to go over the log's cap in a few calls. */
+static char big[65536];
+
+static void big_fill(void)
+{
+    memset(big, 'a', sizeof(big));
 }
 
 static const pace_cfg off = {.mode = PACE_OFF};
@@ -161,6 +192,15 @@ static void add(emit *e, int kind, const char *t)
     ck_assert_int_eq(emit_text(e, kind, t, strlen(t)), 0);
 }
 
+/* Adds texts (kinds[i] each; NULL kinds: all answer text), ends and releases it all. */
+static void add_done(emit *e, const int *kinds, const char *const *texts, int n)
+{
+    for (int i = 0; i < n; i++)
+        add(e, kinds ? kinds[i] : EMIT_TEXT, texts[i]);
+    emit_done(e);
+    emit_pump(e, 1);
+}
+
 START_TEST(whole_path_split_clusters)
 {
     emit e;
@@ -178,19 +218,15 @@ START_TEST(whole_path_split_clusters)
     ck_assert_uint_eq(emit_pump(&e, 1), 4);
     ck_assert(!emit_active(&e));
     ck_assert_uint_eq(emit_backlog(&e), 0);
-    int fin;
-    char *out = read_all(s, -1, &fin);
-    ck_assert(fin);
-    ck_assert_str_eq(out, "retry: 3000\n\n"
-                          "id: 0\nevent: start\ndata: {\"stream_id\":\"abc\",\"model\":\"m\"}\n\n"
-                          "id: 1\nevent: delta\ndata: {\"text\":\"H\"}\n\n"
-                          "id: 2\nevent: delta\ndata: {\"text\":\"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}\n\n"
-                          "id: 3\nevent: delta\ndata: {\"text\":\"e\xcc\x81\"}\n\n"
-                          "id: 4\nevent: delta\ndata: {\"text\":\"\xe6\x97\xa5\"}\n\n"
-                          "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\","
-                          "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n");
+    expect_read(s, -1, 1,
+                RETRY "id: 0\nevent: start\ndata: {\"stream_id\":\"abc\",\"model\":\"m\"}\n\n"
+                      "id: 1\nevent: delta\ndata: {\"text\":\"H\"}\n\n"
+                      "id: 2\nevent: delta\ndata: {\"text\":\"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}\n\n"
+                      "id: 3\nevent: delta\ndata: {\"text\":\"e\xcc\x81\"}\n\n"
+                      "id: 4\nevent: delta\ndata: {\"text\":\"\xe6\x97\xa5\"}\n\n"
+                      "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\","
+                      "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n");
     ck_assert_int_eq(stream_last_id(s), 5);
-    free(out);
     end(&e, s);
 }
 END_TEST
@@ -204,22 +240,16 @@ START_TEST(held_tail_waits_for_the_end)
     add(&e, EMIT_TEXT, "ab");
     ck_assert_uint_eq(emit_pump(&e, 1), 1);
     ck_assert_uint_eq(emit_pump(&e, 2), 0);
-    int fin;
-    char *out = read_all(s, 0, &fin);
-    ck_assert(!fin);
-    ck_assert_str_eq(out, "retry: 3000\n\nid: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n");
-    free(out);
+    expect_read(s, 0, 0, RETRY "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n");
     ck_assert(!emit_active(&e));
     emit_done(&e);
     ck_assert(emit_active(&e));
     ck_assert_uint_eq(emit_pump(&e, 3), 1);
     ck_assert(!emit_active(&e));
     ck_assert_uint_eq(emit_pump(&e, 4), 0);
-    out = read_all(s, 1, &fin);
-    ck_assert(fin);
-    ck_assert_str_eq(out, "retry: 3000\n\nid: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
-                          "id: 3\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
-    free(out);
+    expect_read(s, 1, 1,
+                RETRY "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
+                      "id: 3\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
     end(&e, s);
 }
 END_TEST
@@ -228,37 +258,32 @@ START_TEST(resume_replays_exactly_after_id)
 {
     emit e;
     stream *s = begin(&e, "r", "m", &off);
-    add(&e, EMIT_TEXT, "abcdef");
-    emit_done(&e);
-    emit_pump(&e, 1);
+    add_done(&e, NULL, (const char *[]){"abcdef"}, 1);
     int fin;
-    char *all = read_all(s, -1, &fin);
+    ev a[16];
+    int na = read_events(s, -1, a, 16, &fin);
     ck_assert(fin);
+    ck_assert_int_eq(na, 8);
     for (int64_t after = -1; after <= 7; after++) {
-        char *part = read_all(s, after, &fin);
+        ev b[16];
+        int nb = read_events(s, after, b, 16, &fin);
         /* after the terminal event (id 7) nothing is left to finish: the router answers
          * that resume with 204 before any reader exists */
         ck_assert_int_eq(fin, after < 7);
-        ck_assert(!strncmp(part, "retry: 3000\n\n", 13));
-        ev a[16], b[16];
-        int na = parse(all + 13, a, 16), nb = parse(part + 13, b, 16);
-        ck_assert_int_eq(na, 8);
         ck_assert_int_eq(nb, na - (int)(after + 1));
         for (int i = 0; i < nb; i++) {
             ck_assert_int_eq(b[i].id, a[i + after + 1].id);
             ck_assert_str_eq(b[i].type, a[i + after + 1].type);
             ck_assert_str_eq(b[i].data, a[i + after + 1].data);
         }
-        free_evs(a, na);
         free_evs(b, nb);
-        free(part);
     }
-    rd r;
+    free_evs(a, na);
+    stream_reader r;
     rd_init(&r, s, ENC_NATIVE, 0);
-    ck_assert_int_eq(rd_seek(&r, 8), -1); /* past the terminal event */
-    ck_assert_int_eq(rd_seek(&r, 100), -1);
-    rd_free(&r);
-    free(all);
+    ck_assert_int_eq(stream_reader_seek(&r, 8), -1); /* past the terminal event */
+    ck_assert_int_eq(stream_reader_seek(&r, 100), -1);
+    stream_reader_free(&r);
     end(&e, s);
 }
 END_TEST
@@ -270,21 +295,20 @@ START_TEST(resume_while_running)
     stream *s = begin(&e, "r", "m", &off);
     add(&e, EMIT_TEXT, "abcd");
     emit_pump(&e, 1); /* a b c out; d held */
-    rd r;
+    stream_reader r;
     rd_init(&r, s, ENC_NATIVE, 0);
-    ck_assert_int_eq(rd_seek(&r, 3), 0);
-    ck_assert_int_eq(rd_seek(&r, 4), -1);
-    rd_pull(&r);
-    ck_assert_uint_eq(buf_len(&r.out), 13); /* the retry line alone */
+    ck_assert_int_eq(stream_reader_seek(&r, 3), 0);
+    ck_assert_int_eq(stream_reader_seek(&r, 4), -1);
+    ck_assert(!rd_pull(&r));
+    ck_assert_uint_eq(buf_len(&r.out), RETRY_LEN); /* the retry line alone */
     emit_done(&e);
     emit_pump(&e, 2);
-    rd_pull(&r);
-    ck_assert(r.finished);
+    ck_assert(rd_pull(&r));
     char *t = buf_take(&r.out);
-    ck_assert_str_eq(t, "retry: 3000\n\nid: 4\nevent: delta\ndata: {\"text\":\"d\"}\n\n"
-                        "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
+    ck_assert_str_eq(t, RETRY "id: 4\nevent: delta\ndata: {\"text\":\"d\"}\n\n"
+                              "id: 5\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
     free(t);
-    rd_free(&r);
+    stream_reader_free(&r);
     end(&e, s);
 }
 END_TEST
@@ -297,9 +321,9 @@ START_TEST(readers_see_only_released_characters)
     add(&e, EMIT_TEXT, "abcdefghijklmnopqrstuvwxyz");
     emit_done(&e);
     ck_assert_uint_eq(emit_backlog(&e), 26); /* 'z' was segmented at the end */
-    rd r;
+    stream_reader r;
     rd_init(&r, s, ENC_NATIVE, 0);
-    rd_pull(&r);
+    ck_assert(!rd_pull(&r));
     ck_assert_uint_eq(r.enc.next_id, 1); /* the start alone: nothing released yet */
     uint64_t released = 0;
     for (uint64_t t = 10; t <= 100; t += 10)
@@ -309,25 +333,21 @@ START_TEST(readers_see_only_released_characters)
     ck_assert_uint_eq(emit_backlog(&e), 15);
     ck_assert(emit_active(&e));
     ck_assert_int_eq(stream_last_id(s), -1);
-    rd_pull(&r);
-    ck_assert(!r.finished);
+    ck_assert(!rd_pull(&r));
     ck_assert_uint_eq(r.enc.next_id, 12);
     char *sofar = strndup(buf_ptr(&r.out), buf_len(&r.out));
     ev evs[32];
-    int n = parse(sofar + 13, evs, 32);
+    int n = parse(sofar, evs, 32);
     free(sofar);
     ck_assert_int_eq(n, 12);
-    char *last = text_of(&evs[11]);
-    ck_assert_str_eq(last, "k");
-    free(last);
+    expect_text(&evs[11], "k");
     free_evs(evs, n);
     for (uint64_t t = 110; t <= 1000; t += 10)
         emit_pump(&e, t);
     ck_assert(!emit_active(&e));
-    rd_pull(&r);
-    ck_assert(r.finished);
+    ck_assert(rd_pull(&r));
     ck_assert_uint_eq(r.enc.next_id, 28);
-    rd_free(&r);
+    stream_reader_free(&r);
     end(&e, s);
 }
 END_TEST
@@ -361,24 +381,20 @@ START_TEST(error_comes_after_received_characters)
     emit_finish_reason(&e, "length");
     ck_assert(emit_is_error(&e));
     ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "more", 4), 0); /* not taken */
-    ck_assert_uint_eq(emit_pump(&e, 1), 3); /* an error is not paced */
+    ck_assert_uint_eq(emit_pump(&e, 1), 3);                   /* an error is not paced */
     ck_assert(!emit_active(&e));
     int fin;
-    char *out = read_all(s, -1, &fin);
-    ck_assert(fin);
     ev evs[8];
-    int n = parse(out + 13, evs, 8);
+    int n = read_events(s, -1, evs, 8, &fin);
+    ck_assert(fin);
     ck_assert_int_eq(n, 5);
-    char *z = text_of(&evs[3]);
-    ck_assert_str_eq(z, "z");
-    free(z);
+    expect_text(&evs[3], "z");
     ck_assert_str_eq(evs[4].type, "error");
     ck_assert_int_eq(evs[4].id, 4);
     ck_assert_str_eq(
         evs[4].data,
         "{\"error\":{\"type\":\"upstream_error\",\"message\":\"boom\",\"status\":502}}");
     free_evs(evs, n);
-    free(out);
     end(&e, s);
 }
 END_TEST
@@ -394,15 +410,11 @@ START_TEST(cancel_ends_with_cancelled)
     emit_done(&e); /* the first decision wins */
     ck_assert(!emit_is_error(&e));
     ck_assert_uint_eq(emit_pump(&e, 1), 2); /* a cancel is not paced */
-    int fin;
-    char *out = read_all(s, -1, &fin);
-    ck_assert(fin);
-    ck_assert_str_eq(out, "retry: 3000\n\n"
-                          "id: 0\nevent: start\ndata: {\"stream_id\":\"id\",\"model\":\"m\"}\n\n"
-                          "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n"
-                          "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
-                          "id: 3\nevent: done\ndata: {\"finish_reason\":\"cancelled\"}\n\n");
-    free(out);
+    expect_read(s, -1, 1,
+                RETRY "id: 0\nevent: start\ndata: {\"stream_id\":\"id\",\"model\":\"m\"}\n\n"
+                      "id: 1\nevent: delta\ndata: {\"text\":\"a\"}\n\n"
+                      "id: 2\nevent: delta\ndata: {\"text\":\"b\"}\n\n"
+                      "id: 3\nevent: done\ndata: {\"finish_reason\":\"cancelled\"}\n\n");
     end(&e, s);
 }
 END_TEST
@@ -416,10 +428,8 @@ START_TEST(finish_reason_given_or_stop)
     emit_done(&e);
     emit_finish_reason(&e, "length"); /* after the end: ignored */
     emit_pump(&e, 1);
-    int fin;
-    char *out = read_all(s, 0, &fin);
-    ck_assert_str_eq(out, "retry: 3000\n\nid: 1\nevent: done\ndata: {\"finish_reason\":\"content_filter\"}\n\n");
-    free(out);
+    expect_read(s, 0, 1,
+                RETRY "id: 1\nevent: done\ndata: {\"finish_reason\":\"content_filter\"}\n\n");
     end(&e, s);
 }
 END_TEST
@@ -428,28 +438,20 @@ START_TEST(reasoning_events_are_separate_and_ordered)
 {
     emit e;
     stream *s = begin(&e, "id", "m", &off);
-    add(&e, EMIT_REASONING, "hm");
-    add(&e, EMIT_TEXT, "ok");
-    emit_done(&e);
-    emit_pump(&e, 1);
+    add_done(&e, (const int[]){EMIT_REASONING, EMIT_TEXT}, (const char *[]){"hm", "ok"}, 2);
     int fin;
-    char *out = read_all(s, -1, &fin);
     ev evs[8];
-    int n = parse(out + 13, evs, 8);
+    int n = read_events(s, -1, evs, 8, &fin);
     ck_assert_int_eq(n, 6);
     const char *types[] = {"start", "reasoning", "reasoning", "delta", "delta", "done"};
     const char *texts[] = {NULL, "h", "m", "o", "k", NULL};
     for (int i = 0; i < n; i++) {
         ck_assert_int_eq(evs[i].id, i);
         ck_assert_str_eq(evs[i].type, types[i]);
-        if (texts[i]) {
-            char *t = text_of(&evs[i]);
-            ck_assert_str_eq(t, texts[i]);
-            free(t);
-        }
+        if (texts[i])
+            expect_text(&evs[i], texts[i]);
     }
     free_evs(evs, n);
-    free(out);
     end(&e, s);
 }
 END_TEST
@@ -459,22 +461,22 @@ START_TEST(kind_switch_closes_the_cluster)
 {
     emit e;
     stream *s = begin(&e, "id", "m", &off);
-    add(&e, EMIT_REASONING, "e");
-    add(&e, EMIT_TEXT, "\xcc\x81"); /* a combining accent: would join the e */
-    add(&e, EMIT_REASONING, "x");
-    emit_done(&e);
-    emit_pump(&e, 1);
-    int fin;
-    char *out = read_all(s, 0, &fin);
-    ck_assert_str_eq(out, "retry: 3000\n\n"
-                          "id: 1\nevent: reasoning\ndata: {\"text\":\"e\"}\n\n"
-                          "id: 2\nevent: delta\ndata: {\"text\":\"\xcc\x81\"}\n\n"
-                          "id: 3\nevent: reasoning\ndata: {\"text\":\"x\"}\n\n"
-                          "id: 4\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
-    free(out);
+    /* a combining accent after the e: as answer text it must not join the reasoning e */
+    add_done(&e, (const int[]){EMIT_REASONING, EMIT_TEXT, EMIT_REASONING},
+             (const char *[]){"e", "\xcc\x81", "x"}, 3);
+    expect_read(s, 0, 1,
+                RETRY "id: 1\nevent: reasoning\ndata: {\"text\":\"e\"}\n\n"
+                      "id: 2\nevent: delta\ndata: {\"text\":\"\xcc\x81\"}\n\n"
+                      "id: 3\nevent: reasoning\ndata: {\"text\":\"x\"}\n\n"
+                      "id: 4\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n");
     end(&e, s);
 }
 END_TEST
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItem(o, key)->valuestring;
+}
 
 START_TEST(openai_chunks_and_whole_object)
 {
@@ -484,10 +486,9 @@ START_TEST(openai_chunks_and_whole_object)
     emit_usage(&e, 2, 5);
     emit_done(&e);
     emit_pump(&e, 1);
-    rd r;
+    stream_reader r;
     rd_init(&r, s, ENC_OAI_SSE, 1);
-    rd_pull(&r);
-    ck_assert(r.finished);
+    ck_assert(rd_pull(&r));
     char *t = buf_take(&r.out);
     char head[256];
     snprintf(head, sizeof(head),
@@ -505,12 +506,11 @@ START_TEST(openai_chunks_and_whole_object)
              head, head, head, head, head);
     ck_assert_str_eq(t, want);
     free(t);
-    rd_free(&r);
+    stream_reader_free(&r);
 
     /* the whole object, from one read of the whole stream */
     stream_chunk ch;
-    stream_chunk_init(&ch, LIM_LOG_TEXT);
-    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
+    read_whole(s, &ch);
     ck_assert(ch.has_term);
     buf out;
     buf_init(&out, 1 << 20);
@@ -520,13 +520,14 @@ START_TEST(openai_chunks_and_whole_object)
     ck_assert_ptr_nonnull(j);
     cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
     cJSON *msg = cJSON_GetObjectItem(c0, "message");
-    ck_assert_str_eq(cJSON_GetObjectItem(msg, "content")->valuestring, "h\xc3\xa9");
+    ck_assert_str_eq(jstr(msg, "content"), "h\xc3\xa9");
     ck_assert_ptr_null(cJSON_GetObjectItem(msg, "reasoning_content"));
-    ck_assert_str_eq(cJSON_GetObjectItem(c0, "finish_reason")->valuestring, "stop");
-    ck_assert_str_eq(cJSON_GetObjectItem(j, "object")->valuestring, "chat.completion");
-    ck_assert_str_eq(cJSON_GetObjectItem(j, "id")->valuestring, "chatcmpl-x1");
-    ck_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "gpt");
-    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "total_tokens")->valueint, 7);
+    ck_assert_str_eq(jstr(c0, "finish_reason"), "stop");
+    ck_assert_str_eq(jstr(j, "object"), "chat.completion");
+    ck_assert_str_eq(jstr(j, "id"), "chatcmpl-x1");
+    ck_assert_str_eq(jstr(j, "model"), "gpt");
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "usage"), "total_tokens")->valueint,
+                     7);
     cJSON_Delete(j);
     free(t);
     stream_chunk_free(&ch);
@@ -555,28 +556,27 @@ START_TEST(reads_fit_the_reader_buffer)
     emit_done(&e);
     emit_pump(&e, 1);
     for (int f = 0; f < 2; f++) {
-        enc c;
-        ck_assert_int_eq(enc_init(&c, f ? ENC_OAI_SSE : ENC_NATIVE, 1, stream_get_info(s)), 0);
-        stream_chunk ch;
-        stream_chunk_init(&ch, LIM_LOG_TEXT);
-        buf out;
-        buf_init(&out, LIM_READER_OUT);
-        size_t clusters = LIM_READER_CHUNK / enc_per_event(&c);
+        stream_reader r;
+        ck_assert_int_eq(stream_reader_init(&r, s, f ? ENC_OAI_SSE : ENC_NATIVE, 1,
+                                            LIM_READER_OUT, no_notify),
+                         0);
+        size_t clusters = LIM_READER_CHUNK / enc_per_event(&r.enc);
         int rc = 0, reads = 0;
         while (rc == 0) {
-            stream_chunk_reset(&ch);
-            buf_reset(&out);
-            ck_assert_int_eq(stream_read(s, NULL, c.next_id, clusters ? clusters : 1, 4096, &ch), 0);
-            rc = enc_chunk(&c, stream_get_info(s), &ch, &out);
-            ck_assert_msg(rc >= 0, "format %d, read %d from event %llu (%zu clusters): over the "
-                          "reader's cap", f, reads, (unsigned long long)ch.first_id, ch.n);
-            ck_assert_msg(ch.n > 0 || rc == 1, "a read made no progress");
+            stream_chunk_reset(&r.ch);
+            buf_reset(&r.out);
+            ck_assert_int_eq(
+                stream_read(s, NULL, r.enc.next_id, clusters ? clusters : 1, 4096, &r.ch), 0);
+            rc = enc_chunk(&r.enc, stream_get_info(s), &r.ch, &r.out);
+            ck_assert_msg(rc >= 0,
+                          "format %d, read %d from event %llu (%zu clusters): over the "
+                          "reader's cap",
+                          f, reads, (unsigned long long)r.ch.first_id, r.ch.n);
+            ck_assert_msg(r.ch.n > 0 || rc == 1, "a read made no progress");
             reads++;
         }
-        ck_assert_uint_eq(c.next_id, 2002);
-        buf_free(&out);
-        stream_chunk_free(&ch);
-        enc_free(&c);
+        ck_assert_uint_eq(r.enc.next_id, 2002);
+        stream_reader_free(&r);
     }
     end(&e, s);
 }
@@ -588,32 +588,19 @@ START_TEST(log_cap_ends_with_error)
 {
     emit e;
     stream *s = begin(&e, "id", "m", &off);
-    static char chunk[65536];
-    memset(chunk, 'a', sizeof(chunk));
+    big_fill();
     int rc = 0, i;
     for (i = 0; i < 200 && rc == 0; i++)
-        rc = emit_text(&e, EMIT_TEXT, chunk, sizeof(chunk));
+        rc = emit_text(&e, EMIT_TEXT, big, sizeof(big));
     ck_assert_int_eq(rc, -1);
     ck_assert_int_lt(i, 200);
-    ck_assert(emit_decided(&e));
-    ck_assert(emit_is_error(&e));
-    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "b", 1), 0);
+    expect_ended_by_cap(&e);
     uint64_t queued = emit_backlog(&e);
     ck_assert_uint_gt(queued, 0);
     ck_assert_uint_le(queued * sizeof(uint16_t), LIM_LOG_TEXT);
     ck_assert_uint_eq(emit_pump(&e, 1), queued);
     ck_assert(!emit_active(&e));
-    stream_chunk ch;
-    stream_chunk_init(&ch, LIM_LOG_TEXT);
-    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
-    ck_assert_uint_eq(ch.n, queued);
-    ck_assert_uint_le(buf_len(&ch.text) + buf_len(&ch.lens), 2 * (size_t)LIM_LOG_TEXT);
-    ck_assert(memchr(buf_ptr(&ch.text), 'b', buf_len(&ch.text)) == NULL);
-    ck_assert(ch.has_term);
-    ck_assert_int_eq(ch.term.kind, STREAM_TERM_ERROR);
-    ck_assert_str_eq(ch.term.type, "internal_error");
-    ck_assert_str_eq(ch.term.msg, "the answer is longer than chatd keeps per stream");
-    stream_chunk_free(&ch);
+    ck_assert_uint_eq(expect_capped_log(s), queued);
     end(&e, s);
 }
 END_TEST
@@ -624,27 +611,18 @@ START_TEST(log_cap_in_the_store_ends_with_error)
 {
     emit e;
     stream *s = begin(&e, "id", "m", &off);
-    static char chunk[65536];
-    memset(chunk, 'a', sizeof(chunk));
+    big_fill();
     int i;
     for (i = 0; i < 200 && !emit_decided(&e); i++) {
-        ck_assert_int_eq(emit_text(&e, EMIT_TEXT, chunk, sizeof(chunk)), 0);
+        ck_assert_int_eq(emit_text(&e, EMIT_TEXT, big, sizeof(big)), 0);
         emit_pump(&e, (uint64_t)i + 1);
     }
     ck_assert_int_lt(i, 200);
-    ck_assert(emit_is_error(&e));
+    expect_ended_by_cap(&e);
     ck_assert(!emit_active(&e));
-    ck_assert_int_eq(emit_text(&e, EMIT_TEXT, "b", 1), 0);
     ck_assert_uint_eq(emit_pump(&e, 1000), 0);
     ck_assert_int_gt(stream_last_id(s), 0);
-    stream_chunk ch;
-    stream_chunk_init(&ch, LIM_LOG_TEXT);
-    ck_assert_int_eq(stream_read(s, NULL, 1, SIZE_MAX, SIZE_MAX, &ch), 0);
-    ck_assert_uint_le(buf_len(&ch.lens), LIM_LOG_TEXT);
-    ck_assert(ch.has_term);
-    ck_assert_int_eq(ch.term.kind, STREAM_TERM_ERROR);
-    ck_assert_str_eq(ch.term.type, "internal_error");
-    stream_chunk_free(&ch);
+    ck_assert_uint_gt(expect_capped_log(s), 0);
     end(&e, s);
 }
 END_TEST
@@ -657,6 +635,6 @@ int main(void)
                        error_comes_after_received_characters, cancel_ends_with_cancelled,
                        finish_reason_given_or_stop, reasoning_events_are_separate_and_ordered,
                        kind_switch_closes_the_cluster, openai_chunks_and_whole_object,
-                       reads_fit_the_reader_buffer,
-                       log_cap_ends_with_error, log_cap_in_the_store_ends_with_error);
+                       reads_fit_the_reader_buffer, log_cap_ends_with_error,
+                       log_cap_in_the_store_ends_with_error);
 }

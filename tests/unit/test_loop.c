@@ -55,74 +55,95 @@ static void make_pipe(int p[2])
     ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
 }
 
-START_TEST(dispatches_a_ready_fd)
+static void close_pair(int p[2])
+{
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A new loop, nothing seen yet. */
+static loop *fresh(void)
 {
     reset_seen();
     loop *l = loop_new();
     ck_assert_ptr_nonnull(l);
+    return l;
+}
+
+static void watch(loop *l, int fd, unsigned ev, loop_fn fn, void *ud)
+{
+    ck_assert_int_eq(loop_watch(l, fd, ev, fn, ud), 0);
+}
+
+/* A byte into the pipe (or socket) end fd: its other end becomes readable. */
+static void poke(int fd)
+{
+    ck_assert_int_eq(write(fd, "x", 1), 1);
+}
+
+/* One pass dispatched n events, and the callbacks have run a and b times in all. */
+static void expect_run(loop *l, int timeout, int n, int a, int b)
+{
+    ck_assert_int_eq(loop_run_once(l, timeout), n);
+    ck_assert_int_eq(a_seen.calls, a);
+    ck_assert_int_eq(b_seen.calls, b);
+}
+
+START_TEST(dispatches_a_ready_fd)
+{
+    loop *l = fresh();
     int p[2];
     make_pipe(p);
     int tag;
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, &tag), 0);
+    watch(l, p[0], EPOLLIN, fn_a, &tag);
     ck_assert(loop_watching(l, p[0]));
     ck_assert(!loop_watching(l, p[1]));
-    ck_assert_int_eq(loop_run_once(l, 0), 0); /* nothing yet */
-    ck_assert_int_eq(a_seen.calls, 0);
-    ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(loop_run_once(l, 1000), 1);
-    ck_assert_int_eq(a_seen.calls, 1);
+    expect_run(l, 0, 0, 0, 0); /* nothing yet */
+    poke(p[1]);
+    expect_run(l, 1000, 1, 1, 0);
     ck_assert_int_eq(a_seen.fd, p[0]);
     ck_assert(a_seen.events & EPOLLIN);
     ck_assert_ptr_eq(a_seen.ud, &tag);
-    close(p[0]);
-    close(p[1]);
+    close_pair(p);
     loop_free(l);
 }
 END_TEST
 
 START_TEST(unwatched_fd_is_quiet)
 {
-    reset_seen();
-    loop *l = loop_new();
+    loop *l = fresh();
     int p[2];
     make_pipe(p);
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
     loop_unwatch(l, p[0]);
     ck_assert(!loop_watching(l, p[0]));
-    ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(loop_run_once(l, 0), 0);
-    ck_assert_int_eq(a_seen.calls, 0);
+    poke(p[1]);
+    expect_run(l, 0, 0, 0, 0);
     loop_unwatch(l, p[0]); /* twice, and fds never seen: no-ops */
     loop_unwatch(l, 100000);
     loop_unwatch(l, -1);
     /* Watched again, it reports what is already there. */
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
-    ck_assert_int_eq(loop_run_once(l, 1000), 1);
-    ck_assert_int_eq(a_seen.calls, 1);
-    close(p[0]);
-    close(p[1]);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
+    expect_run(l, 1000, 1, 1, 0);
+    close_pair(p);
     loop_free(l);
 }
 END_TEST
 
 START_TEST(rewatch_replaces_callback_and_events)
 {
-    reset_seen();
-    loop *l = loop_new();
+    loop *l = fresh();
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     int ud_b;
     /* Writable at once, but only reading is asked for: nothing. */
-    ck_assert_int_eq(loop_watch(l, sv[0], EPOLLIN, fn_a, NULL), 0);
+    watch(l, sv[0], EPOLLIN, fn_a, NULL);
     ck_assert_int_eq(loop_run_once(l, 0), 0);
-    ck_assert_int_eq(loop_watch(l, sv[0], EPOLLOUT, fn_b, &ud_b), 0);
-    ck_assert_int_eq(loop_run_once(l, 1000), 1);
-    ck_assert_int_eq(a_seen.calls, 0);
-    ck_assert_int_eq(b_seen.calls, 1);
+    watch(l, sv[0], EPOLLOUT, fn_b, &ud_b);
+    expect_run(l, 1000, 1, 0, 1);
     ck_assert(b_seen.events & EPOLLOUT);
     ck_assert_ptr_eq(b_seen.ud, &ud_b);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
     loop_free(l);
 }
 END_TEST
@@ -131,24 +152,21 @@ END_TEST
  * (already fetched from the kernel) must then be dropped. */
 START_TEST(stale_event_in_the_batch_is_dropped)
 {
-    reset_seen();
-    loop *l = loop_new();
+    loop *l = fresh();
     int p[2], q[2];
     make_pipe(p);
     make_pipe(q);
     a_seen.unwatch_fd = q[0];
     b_seen.unwatch_fd = p[0];
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
-    ck_assert_int_eq(loop_watch(l, q[0], EPOLLIN, fn_b, NULL), 0);
-    ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(write(q[1], "x", 1), 1);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
+    watch(l, q[0], EPOLLIN, fn_b, NULL);
+    poke(p[1]);
+    poke(q[1]);
     ck_assert_int_eq(loop_run_once(l, 1000), 2); /* both events came back */
     ck_assert_int_eq(a_seen.calls + b_seen.calls, 1);
     ck_assert(!loop_watching(l, p[0]) || !loop_watching(l, q[0]));
-    close(p[0]);
-    close(p[1]);
-    close(q[0]);
-    close(q[1]);
+    close_pair(p);
+    close_pair(q);
     loop_free(l);
 }
 END_TEST
@@ -157,48 +175,39 @@ END_TEST
  * again, can be watched again (the table still had it). */
 START_TEST(reused_fd_number_can_be_watched)
 {
-    reset_seen();
-    loop *l = loop_new();
+    loop *l = fresh();
     int p[2];
     make_pipe(p);
     int old = p[0];
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
-    close(p[0]);
-    close(p[1]);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
+    close_pair(p);
     make_pipe(p);
     ck_assert_int_eq(p[0], old);
     ck_assert(loop_watching(l, p[0])); /* our table lags behind */
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_b, NULL), 0);
-    ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(loop_run_once(l, 1000), 1);
-    ck_assert_int_eq(a_seen.calls, 0);
-    ck_assert_int_eq(b_seen.calls, 1);
-    close(p[0]);
-    close(p[1]);
+    watch(l, p[0], EPOLLIN, fn_b, NULL);
+    poke(p[1]);
+    expect_run(l, 1000, 1, 0, 1);
+    close_pair(p);
     loop_free(l);
 }
 END_TEST
 
 START_TEST(high_fd_grows_the_table)
 {
-    reset_seen();
-    loop *l = loop_new();
+    loop *l = fresh();
     int p[2];
     make_pipe(p);
     int hi = 700;
     ck_assert_int_eq(dup3(p[0], hi, O_CLOEXEC), hi);
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
-    ck_assert_int_eq(loop_watch(l, hi, EPOLLIN, fn_b, NULL), 0);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
+    watch(l, hi, EPOLLIN, fn_b, NULL);
     ck_assert(loop_watching(l, hi));
     ck_assert(loop_watching(l, p[0])); /* survived the growth */
-    ck_assert_int_eq(write(p[1], "x", 1), 1);
-    ck_assert_int_eq(loop_run_once(l, 1000), 2);
-    ck_assert_int_eq(a_seen.calls, 1);
-    ck_assert_int_eq(b_seen.calls, 1);
+    poke(p[1]);
+    expect_run(l, 1000, 2, 1, 1);
     ck_assert_int_eq(b_seen.fd, hi);
     close(hi);
-    close(p[0]);
-    close(p[1]);
+    close_pair(p);
     loop_free(l);
 }
 END_TEST
@@ -223,7 +232,7 @@ START_TEST(waits_for_the_timeout)
     loop *l = loop_new();
     int p[2];
     make_pipe(p);
-    ck_assert_int_eq(loop_watch(l, p[0], EPOLLIN, fn_a, NULL), 0);
+    watch(l, p[0], EPOLLIN, fn_a, NULL);
     uint64_t t0 = loop_now_ms();
     ck_assert_int_eq(loop_run_once(l, 60), 0);
     uint64_t waited = loop_since(loop_now_ms(), t0);
@@ -232,19 +241,22 @@ START_TEST(waits_for_the_timeout)
     t0 = loop_now_ms();
     ck_assert_int_eq(loop_run_once(l, 0), 0); /* 0: just a look */
     ck_assert_uint_lt(loop_since(loop_now_ms(), t0), 1000);
-    close(p[0]);
-    close(p[1]);
+    close_pair(p);
     loop_free(l);
 }
 END_TEST
 
 START_TEST(since_never_wraps)
 {
-    ck_assert_uint_eq(loop_since(1000, 400), 600);
-    ck_assert_uint_eq(loop_since(400, 400), 0);
-    ck_assert_uint_eq(loop_since(400, 1000), 0); /* stamped after now was read */
-    ck_assert_uint_eq(loop_since(0, UINT64_MAX), 0);
-    ck_assert_uint_eq(loop_since(UINT64_MAX, 0), UINT64_MAX);
+    const struct {
+        uint64_t now, then, want;
+    } cases[] = {{1000, 400, 600},
+                 {400, 400, 0},
+                 {400, 1000, 0}, /* stamped after now was read */
+                 {0, UINT64_MAX, 0},
+                 {UINT64_MAX, 0, UINT64_MAX}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(loop_since(cases[i].now, cases[i].then) == cases[i].want, "case %zu", i);
     uint64_t a = loop_now_ms(), b = loop_now_ms();
     ck_assert_uint_ge(b, a); /* monotonic */
 }

@@ -74,11 +74,11 @@ static long kicks(kicker *k)
 typedef struct task {
     sched_task t;
     int runs;
-    int keep;              /* ticking: return nonzero this many more times */
-    sched_task *wake;      /* wakes this one (locally) when it runs */
-    sched_task *forget;    /* forgets this one when it runs */
-    atomic_ulong *seq;     /* published by wakers */
-    unsigned long seen;    /* seq when it last ran */
+    int keep;           /* ticking: return nonzero this many more times */
+    sched_task *wake;   /* wakes this one (locally) when it runs */
+    sched_task *forget; /* forgets this one when it runs */
+    atomic_ulong *seq;  /* published by wakers */
+    unsigned long seen; /* seq when it last ran */
     int runs_this_pass;
 } task;
 
@@ -108,6 +108,18 @@ static void task_init(task *t, sched *sc)
 {
     memset(t, 0, sizeof(*t));
     sched_task_init(&t->t, sc, on_run);
+}
+
+/* A scheduler bound to this thread (its kicks counted in k, unless k is NULL) with the n
+ * tasks t[] on it. */
+static void sched_with(sched *sc, kicker *k, task *t, int n)
+{
+    if (k)
+        kicker_init(k);
+    sched_init(sc, k ? kick : NULL, k);
+    sched_bind(sc);
+    for (int i = 0; i < n; i++)
+        task_init(&t[i], sc);
 }
 
 /* Runs fn(arg) on a thread of its own, to its end: wakes from there are remote. */
@@ -140,12 +152,9 @@ static void remote_wake(sched_task *a, sched_task *b, sched_task *c)
 START_TEST(local_wake_runs_once_per_run)
 {
     kicker k;
-    kicker_init(&k);
     sched sc;
-    sched_init(&sc, kick, &k);
-    sched_bind(&sc);
     task a;
-    task_init(&a, &sc);
+    sched_with(&sc, &k, &a, 1);
     ck_assert(!sched_has_due(&sc));
     sched_wake(&a.t);
     sched_wake(&a.t);
@@ -167,13 +176,9 @@ END_TEST
 START_TEST(forget_removes_from_every_list)
 {
     kicker k;
-    kicker_init(&k);
     sched sc;
-    sched_init(&sc, kick, &k);
-    sched_bind(&sc);
     task t[6];
-    for (int i = 0; i < 6; i++)
-        task_init(&t[i], &sc);
+    sched_with(&sc, &k, t, 6);
     /* due */
     sched_wake(&t[0].t);
     sched_wake(&t[1].t);
@@ -221,35 +226,32 @@ END_TEST
 START_TEST(woken_by_a_task_runs_on_the_next_run)
 {
     sched sc;
-    sched_init(&sc, NULL, NULL);
-    sched_bind(&sc);
-    task a, b;
-    task_init(&a, &sc);
-    task_init(&b, &sc);
-    a.wake = &b.t;
-    sched_wake(&a.t);
+    task t[2], *a = &t[0], *b = &t[1];
+    sched_with(&sc, NULL, t, 2);
+    a->wake = &b->t;
+    sched_wake(&a->t);
     ck_assert_int_eq(sched_run(&sc, 1), 1);
-    ck_assert_int_eq(a.runs, 1);
-    ck_assert_int_eq(b.runs, 0);
+    ck_assert_int_eq(a->runs, 1);
+    ck_assert_int_eq(b->runs, 0);
     ck_assert(sched_has_due(&sc));
     ck_assert_int_eq(sched_run(&sc, 2), 1);
-    ck_assert_int_eq(b.runs, 1);
+    ck_assert_int_eq(b->runs, 1);
     /* b ran earlier in the same pass: woken again, it waits for the next one */
-    a.wake = &b.t;
-    b.wake = NULL;
-    sched_wake(&b.t);
-    sched_wake(&a.t); /* after b */
+    a->wake = &b->t;
+    b->wake = NULL;
+    sched_wake(&b->t);
+    sched_wake(&a->t); /* after b */
     ck_assert_int_eq(sched_run(&sc, 3), 2);
-    ck_assert_int_eq(b.runs, 2);
+    ck_assert_int_eq(b->runs, 2);
     ck_assert_int_eq(sched_run(&sc, 4), 1);
-    ck_assert_int_eq(b.runs, 3);
+    ck_assert_int_eq(b->runs, 3);
     /* a task that wakes itself runs again on the next pass, not in a loop */
-    a.wake = &a.t;
-    sched_wake(&a.t);
+    a->wake = &a->t;
+    sched_wake(&a->t);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(sched_run(&sc, 5), 1);
-    ck_assert_int_eq(a.runs, 2 + 5);
-    sched_forget(&a.t);
+    ck_assert_int_eq(a->runs, 2 + 5);
+    sched_forget(&a->t);
     ck_assert_int_eq(sched_run(&sc, 6), 0);
     sched_destroy(&sc);
 }
@@ -258,47 +260,44 @@ END_TEST
 START_TEST(tick_keeps_tasks_while_nonzero)
 {
     sched sc;
-    sched_init(&sc, NULL, NULL);
-    sched_bind(&sc);
-    task a, b;
-    task_init(&a, &sc);
-    task_init(&b, &sc);
-    a.keep = 3;
-    sched_activate(&a.t);
-    sched_activate(&a.t); /* once on the list */
+    task t[2], *a = &t[0], *b = &t[1];
+    sched_with(&sc, NULL, t, 2);
+    a->keep = 3;
+    sched_activate(&a->t);
+    sched_activate(&a->t); /* once on the list */
     ck_assert(sched_has_ticking(&sc));
     ck_assert(!sched_has_due(&sc));
     ck_assert_int_eq(sched_run(&sc, 1), 0); /* ticking is not due */
     for (int i = 0; i < 6; i++)
         sched_tick(&sc, (uint64_t)(10 + i));
-    ck_assert_int_eq(a.runs, 4); /* three nonzero, then zero: off the list */
+    ck_assert_int_eq(a->runs, 4); /* three nonzero, then zero: off the list */
     ck_assert(!sched_has_ticking(&sc));
     /* a due task activated moves to the tick list */
-    sched_wake(&b.t);
-    b.keep = 1;
-    sched_activate(&b.t);
+    sched_wake(&b->t);
+    b->keep = 1;
+    sched_activate(&b->t);
     ck_assert(!sched_has_due(&sc));
     ck_assert_int_eq(sched_run(&sc, 20), 0);
     /* woken while ticking: it runs at the tick (once), not at the run */
-    sched_wake(&b.t);
+    sched_wake(&b->t);
     ck_assert_int_eq(sched_run(&sc, 21), 0);
     sched_tick(&sc, 22);
-    ck_assert_int_eq(b.runs, 1);
+    ck_assert_int_eq(b->runs, 1);
     ck_assert(sched_has_ticking(&sc));
     sched_tick(&sc, 23);
-    ck_assert_int_eq(b.runs, 2);
+    ck_assert_int_eq(b->runs, 2);
     ck_assert(!sched_has_ticking(&sc));
     /* a ticking task that wakes one which already ticked and stopped: a due task now */
-    a.keep = 0;
-    a.wake = &b.t;
-    b.keep = 0;
-    sched_activate(&b.t);
-    sched_activate(&a.t); /* after b */
+    a->keep = 0;
+    a->wake = &b->t;
+    b->keep = 0;
+    sched_activate(&b->t);
+    sched_activate(&a->t); /* after b */
     sched_tick(&sc, 30);
-    ck_assert_int_eq(b.runs, 3);
+    ck_assert_int_eq(b->runs, 3);
     ck_assert(sched_has_due(&sc));
     ck_assert_int_eq(sched_run(&sc, 31), 1);
-    ck_assert_int_eq(b.runs, 4);
+    ck_assert_int_eq(b->runs, 4);
     sched_destroy(&sc);
 }
 END_TEST
@@ -306,31 +305,27 @@ END_TEST
 START_TEST(remote_wakes_kick_only_an_empty_queue)
 {
     kicker k;
-    kicker_init(&k);
     sched sc;
-    sched_init(&sc, kick, &k);
-    sched_bind(&sc);
-    task a, b;
-    task_init(&a, &sc);
-    task_init(&b, &sc);
-    remote_wake(&a.t, &a.t, &b.t);
+    task t[2], *a = &t[0], *b = &t[1];
+    sched_with(&sc, &k, t, 2);
+    remote_wake(&a->t, &a->t, &b->t);
     ck_assert_int_eq(kicks(&k), 1);
     ck_assert(!sched_has_due(&sc)); /* queued, not yet taken */
     ck_assert_int_eq(sched_run(&sc, 1), 2);
-    ck_assert_int_eq(a.runs, 1);
-    ck_assert_int_eq(b.runs, 1);
-    remote_wake(&b.t, NULL, NULL);
+    ck_assert_int_eq(a->runs, 1);
+    ck_assert_int_eq(b->runs, 1);
+    remote_wake(&b->t, NULL, NULL);
     ck_assert_int_eq(kicks(&k), 2);
-    remote_wake(&a.t, NULL, NULL); /* the queue still holds b */
+    remote_wake(&a->t, NULL, NULL); /* the queue still holds b */
     ck_assert_int_eq(kicks(&k), 2);
     ck_assert_int_eq(sched_run(&sc, 2), 2);
     ck_assert_int_eq(sched_run(&sc, 3), 0);
     /* a remote wake of a task due locally: it runs once */
-    sched_wake(&a.t);
-    remote_wake(&a.t, NULL, NULL);
+    sched_wake(&a->t);
+    remote_wake(&a->t, NULL, NULL);
     ck_assert_int_eq(kicks(&k), 3);
     ck_assert_int_eq(sched_run(&sc, 4), 1);
-    ck_assert_int_eq(a.runs, 3);
+    ck_assert_int_eq(a->runs, 3);
     ck_assert_int_eq(sched_run(&sc, 5), 0);
     /* no kick function: wakes still queue */
     sched sc2;
@@ -446,11 +441,11 @@ typedef struct race {
     kicker k;
     task t[NSWEEP];
     atomic_ulong seq[NSWEEP];
-    int n;          /* tasks in use */
+    int n; /* tasks in use */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    long round;     /* the owner asks for round n of wakes */
-    long finished;  /* the helper has done round n */
+    long round;    /* the owner asks for round n of wakes */
+    long finished; /* the helper has done round n */
     int stop;
 } race;
 

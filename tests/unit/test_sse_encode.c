@@ -81,29 +81,8 @@ START_TEST(u64_digits)
 }
 END_TEST
 
-START_TEST(buf_cap_and_compaction)
-{
-    buf b;
-    buf_init(&b, 8);
-    ck_assert_int_eq(buf_add(&b, "12345678", 8), 0);
-    buf_consume(&b, 5);
-    ck_assert_int_eq(buf_add(&b, "abcde", 5), 0);
-    ck_assert_uint_eq(buf_len(&b), 8);
-    ck_assert_int_eq(memcmp(buf_ptr(&b), "678abcde", 8), 0);
-    ck_assert_int_eq(buf_add(&b, "9", 1), -1); /* over the cap: sticks until a reset */
-    ck_assert(buf_failed(&b));
-    buf_consume(&b, 8);
-    ck_assert_int_eq(buf_add(&b, "9", 1), -1);
-    buf_reset(&b);
-    ck_assert(!buf_failed(&b));
-    buf_shrink(&b);
-    ck_assert_ptr_null(b.data);
-    buf_free(&b);
-}
-END_TEST
-
 int main(void)
 {
     return check_tests("sse", event_format, escapes_line_breakers, multibyte_passes_through,
-                       cap_rolls_back_whole_event, u64_digits, buf_cap_and_compaction);
+                       cap_rolls_back_whole_event, u64_digits);
 }

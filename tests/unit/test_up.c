@@ -317,6 +317,20 @@ static void env_stop(env *e)
 
 /* ---------- tests ---------- */
 
+/* The test server saw one request with this method and (when not NULL) path and body,
+ * and with the header chatd adds. */
+static void expect_request(env *e, const char *method, const char *path, const char *body)
+{
+    pthread_mutex_lock(&e->s.mu);
+    ck_assert_str_eq(e->s.method, method);
+    if (path)
+        ck_assert_str_eq(e->s.path, path);
+    if (body)
+        ck_assert_str_eq(e->s.body, body);
+    ck_assert(e->s.saw_header);
+    pthread_mutex_unlock(&e->s.mu);
+}
+
 START_TEST(get_delivers_body_and_done)
 {
     env e;
@@ -333,11 +347,7 @@ START_TEST(get_delivers_body_and_done)
     ck_assert_uint_eq(x->n, 5);
     ck_assert_int_eq(memcmp(x->data, "hello", 5), 0);
     ck_assert_int_eq(up_count(e.u), 0);
-    pthread_mutex_lock(&e.s.mu);
-    ck_assert_str_eq(e.s.method, "GET");
-    ck_assert_str_eq(e.s.path, "/ok");
-    ck_assert(e.s.saw_header);
-    pthread_mutex_unlock(&e.s.mu);
+    expect_request(&e, "GET", "/ok", NULL);
     free(x);
     env_stop(&e);
 }
@@ -351,11 +361,7 @@ START_TEST(post_sends_the_body)
     start(e.u, e.s.port, "/ok", "{\"q\":\"hi\"}", 2000, x);
     ck_assert(drive_until(e.l, e.u, &x->done, 1));
     ck_assert_int_eq(x->result, UP_OK);
-    pthread_mutex_lock(&e.s.mu);
-    ck_assert_str_eq(e.s.method, "POST");
-    ck_assert_str_eq(e.s.body, "{\"q\":\"hi\"}");
-    ck_assert(e.s.saw_header);
-    pthread_mutex_unlock(&e.s.mu);
+    expect_request(&e, "POST", NULL, "{\"q\":\"hi\"}");
     free(x);
     env_stop(&e);
 }
