@@ -228,9 +228,20 @@ static int sink_end(void *ctx)
     return 0;
 }
 
+static int sink_tool(void *ctx, int index, const char *id, const char *name)
+{
+    return emit_tool(&((chat *)ctx)->e, index, id, name);
+}
+
+static int sink_tool_args(void *ctx, int index, const char *p, size_t n)
+{
+    return emit_tool_args(&((chat *)ctx)->e, index, p, n);
+}
+
 static const prov_sink *sink_for(chat *c, prov_sink *s)
 {
-    *s = (prov_sink){c, sink_text, sink_reasoning, sink_finish, sink_usage, sink_error, sink_end};
+    *s = (prov_sink){c,        sink_text, sink_reasoning, sink_finish, sink_usage,
+                     sink_error, sink_end, sink_tool,     sink_tool_args};
     return s;
 }
 
@@ -535,14 +546,31 @@ static int add_request_id(prov_http *h, const char *request_id)
     return 0;
 }
 
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id)
+/* The refusal for a build error. */
+static void refuse(chat_refusal *why, int rc, const char *err)
+{
+    int bad_field = rc == PROV_BUILD_UNSUPPORTED || rc == PROV_BUILD_INVALID;
+    why->status = bad_field ? 400 : 500;
+    snprintf(why->type, sizeof(why->type), "%s",
+             rc == PROV_BUILD_UNSUPPORTED ? "unsupported_parameter"
+             : rc == PROV_BUILD_INVALID   ? "invalid_request"
+                                          : "internal_error");
+    utf8_copy(why->msg, sizeof(why->msg),
+              bad_field && *err ? err : "could not start the upstream request");
+}
+
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id,
+                   chat_refusal *why)
 {
     const chatd_env *env = cs->h.env;
     const char *model = req->model ? req->model : env->cfg->model;
     prov_http h = {0};
     chat *c = NULL;
-    if (env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h) < 0 ||
-        add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client)) ||
+    char err[256] = "";
+    int rc = env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h, err,
+                              sizeof(err));
+    refuse(why, rc < 0 ? rc : PROV_BUILD_NOMEM, err);
+    if (rc < 0 || add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client)) ||
         !(c->ps = env->prov->open()))
         goto fail;
     c->x = up_start(cs->h.up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);

@@ -31,12 +31,21 @@ chat_set *chat_set_new(const chat_host *h);
 void chat_set_free(chat_set *cs);               /* stops every upstream transfer */
 int chat_set_count(const chat_set *cs);
 
+/* Why chat_start refused: the HTTP status and the contract's error type and message. */
+typedef struct chat_refusal {
+    unsigned status;
+    char type[32];
+    char msg[256];
+} chat_refusal;
+
 /* Starts an answer for a validated request: its stream (kept in the store), its upstream
  * transfer. client: who the per-client limits count (the caller has admitted it with
  * quota_admit; chat_start takes that slot over and releases it exactly once, also when it
  * fails). request_id goes to the upstream. Returns a reference to the stream (in the
- * WAITING phase), or NULL when the upstream request could not be started. */
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id);
+ * WAITING phase), or NULL with *why filled: a field the provider cannot take (400), or
+ * the upstream request could not be started (500). */
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id,
+                   chat_refusal *why);
 
 /* Timeouts, grace, cancel requests and expiry of every chat. */
 void chat_set_housekeep(chat_set *cs, uint64_t now);

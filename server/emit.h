@@ -38,6 +38,11 @@ void emit_free(emit *e);
 /* Upstream text of a kind. 0, or -1 over the log's cap (the answer then ends with an
  * error after what was queued). Nothing is taken once the end is decided. */
 int emit_text(emit *e, int kind, const char *p, size_t n);
+/* A tool call starts (index counts the answer's tool calls from 0), then fragments of its
+ * arguments; each is one event, in order with the text. 0, or -1 (the answer then ends
+ * with an error: a call chatd cannot relay, or over the log's cap). */
+int emit_tool(emit *e, int index, const char *id, const char *name);
+int emit_tool_args(emit *e, int index, const char *p, size_t n);
 void emit_finish_reason(emit *e, const char *reason);
 void emit_usage(emit *e, long prompt, long completion);
 /* The end, decided: done (after every character received), an error or a cancel (both

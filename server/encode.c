@@ -1,6 +1,7 @@
 /* encode — see encode.h. */
 #include "encode.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -53,6 +54,81 @@ static int enc_cluster(enc *c, buf *out, int reasoning, const char *p, size_t n)
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_text(out, buf_ptr(&c->head), buf_len(&c->head), reasoning, p, n);
     return sse_text(out, c->next_id, reasoning ? "reasoning" : "delta", p, n);
+}
+
+/* A TOOL entry's payload: [index][id]\0[name]. */
+typedef struct tool_start {
+    int index;
+    const char *id, *name;
+    size_t idn, namen;
+} tool_start;
+
+static tool_start tool_of(const char *p, size_t n)
+{
+    tool_start t = {(unsigned char)p[0], p + 1, NULL, 0, 0};
+    const char *z = memchr(p + 1, '\0', n - 1);
+    t.idn = z ? (size_t)(z - (p + 1)) : n - 1;
+    t.name = z ? z + 1 : p + n;
+    t.namen = (size_t)(p + n - t.name);
+    return t;
+}
+
+/* {"index":I,"id":..,"name":..,"arguments":""} or {"index":I,"arguments":..} */
+static int enc_tool_event(enc *c, buf *out, int start, const char *p, size_t n)
+{
+    buf j;
+    buf_init(&j, 2 * EVENT_JSON_MAX + 6 * STREAM_ENTRY_MAX);
+    buf_addf(&j, "{\"index\":%d,", (unsigned char)p[0]);
+    if (start) {
+        tool_start t = tool_of(p, n);
+        buf_addstr(&j, "\"id\":");
+        jsonw_str(&j, t.id, t.idn);
+        buf_addstr(&j, ",\"name\":");
+        jsonw_str(&j, t.name, t.namen);
+        buf_addstr(&j, ",\"arguments\":\"\"}");
+    } else {
+        buf_addstr(&j, "\"arguments\":");
+        jsonw_str(&j, p + 1, n - 1);
+        buf_addstr(&j, "}");
+    }
+    int bad = buf_failed(&j) || sse_event(out, c->next_id, "tool_call", buf_ptr(&j), buf_len(&j)) < 0;
+    buf_free(&j);
+    return bad ? -1 : 0;
+}
+
+static int enc_tool(enc *c, buf *out, int start, const char *p, size_t n)
+{
+    if (n == 0)
+        return -1; /* every tool entry holds its index */
+    if (c->fmt == ENC_NATIVE)
+        return enc_tool_event(c, out, start, p, n);
+    const char *h = buf_ptr(&c->head);
+    size_t hn = buf_len(&c->head);
+    if (!start)
+        return oai_chunk_tool_args(out, h, hn, (unsigned char)p[0], p + 1, n - 1);
+    tool_start t = tool_of(p, n);
+    char id[STREAM_TOOL_ID_MAX + 1], name[STREAM_TOOL_NAME_MAX + 1];
+    if (t.idn > STREAM_TOOL_ID_MAX || t.namen > STREAM_TOOL_NAME_MAX)
+        return -1;
+    memcpy(id, t.id, t.idn);
+    id[t.idn] = '\0';
+    memcpy(name, t.name, t.namen);
+    name[t.namen] = '\0';
+    return oai_chunk_tool(out, h, hn, t.index, id, name);
+}
+
+/* One log entry as one event of the reader's format. */
+static int enc_entry(enc *c, buf *out, uint16_t len, const char *p)
+{
+    size_t n = len & STREAM_LEN_MASK;
+    switch (STREAM_KIND(len)) {
+    case STREAM_KIND_TOOL:
+        return enc_tool(c, out, 1, p, n);
+    case STREAM_KIND_TOOL_ARGS:
+        return enc_tool(c, out, 0, p, n);
+    default:
+        return enc_cluster(c, out, STREAM_KIND(len) == STREAM_KIND_REASONING, p, n);
+    }
 }
 
 static int enc_done(enc *c, const stream_term *t, buf *out)
@@ -113,9 +189,9 @@ int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
     const uint16_t *l = (const uint16_t *)(const void *)buf_ptr(&ch->lens);
     const char *p = buf_ptr(&ch->text);
     for (size_t i = 0; i < ch->n; i++) {
-        size_t n = l[i] & ~STREAM_REASONING_BIT;
+        size_t n = l[i] & STREAM_LEN_MASK;
         if (ch->first_id + i == c->next_id) {
-            if (enc_cluster(c, out, (l[i] & STREAM_REASONING_BIT) != 0, p, n) < 0)
+            if (enc_entry(c, out, l[i], p) < 0)
                 return -1;
             c->next_id++;
         }
@@ -130,27 +206,74 @@ int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
     return 1;
 }
 
+/* The answer's tool calls, assembled: each call's start and its argument fragments in
+ * order, as OpenAI's message.tool_calls array; nothing when there is none. */
+static int enc_tool_calls(const stream_chunk *ch, buf *out)
+{
+    buf *args = calloc(STREAM_TOOLS_MAX, sizeof(*args));
+    tool_start *starts = calloc(STREAM_TOOLS_MAX, sizeof(*starts));
+    int ncalls = 0, rc = args && starts ? 0 : -1;
+    const uint16_t *l = (const uint16_t *)(const void *)buf_ptr(&ch->lens);
+    const char *p = buf_ptr(&ch->text);
+    for (size_t i = 0; i < ch->n && !rc; i++) {
+        size_t n = l[i] & STREAM_LEN_MASK;
+        int kind = STREAM_KIND(l[i]), idx = n ? (unsigned char)p[0] : 0;
+        if (kind == STREAM_KIND_TOOL && n && idx < STREAM_TOOLS_MAX && !starts[idx].id) {
+            starts[idx] = tool_of(p, n);
+            buf_init(&args[idx], LIM_LOG_TEXT);
+            ncalls = idx + 1 > ncalls ? idx + 1 : ncalls;
+        } else if (kind == STREAM_KIND_TOOL_ARGS && n && idx < STREAM_TOOLS_MAX && starts[idx].id) {
+            rc = buf_add(&args[idx], p + 1, n - 1);
+        }
+        p += n;
+    }
+    for (int k = 0; k < ncalls && !rc; k++) {
+        if (!starts[k].id)
+            continue;
+        buf_addstr(out, buf_len(out) ? ",{\"id\":" : "[{\"id\":");
+        jsonw_str(out, starts[k].id, starts[k].idn);
+        buf_addstr(out, ",\"type\":\"function\",\"function\":{\"name\":");
+        jsonw_str(out, starts[k].name, starts[k].namen);
+        buf_addstr(out, ",\"arguments\":");
+        jsonw_str(out, buf_ptr(&args[k]), buf_len(&args[k]));
+        buf_addstr(out, "}}");
+        rc = buf_failed(out) ? -1 : 0;
+    }
+    if (!rc && buf_len(out))
+        rc = buf_addstr(out, "]");
+    for (int k = 0; args && k < STREAM_TOOLS_MAX; k++)
+        buf_free(&args[k]);
+    free(args);
+    free(starts);
+    return rc;
+}
+
 int enc_whole(const stream_info *info, const stream_chunk *ch, buf *out)
 {
     if (ch->term.kind == STREAM_TERM_ERROR)
         return oai_error_body(out, ch->term.type, ch->term.msg);
-    buf part[2];
-    buf_init(&part[0], LIM_LOG_TEXT);
-    buf_init(&part[1], LIM_LOG_TEXT);
+    buf part[3]; /* text, reasoning, tool calls */
+    for (int k = 0; k < 3; k++)
+        buf_init(&part[k], 2 * (size_t)LIM_LOG_TEXT);
     const uint16_t *l = (const uint16_t *)(const void *)buf_ptr(&ch->lens);
     const char *p = buf_ptr(&ch->text);
     int rc = 0;
     for (size_t i = 0; i < ch->n && !rc; i++) {
-        size_t n = l[i] & ~STREAM_REASONING_BIT;
-        rc = buf_add(&part[(l[i] & STREAM_REASONING_BIT) != 0], p, n);
+        size_t n = l[i] & STREAM_LEN_MASK;
+        int kind = STREAM_KIND(l[i]);
+        if (kind == STREAM_KIND_TEXT || kind == STREAM_KIND_REASONING)
+            rc = buf_add(&part[kind == STREAM_KIND_REASONING], p, n);
         p += n;
     }
+    if (!rc)
+        rc = enc_tool_calls(ch, &part[2]);
     const stream_term *t = &ch->term;
     if (!rc)
         rc = oai_completion(out, info->id, info->created, info->model, buf_ptr(&part[0]),
                             buf_len(&part[0]), buf_ptr(&part[1]), buf_len(&part[1]),
-                            t->finish_reason, t->prompt_tokens, t->completion_tokens);
-    buf_free(&part[0]);
-    buf_free(&part[1]);
+                            buf_ptr(&part[2]), buf_len(&part[2]), t->finish_reason,
+                            t->prompt_tokens, t->completion_tokens);
+    for (int k = 0; k < 3; k++)
+        buf_free(&part[k]);
     return rc;
 }

@@ -51,6 +51,35 @@ int oai_chunk_text(buf *out, const char *head, size_t hn, int reasoning, const c
     return done(out, mark);
 }
 
+int oai_chunk_tool(buf *out, const char *head, size_t hn, int index, const char *id,
+                   const char *name)
+{
+    size_t mark = buf_len(out);
+    buf_add(out, "data: ", 6);
+    buf_add(out, head, hn);
+    buf_addf(out, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d,\"id\":",
+             index);
+    jsonw_str(out, id, strlen(id));
+    buf_addstr(out, ",\"type\":\"function\",\"function\":{\"name\":");
+    jsonw_str(out, name, strlen(name));
+    buf_addstr(out, ",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n");
+    return done(out, mark);
+}
+
+int oai_chunk_tool_args(buf *out, const char *head, size_t hn, int index, const char *p, size_t n)
+{
+    size_t mark = buf_len(out);
+    buf_add(out, "data: ", 6);
+    buf_add(out, head, hn);
+    buf_addf(out,
+             ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%d,"
+             "\"function\":{\"arguments\":",
+             index);
+    jsonw_str(out, p, n);
+    buf_addstr(out, "}}]},\"finish_reason\":null}]}\n\n");
+    return done(out, mark);
+}
+
 static void usage_obj(buf *b, long prompt, long completion)
 {
     buf_addf(b, "\"usage\":{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld}",
@@ -84,6 +113,7 @@ static const char *oai_type(const char *type)
         const char *ours, *theirs;
     } map[] = {
         {"invalid_request", "invalid_request_error"},
+        {"unsupported_parameter", "invalid_request_error"},
         {"unsupported_media_type", "invalid_request_error"},
         {"payload_too_large", "invalid_request_error"},
         {"method_not_allowed", "invalid_request_error"},
@@ -126,8 +156,8 @@ int oai_error_body(buf *out, const char *type, const char *msg)
 }
 
 int oai_completion(buf *out, const char *id, long created, const char *model, const char *text,
-                   size_t tn, const char *reasoning, size_t rn, const char *finish, long prompt,
-                   long completion)
+                   size_t tn, const char *reasoning, size_t rn, const char *tools, size_t ton,
+                   const char *finish, long prompt, long completion)
 {
     size_t mark = buf_len(out);
     buf_addstr(out, "{\"id\":\"chatcmpl-");
@@ -135,7 +165,14 @@ int oai_completion(buf *out, const char *id, long created, const char *model, co
     buf_addf(out, "\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":", created);
     jsonw_str(out, model, strlen(model));
     buf_addstr(out, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-    jsonw_str(out, text, tn);
+    if (tn || !ton)
+        jsonw_str(out, text, tn);
+    else
+        buf_addstr(out, "null"); /* OpenAI's answer that is only tool calls */
+    if (ton) {
+        buf_addstr(out, ",\"tool_calls\":");
+        buf_add(out, tools, ton);
+    }
     if (rn) {
         buf_addstr(out, ",\"reasoning_content\":");
         jsonw_str(out, reasoning, rn);

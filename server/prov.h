@@ -21,6 +21,11 @@ typedef struct prov_sink {
     int (*usage)(void *ctx, long prompt_tokens, long completion_tokens);
     int (*error)(void *ctx, const char *type, const char *message); /* reported mid-stream */
     int (*end)(void *ctx);                                /* the explicit end marker */
+    /* A tool call starts: index counts the answer's tool calls from 0, whatever the
+     * provider numbers its blocks; id and name as the upstream sent them. */
+    int (*tool)(void *ctx, int index, const char *id, const char *name);
+    /* A fragment of call index's arguments (JSON text, UTF-8 as sent; may be empty). */
+    int (*tool_args)(void *ctx, int index, const char *p, size_t n);
 } prov_sink;
 
 typedef struct prov_stream prov_stream; /* a provider's parse state, opaque */
@@ -32,6 +37,8 @@ typedef struct prov_http {
     char *body;                 /* JSON, NUL-terminated */
 } prov_http;
 
+enum { PROV_BUILD_NOMEM = -1, PROV_BUILD_UNSUPPORTED = -2, PROV_BUILD_INVALID = -3 };
+
 /* Errors from feed/finish (besides a sink callback's own non-zero value). */
 enum { PROV_ERR_PARSE = -1, PROV_ERR_TOO_LONG = -2, PROV_ERR_NOMEM = -3 };
 
@@ -39,9 +46,12 @@ typedef struct prov {
     const char *name;
     const char *default_url;
     const char *default_model;
-    /* 0, or -1 (no memory). model is never NULL here. */
+    /* The upstream request for req: 0, or PROV_BUILD_NOMEM (no memory, or a key that
+     * cannot be sent), PROV_BUILD_UNSUPPORTED (a field this provider has no equivalent
+     * for) or PROV_BUILD_INVALID (a field chatd cannot translate as given), with a
+     * one-line reason naming the field in err. model is never NULL here. */
     int (*build)(const struct chat_req *req, const char *base_url, const char *api_key,
-                 const char *model, prov_http *out);
+                 const char *model, prov_http *out, char *err, size_t errsz);
     prov_stream *(*open)(void);
     int (*feed)(prov_stream *s, const char *p, size_t n, const prov_sink *sink);
     int (*finish)(prov_stream *s, const prov_sink *sink); /* the upstream body ended */

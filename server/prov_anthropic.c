@@ -154,7 +154,8 @@ out:
 }
 
 static int anthropic_build(const chat_req *req, const char *base_url, const char *api_key,
-                           const char *model, prov_http *out)
+                           const char *model, prov_http *out,
+                  char *err, size_t errsz)
 {
     if (!base_url || !*base_url)
         base_url = prov_anthropic.default_url;

@@ -41,7 +41,8 @@ static int add_options(cJSON *o, const chat_req *req)
 }
 
 static int openai_build(const chat_req *req, const char *base_url, const char *api_key,
-                        const char *model, prov_http *out)
+                        const char *model, prov_http *out,
+                  char *err, size_t errsz)
 {
     if (!base_url || !*base_url)
         base_url = prov_openai.default_url;

@@ -17,6 +17,8 @@
 #define READ_BYTES 4096
 _Static_assert(6 * READ_BYTES + LIM_READER_CHUNK + 8192 <= LIM_READER_OUT,
                "one read's encoding fits a reader's output buffer");
+_Static_assert(6 * STREAM_ENTRY_MAX + 2 * 8192 <= LIM_READER_OUT,
+               "one read of a single large entry fits a reader's output buffer");
 
 struct reader {
     reader_set *rs;

@@ -240,10 +240,10 @@ static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
     enum MHD_Result rc;
     if (!admit(w, mc, hr, &rc))
         return rc;
-    stream *s = chat_start(w->h.chats, req, hr->client, hr->id);
+    chat_refusal why;
+    stream *s = chat_start(w->h.chats, req, hr->client, hr->id, &why);
     if (!s)
-        return resp_error(mc, hr->api, 500, "internal_error", "could not start the upstream request",
-                          NULL, NULL);
+        return resp_error(mc, hr->api, why.status, why.type, why.msg, NULL, NULL);
     hr->r = reader_new(w->h.readers, mc, s, format_for(hr->api, req), req->include_usage, hr->api);
     stream_unref(s); /* the chat and the reader hold theirs; with no reader the grace ends it */
     return hr->r ? reader_respond(hr->r, mc) : MHD_NO;

@@ -24,7 +24,20 @@
 #include "buf.h"
 
 #define STREAM_ID_LEN 24
-#define STREAM_REASONING_BIT 0x8000u /* in a cluster's 16-bit length: thinking text */
+/* A log entry's 16-bit length carries its kind in the top two bits. An entry is one event:
+ *   TEXT, REASONING  one grapheme cluster of the answer or of the thinking text;
+ *   TOOL             a tool call starts: [index byte][id]\0[name];
+ *   TOOL_ARGS        a fragment of a tool call's arguments: [index byte][bytes].
+ * The index counts the answer's tool calls from 0 (at most STREAM_TOOLS_MAX). */
+enum { STREAM_KIND_TEXT = 0, STREAM_KIND_REASONING = 1, STREAM_KIND_TOOL = 2, STREAM_KIND_TOOL_ARGS = 3 };
+#define STREAM_KIND_SHIFT 14
+#define STREAM_LEN_MASK 0x3fffu
+#define STREAM_KIND(len) ((int)((len) >> STREAM_KIND_SHIFT))
+#define STREAM_REASONING_BIT ((unsigned)STREAM_KIND_REASONING << STREAM_KIND_SHIFT)
+#define STREAM_TOOLS_MAX 128      /* tool calls in one answer */
+#define STREAM_ENTRY_MAX 8192     /* bytes of one entry's payload (a longer fragment is cut) */
+#define STREAM_TOOL_ID_MAX 256    /* bytes of a tool call's id */
+#define STREAM_TOOL_NAME_MAX 256  /* bytes of a tool's name */
 
 typedef struct stream stream;
 
@@ -52,7 +65,7 @@ typedef struct stream_term {
 } stream_term;
 
 /* Characters the owner releases in one go: text holds the clusters' bytes back to back,
- * lens one 16-bit length each (STREAM_REASONING_BIT marks thinking text). term, when
+ * lens one 16-bit length and kind each (STREAM_KIND). term, when
  * set, is the terminal event after them. */
 typedef struct stream_batch {
     const char *text;

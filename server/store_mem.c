@@ -259,7 +259,7 @@ static const uint16_t *lens_of(const stream *s)
 /* mu held: one cluster joins the log. */
 static int push(stream *s, const char *p, uint16_t len)
 {
-    size_t n = len & ~STREAM_REASONING_BIT;
+    size_t n = len & STREAM_LEN_MASK;
     if (s->count % CKPT_EVERY == 0) {
         uint32_t off = (uint32_t)buf_len(&s->text);
         if (buf_add(&s->ckpt, &off, sizeof(off)) < 0)
@@ -281,7 +281,7 @@ static int mem_append(stream *s, const stream_batch *b)
     }
     size_t bytes = 0;
     for (size_t i = 0; i < b->n; i++)
-        bytes += b->lens[i] & ~STREAM_REASONING_BIT;
+        bytes += b->lens[i] & STREAM_LEN_MASK;
     if (buf_len(&s->text) + bytes > LIM_LOG_TEXT ||
         buf_len(&s->lens) + b->n * sizeof(uint16_t) > LIM_LOG_TEXT) {
         s->has_term = 1;
@@ -294,7 +294,7 @@ static int mem_append(stream *s, const stream_batch *b)
         const char *p = b->text;
         for (size_t i = 0; i < b->n && rc == 0; i++) {
             rc = push(s, p, b->lens[i]);
-            p += b->lens[i] & ~STREAM_REASONING_BIT;
+            p += b->lens[i] & STREAM_LEN_MASK;
         }
         if (b->term && rc == 0) {
             s->has_term = 1;
@@ -316,7 +316,7 @@ static size_t offset_of(const stream *s, uint64_t i)
     const uint16_t *l = lens_of(s);
     size_t off = ck[i / CKPT_EVERY];
     for (uint64_t k = i / CKPT_EVERY * CKPT_EVERY; k < i; k++)
-        off += l[k] & ~STREAM_REASONING_BIT;
+        off += l[k] & STREAM_LEN_MASK;
     return off;
 }
 
@@ -342,8 +342,8 @@ static int mem_read(stream *s, stream_sub *sub, uint64_t next_id, size_t max_clu
         size_t off = offset_of(s, i), bytes = 0;
         uint64_t end = i;
         while (end < s->count && end - i < max_clusters &&
-               (end == i || bytes + (l[end] & ~STREAM_REASONING_BIT) <= max_bytes))
-            bytes += l[end++] & ~STREAM_REASONING_BIT;
+               (end == i || bytes + (l[end] & STREAM_LEN_MASK) <= max_bytes))
+            bytes += l[end++] & STREAM_LEN_MASK;
         out->n = (size_t)(end - i);
         if (buf_add(&out->text, buf_ptr(&s->text) + off, bytes) < 0 ||
             buf_add(&out->lens, l + i, out->n * sizeof(uint16_t)) < 0) {

@@ -238,7 +238,7 @@ static int k_end(void *ctx)
 
 static prov_sink sink_for(run *r, unsigned ctl)
 {
-    prov_sink k = {r, k_text, k_reasoning, k_finish, k_usage, k_error, k_end};
+    prov_sink k = {r, k_text, k_reasoning, k_finish, k_usage, k_error, k_end, NULL, NULL};
     if (ctl & 4)
         k.text = NULL;
     if (ctl & 8)

@@ -134,7 +134,7 @@ static int rc_ok(int rc)
 /* Feeds as chat.c does: stops at the first non-zero result, else finishes. */
 static int read_stream(const prov *pv, run *r, fuzz_plan *pl, const uint8_t *d, size_t n)
 {
-    prov_sink sink = {r, k_text, k_reasoning, k_finish, k_usage, k_error, k_end};
+    prov_sink sink = {r, k_text, k_reasoning, k_finish, k_usage, k_error, k_end, NULL, NULL};
     prov_stream *s = pv->open();
     FUZZ_CHECK(s != NULL, "%s: open failed", pv->name);
     int rc = 0;

@@ -110,13 +110,31 @@ static int on_end(void *ctx)
     return rec_line(ctx, "end", "", 0, NULL);
 }
 
+/* "tool:INDEX|ID NAME" for a call's start, "args:INDEX|FRAGMENT" for each fragment. */
+static int on_tool(void *ctx, int index, const char *id, const char *name)
+{
+    char ix[16], t[600];
+    snprintf(ix, sizeof(ix), "%d", index);
+    snprintf(t, sizeof(t), "%s %s", id, name);
+    return rec_line(ctx, "tool", ix, strlen(ix), t);
+}
+
+static int on_tool_args(void *ctx, int index, const char *p, size_t n)
+{
+    char ix[16], t[4096];
+    snprintf(ix, sizeof(ix), "%d", index);
+    snprintf(t, sizeof(t), "%.*s", (int)n, p);
+    return rec_line(ctx, "args", ix, strlen(ix), t);
+}
+
 /* ---- feeding the provider's stream reader ---- */
 
 /* in[0..n) cut as mode says (see split) into CHECK_PROV's reader, then finish. The first
  * non-zero result, or 0. */
 static int run(const char *in, size_t n, unsigned mode, rec *r)
 {
-    prov_sink sink = {r, on_text, on_reasoning, on_finish, on_usage, on_error, on_end};
+    prov_sink sink = {r,        on_text, on_reasoning, on_finish,   on_usage,
+                      on_error, on_end,  on_tool,      on_tool_args};
     prov_stream *s = CHECK_PROV.open();
     ck_assert_ptr_nonnull(s);
     split sp = split_make(mode, 7, 5, 97);

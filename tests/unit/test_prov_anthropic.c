@@ -278,7 +278,7 @@ START_TEST(build_full)
                     .root = NULL};
     prov_http h;
     ck_assert_int_eq(
-        prov_anthropic.build(&req, "http://127.0.0.1:9/v1//", "sk-ant-test-123", "claude-x", &h),
+        prov_anthropic.build(&req, "http://127.0.0.1:9/v1//", "sk-ant-test-123", "claude-x", &h, NULL, 0),
         0);
     ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 4);
@@ -311,7 +311,7 @@ START_TEST(build_minimal_and_defaults)
 {
     chat_req req = {.msgs = MSGS + 1, .n_msgs = 1, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h/v1", "", "m", &h), 0);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h/v1", "", "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://h/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 3);
     ck_assert_uint_eq(count_headers(h.headers, "x-api-key"), 0);
@@ -325,7 +325,7 @@ START_TEST(build_minimal_and_defaults)
     prov_http_free(&h);
 
     req.has_temperature = 1; /* temperature 0 is a real value */
-    ck_assert_int_eq(prov_anthropic.build(&req, NULL, NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_anthropic.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "https://api.anthropic.com/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, "x-api-key"), 0);
     ck_assert_ptr_nonnull(strstr(h.body, "\"temperature\":0"));
@@ -350,7 +350,7 @@ START_TEST(build_system_and_merging)
     };
     chat_req req = {.msgs = m, .n_msgs = sizeof(m) / sizeof(m[0]), .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "k", "m", &h), 0);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "k", "m", &h, NULL, 0), 0);
     cJSON *b = body_of(&h);
     ck_assert_str_eq(str_at(b, "system"), "You are terse.\n\nUse \xF0\x9F\x98\x80 sparingly.");
     cJSON *msgs = cJSON_GetObjectItem(b, "messages");
@@ -369,7 +369,7 @@ START_TEST(build_only_system)
     chat_msg m[] = {{"system", "a"}, {"system", "b"}};
     chat_req req = {.msgs = m, .n_msgs = 2, .max_tokens = 1, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h, NULL, 0), 0);
     cJSON *b = body_of(&h);
     ck_assert_str_eq(str_at(b, "system"), "a\n\nb");
     ck_assert(num_at(b, "max_tokens") == 1);
@@ -379,7 +379,7 @@ START_TEST(build_only_system)
 
     chat_msg e[] = {{"system", ""}, {"user", "hi"}};
     req = (chat_req){.msgs = e, .n_msgs = 2, .root = NULL};
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h, NULL, 0), 0);
     b = body_of(&h);
     ck_assert_ptr_null(cJSON_GetObjectItem(b, "system")); /* nothing to say: left out */
     cJSON_Delete(b);
@@ -391,10 +391,10 @@ START_TEST(build_rejects_key_with_control_chars)
 {
     chat_req req = {.msgs = MSGS, .n_msgs = 2, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h), -1);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h, NULL, 0), -1);
     expect_http_empty(&h);
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\x7f", "m", &h), -1);
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\t", "m", &h), -1);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\x7f", "m", &h, NULL, 0), -1);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\t", "m", &h, NULL, 0), -1);
 }
 END_TEST
 

@@ -188,7 +188,7 @@ START_TEST(build_full)
                     .max_tokens = 100,
                     .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_ollama.build(&req, "http://10.0.0.2:11434/", "proxy-key", "qwen3", &h),
+    ck_assert_int_eq(prov_ollama.build(&req, "http://10.0.0.2:11434/", "proxy-key", "qwen3", &h, NULL, 0),
                      0);
     ck_assert_str_eq(h.url, "http://10.0.0.2:11434/api/chat");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 2);
@@ -224,7 +224,7 @@ START_TEST(build_options_only_when_set)
 {
     chat_req req = {.msgs = MSGS + 1, .n_msgs = 1, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_ollama.build(&req, "http://h:11434", "", "m", &h), 0);
+    ck_assert_int_eq(prov_ollama.build(&req, "http://h:11434", "", "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://h:11434/api/chat");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 1);
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
@@ -235,7 +235,7 @@ START_TEST(build_options_only_when_set)
     prov_http_free(&h);
 
     req.has_temperature = 1; /* temperature 0 is a real value */
-    ck_assert_int_eq(prov_ollama.build(&req, NULL, NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_ollama.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://127.0.0.1:11434/api/chat");
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
     b = body_of(&h);
@@ -248,7 +248,7 @@ START_TEST(build_options_only_when_set)
 
     req.has_temperature = 0;
     req.max_tokens = 7;
-    ck_assert_int_eq(prov_ollama.build(&req, "", NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_ollama.build(&req, "", NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://127.0.0.1:11434/api/chat");
     b = body_of(&h);
     opt = cJSON_GetObjectItem(b, "options");
@@ -264,9 +264,9 @@ START_TEST(build_rejects_key_with_control_chars)
 {
     chat_req req = {.msgs = MSGS, .n_msgs = 2, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\r\nX-Evil: 1", "m", &h), -1);
+    ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\r\nX-Evil: 1", "m", &h, NULL, 0), -1);
     expect_http_empty(&h);
-    ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\n", "m", &h), -1);
+    ck_assert_int_eq(prov_ollama.build(&req, "http://h", "k\n", "m", &h, NULL, 0), -1);
 }
 END_TEST
 

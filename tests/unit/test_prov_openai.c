@@ -199,7 +199,8 @@ static int both_ways(const char *data, int stop_at, rec *tree, int *took)
 {
     rec fast = {.stop_at = stop_at};
     *tree = (rec){.stop_at = stop_at};
-    prov_sink kf = {&fast, on_text, on_reasoning, on_finish, on_usage, on_error, on_end};
+    prov_sink kf = {&fast,    on_text, on_reasoning, on_finish,   on_usage,
+                    on_error, on_end,  on_tool,      on_tool_args};
     prov_sink kt = kf;
     kt.ctx = tree;
     int rc_fast = 0;
@@ -388,7 +389,7 @@ START_TEST(build_full)
                     .max_tokens = 100,
                     .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_openai.build(&req, "http://127.0.0.1:9/v1//", "sk-test-123", "m1", &h),
+    ck_assert_int_eq(prov_openai.build(&req, "http://127.0.0.1:9/v1//", "sk-test-123", "m1", &h, NULL, 0),
                      0);
     ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/chat/completions");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 3);
@@ -424,7 +425,7 @@ START_TEST(build_minimal)
 {
     chat_req req = {.msgs = MSGS + 1, .n_msgs = 1, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_openai.build(&req, "http://h/v1", "", "llama3", &h), 0);
+    ck_assert_int_eq(prov_openai.build(&req, "http://h/v1", "", "llama3", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://h/v1/chat/completions");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 2);
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
@@ -437,7 +438,7 @@ START_TEST(build_minimal)
     prov_http_free(&h);
 
     req.has_temperature = 1; /* temperature 0 is a real value */
-    ck_assert_int_eq(prov_openai.build(&req, NULL, NULL, "m", &h), 0);
+    ck_assert_int_eq(prov_openai.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "https://api.openai.com/v1/chat/completions");
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
     ck_assert_ptr_nonnull(strstr(h.body, "\"temperature\":0"));
@@ -450,7 +451,7 @@ START_TEST(build_rejects_key_with_newline)
 {
     chat_req req = {.msgs = MSGS, .n_msgs = 1, .root = NULL};
     prov_http h;
-    ck_assert_int_eq(prov_openai.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h), -1);
+    ck_assert_int_eq(prov_openai.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h, NULL, 0), -1);
     expect_http_empty(&h);
 }
 END_TEST
