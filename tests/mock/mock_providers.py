@@ -26,6 +26,23 @@ Main scenarios (both formats unless said otherwise)
   stall-first read the request, send nothing
   slow[-MS]   one code point per token, one token every MS (default 50) ms
 
+Tool-call scenarios (the calls of mock_upstream.TOOL_CALLS: the same names and arguments;
+Anthropic ids ANTHROPIC_TOOL_IDS, Ollama ids OLLAMA_TOOL_IDS). With "stream" not true in
+the request they answer one message (Anthropic) / one object (Ollama) instead.
+  tools           Anthropic: message_start, ping, a text block (index 0), then two tool_use
+                  blocks (indexes 1 and 2), each content_block_start with input {}, an
+                  input_json_delta with partial_json "", the argument fragments with pings
+                  between, content_block_stop; message_delta with stop_reason "tool_use"
+                  and usage, message_stop.
+                  Ollama: the text, then one line whose message.tool_calls holds both calls
+                  whole (id, function.index, function.name, function.arguments as an
+                  object), then done with done_reason "stop" and the counts
+  tools-only      no text (Anthropic: the tool_use blocks at indexes 0 and 1)
+  tools-thinking  (Anthropic) a thinking block (0), the text (1), the tool_use blocks (2, 3)
+  tools-noargs    Anthropic: the text, then one tool_use block of NOARGS_TOOL whose only
+                  delta is partial_json ""; Ollama: the call with arguments {}
+  tools-lines     (Ollama) one line per call, without id or index (as older servers send)
+
 Modifiers
   split-N     the body written in N-byte pieces (one HTTP chunk each), cutting UTF-8
               sequences, JSON and lines; one code point per token
@@ -52,7 +69,7 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from mock_upstream import REG, MockHandler, PeerClosed, serve, tokens_of
+from mock_upstream import REG, TOOL_CALLS, MockHandler, PeerClosed, serve, tokens_of
 
 ANTHROPIC_INPUT_TOKENS = 31
 ANTHROPIC_OUTPUT_TOKENS = 47
@@ -63,6 +80,11 @@ ANTHROPIC_ERROR_MID = "Overloaded"
 OLLAMA_ERROR_MID = "model runner has unexpectedly stopped"
 STALL_HOLD_S = 60.0
 SPLIT_PAUSE_S = 0.0003
+ANTHROPIC_TOOL_IDS = ["toolu_01WeatherMock", "toolu_02TimeMock"]
+OLLAMA_TOOL_IDS = ["call_ollama0", "call_ollama1"]
+NOARGS_TOOL = {"id": "toolu_03NoArgsMock", "name": "get_status"}
+TOOL_SCENARIOS = {"anthropic": ("tools", "tools-only", "tools-thinking", "tools-noargs"),
+                  "ollama": ("tools", "tools-only", "tools-noargs", "tools-lines")}
 
 
 
@@ -193,32 +215,110 @@ class Handler(MockHandler):
             self.pause_between(i, len(toks))
         self.a_event("content_block_stop", {"type": "content_block_stop", "index": index})
 
-    def anthropic(self, body):
-        sc, text = self.sc, last_user_text(body)
-        main = sc["main"]
-        if main == "status":
-            return self.a_status(sc["param"] or 500)
-        if main == "stall-first":
-            return self.stall()
+    def a_thinking_block(self, index):
+        self.a_event("content_block_start", {"type": "content_block_start", "index": index,
+                                             "content_block": {"type": "thinking",
+                                                               "thinking": ""}})
+        for t in tokens_of(THINKING_TEXT, self.sc["tok"]):
+            self.a_event("content_block_delta", {
+                "type": "content_block_delta", "index": index,
+                "delta": {"type": "thinking_delta", "thinking": t}})
+        self.a_event("content_block_delta", {
+            "type": "content_block_delta", "index": index,
+            "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"}})
+        self.a_event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def a_tool_block(self, index, tool_id, name, fragments):
+        self.a_event("content_block_start", {"type": "content_block_start", "index": index,
+                                             "content_block": {"type": "tool_use", "id": tool_id,
+                                                               "name": name, "input": {}}})
+        for k, f in enumerate([""] + fragments):
+            self.a_event("content_block_delta", {
+                "type": "content_block_delta", "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": f}})
+            if k % 2:
+                self.a_event("ping", {"type": "ping"})
+        self.a_event("content_block_stop", {"type": "content_block_stop", "index": index})
+
+    def a_tools_blocks(self, main, text):
+        """The content blocks of a tools-* scenario, as [(kind, fields)], in order."""
+        blocks = []
+        if main == "tools-thinking":
+            blocks.append(("thinking", {}))
+        if main != "tools-only":
+            blocks.append(("text", {"text": text}))
+        if main == "tools-noargs":
+            blocks.append(("tool_use", dict(NOARGS_TOOL, fragments=[])))
+        else:
+            for tid, c in zip(ANTHROPIC_TOOL_IDS, TOOL_CALLS):
+                blocks.append(("tool_use", {"id": tid, "name": c["name"],
+                                            "fragments": c["fragments"]}))
+        return blocks
+
+    def a_message(self, blocks, stop):
+        content = []
+        for kind, f in blocks:
+            if kind == "thinking":
+                content.append({"type": "thinking", "thinking": THINKING_TEXT,
+                                "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"})
+            elif kind == "text":
+                content.append({"type": "text", "text": f["text"]})
+            else:
+                args = "".join(f["fragments"])
+                content.append({"type": "tool_use", "id": f["id"], "name": f["name"],
+                                "input": json.loads(args) if args else {}})
+        self.send_json(200, {
+            "id": "msg_mock%d" % self.rec["id"], "type": "message", "role": "assistant",
+            "model": self.model, "content": content, "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {"input_tokens": ANTHROPIC_INPUT_TOKENS,
+                      "output_tokens": ANTHROPIC_OUTPUT_TOKENS}})
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
+
+    def a_tools(self, body, text):
+        main = self.sc["main"]
+        if main not in TOOL_SCENARIOS["anthropic"]:
+            return self.a_status(400)
+        blocks = self.a_tools_blocks(main, text)
+        if body.get("stream") is not True:
+            return self.a_message(blocks, "tool_use")
         self.start_body("text/event-stream; charset=utf-8")
+        self.a_message_start()
+        for index, (kind, f) in enumerate(blocks):
+            if kind == "thinking":
+                self.a_thinking_block(index)
+            elif kind == "text":
+                self.a_text_block(index, f["text"])
+            else:
+                self.a_tool_block(index, f["id"], f["name"], f["fragments"])
+        self.a_event("message_delta", {"type": "message_delta",
+                                       "delta": {"stop_reason": "tool_use",
+                                                 "stop_sequence": None},
+                                       "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS}})
+        self.a_event("message_stop", {"type": "message_stop"})
+        self.end_body()
+
+    def a_message_start(self):
         self.a_event("message_start", {"type": "message_start", "message": {
             "id": "msg_mock%d" % self.rec["id"], "type": "message", "role": "assistant",
             "model": self.model, "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": ANTHROPIC_INPUT_TOKENS, "output_tokens": 1}}})
         self.a_event("ping", {"type": "ping"})
+
+    def anthropic(self, body):
+        sc, text = self.sc, last_user_text(body)
+        main = sc["main"]
+        if main.startswith("tools"):
+            return self.a_tools(body, text)
+        if main == "status":
+            return self.a_status(sc["param"] or 500)
+        if main == "stall-first":
+            return self.stall()
+        self.start_body("text/event-stream; charset=utf-8")
+        self.a_message_start()
         index = 0
         if main == "thinking":
-            self.a_event("content_block_start", {"type": "content_block_start", "index": 0,
-                                                 "content_block": {"type": "thinking",
-                                                                   "thinking": ""}})
-            for t in tokens_of(THINKING_TEXT, sc["tok"]):
-                self.a_event("content_block_delta", {
-                    "type": "content_block_delta", "index": 0,
-                    "delta": {"type": "thinking_delta", "thinking": t}})
-            self.a_event("content_block_delta", {
-                "type": "content_block_delta", "index": 0,
-                "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"}})
-            self.a_event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            self.a_thinking_block(0)
             index = 1
         if main == "error-mid":
             self.a_text_block(index, text)
@@ -265,9 +365,57 @@ class Handler(MockHandler):
             self.o_line(self.o_chunk(t))
             self.pause_between(i, len(toks))
 
+    def o_tool_calls(self, main):
+        """The message.tool_calls of a tools-* scenario, arguments as objects."""
+        if main == "tools-noargs":
+            return [{"id": OLLAMA_TOOL_IDS[0],
+                     "function": {"index": 0, "name": NOARGS_TOOL["name"], "arguments": {}}}]
+        calls = []
+        for i, (cid, c) in enumerate(zip(OLLAMA_TOOL_IDS, TOOL_CALLS)):
+            fn = {"index": i, "name": c["name"], "arguments": json.loads(c["arguments"])}
+            call = {"id": cid, "function": fn}
+            if main == "tools-lines":
+                del call["id"], fn["index"]
+            calls.append(call)
+        return calls
+
+    def o_final(self, reason):
+        final = self.o_chunk("")
+        final.update({"done": True, "done_reason": reason,
+                      "total_duration": 5191566416, "load_duration": 2154458,
+                      "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT,
+                      "prompt_eval_duration": 383809000, "eval_count": OLLAMA_EVAL_COUNT,
+                      "eval_duration": 4799921000})
+        return final
+
+    def o_tools(self, body, text):
+        main = self.sc["main"]
+        if main not in TOOL_SCENARIOS["ollama"]:
+            return self.o_status(400)
+        calls = self.o_tool_calls(main)
+        if main == "tools-only":
+            text = ""
+        if body.get("stream") is False:  # Ollama streams unless told not to
+            final = self.o_final("stop")
+            final["message"] = {"role": "assistant", "content": text, "tool_calls": calls}
+            self.send_json(200, final)
+            REG.update(self.rec, completed=True, ended_at=time.monotonic())
+            return
+        self.start_body("application/x-ndjson")
+        self.o_text(text)
+        groups = [[c] for c in calls] if main == "tools-lines" else [calls]
+        for g in groups:
+            line = self.o_chunk("")
+            line["message"]["tool_calls"] = g
+            self.o_line(line)
+        self.o_line(self.o_final("stop"))
+        self.end_body()
+
     def ollama(self, body):
         sc, text = self.sc, last_user_text(body)
         main = sc["main"]
+        if main.startswith("tools"):
+            return self.o_tools(body, text)
         if main == "status":
             return self.o_status(sc["param"] or 500)
         if main == "stall-first":
@@ -285,13 +433,7 @@ class Handler(MockHandler):
             return self.end_body()
         if main == "nostop":
             return self.end_body()
-        final = self.o_chunk("")
-        final.update({"done": True, "done_reason": "length" if main == "length" else "stop",
-                      "total_duration": 5191566416, "load_duration": 2154458,
-                      "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT,
-                      "prompt_eval_duration": 383809000, "eval_count": OLLAMA_EVAL_COUNT,
-                      "eval_duration": 4799921000})
-        self.o_line(final)
+        self.o_line(self.o_final("length" if main == "length" else "stop"))
         self.end_body()
 
     # ---- HTTP methods ---------------------------------------------------------------

@@ -36,6 +36,19 @@ Main scenarios
   held            the role chunk, then whatever the test commands through /_mock/send and
                   /_mock/end (below); ends by itself after STALL_HOLD_S without a command
 
+Tool-call scenarios (the calls are TOOL_CALLS: their ids, names and argument fragments;
+every scenario's arguments join to TOOL_CALLS[i]["arguments"], cut mid-string, mid-escape
+and inside a grapheme cluster). With "stream" not true in the request they answer one
+chat.completion object instead, the stream's content and calls assembled.
+  tools           as OpenAI streams parallel calls: the text, then per index a first
+                  tool_calls entry with id, type, function.name and arguments "", then
+                  arguments fragments, the two calls interleaved by index, one fragment
+                  empty; finish_reason "tool_calls", a usage chunk if asked for, [DONE]
+  tools-only      no text: the role chunk with content null and the first call's start,
+                  then the calls one after the other (index 0 whole, then index 1)
+  tools-mixed     text before, between and after the calls, and one chunk that carries
+                  both content and a tool_calls entry (as some compatible servers do)
+
 Modifiers
   crlf / cr       event lines end with CRLF / a bare CR
   nospace         "data:" without the space
@@ -84,6 +97,96 @@ REASONING_TEXT = "Let me think: 2+2=4 \u2234 \U0001F914"
 STALL_HOLD_S = 60.0     # how long a stalled response waits for the peer before giving up
 SPLIT_PAUSE_S = 0.0003  # pause between split-N pieces so they leave as separate segments
 BIG_PATTERN = "The quick brown fox jumps over the lazy dog. \u4e2d\u6587\u5b57 \U0001F600 \u00e9\n"
+
+
+# The tool calls of the tools-* scenarios (mock_providers.py streams the same ones): the
+# arguments as streamed, in fragments whose cuts fall inside JSON strings, inside escapes
+# (\" \\ \u00e9) and inside a ZWJ sequence; one fragment is empty.
+TOOL_CALLS = [
+    {"id": "call_mockWeather01", "name": "get_weather", "fragments": [
+        '{"ci', 'ty":"Z', '\u00fcrich \\', '"Altstadt\\"', '","unit":"cel',
+        'sius","note":"caf\\u0', '0e9 \u2615 \u6771', '\u4eac \U0001F469',
+        '\u200d\U0001F4BB \\', '\\ end"}']},
+    {"id": "call_mockTime02", "name": "get_time", "fragments": [
+        '{"tz":"Asia/Tok', 'yo","fmt":"HH:mm \\u20', '', '14 \\"24h\\""',
+        ',"days":[1,2', ',3]}']},
+]
+for _c in TOOL_CALLS:
+    _c["arguments"] = "".join(_c["fragments"])
+# The JSON schemas of the two tools, for clients that declare them.
+TOOL_SCHEMAS = {
+    "get_weather": {"type": "object", "properties": {
+        "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        "note": {"type": "string"}}, "required": ["city"]},
+    "get_time": {"type": "object", "properties": {
+        "tz": {"type": "string"}, "fmt": {"type": "string"},
+        "days": {"type": "array", "items": {"type": "integer"}}}, "required": ["tz"]},
+}
+
+
+def tool_start(index, call):
+    """The first tool_calls entry of a call, as OpenAI streams it."""
+    return {"index": index, "id": call["id"], "type": "function",
+            "function": {"name": call["name"], "arguments": ""}}
+
+
+def tool_frag(index, fragment):
+    return {"index": index, "function": {"arguments": fragment}}
+
+
+def tools_script(main, text, tok=None):
+    """The deltas after the role chunk of a tools-* scenario, in order."""
+    toks = tokens_of(text, tok)
+    out = [{"content": t} for t in toks]
+    w, t = TOOL_CALLS
+    if main == "tools":
+        out.append({"tool_calls": [tool_start(0, w)]})
+        out += [{"tool_calls": [tool_frag(0, f)]} for f in w["fragments"][:2]]
+        out.append({"tool_calls": [tool_start(1, t)]})
+        rest = [(0, f) for f in w["fragments"][2:]]
+        other = [(1, f) for f in t["fragments"]]
+        while rest or other:  # interleaved by index: 1, 0, 1, 0, ...
+            for q in (other, rest):
+                if q:
+                    i, f = q.pop(0)
+                    out.append({"tool_calls": [tool_frag(i, f)]})
+    elif main == "tools-only":
+        out = []
+        for i, c in enumerate(TOOL_CALLS):
+            out.append({"tool_calls": [tool_start(i, c)]})
+            out += [{"tool_calls": [tool_frag(i, f)]} for f in c["fragments"]]
+    elif main == "tools-mixed":
+        cut1, cut2 = len(toks) // 3, 2 * len(toks) // 3
+        out = [{"content": x} for x in toks[:cut1]]
+        first = {"tool_calls": [tool_start(0, w)]}
+        if cut1 < cut2:
+            first["content"] = toks[cut1]
+            cut1 += 1
+        out.append(first)
+        out += [{"tool_calls": [tool_frag(0, f)]} for f in w["fragments"][:4]]
+        out += [{"content": x} for x in toks[cut1:cut2]]
+        out += [{"tool_calls": [tool_frag(0, f)]} for f in w["fragments"][4:]]
+        out.append({"tool_calls": [tool_start(1, t)]})
+        out += [{"tool_calls": [tool_frag(1, f)]} for f in t["fragments"]]
+        out += [{"content": x} for x in toks[cut2:]]
+    return out
+
+
+def assemble(deltas):
+    """What a client makes of a stream's deltas: (content or None, [tool calls])."""
+    content, calls = None, {}
+    for d in deltas:
+        if d.get("content") is not None:
+            content = (content or "") + d["content"]
+        for tc in d.get("tool_calls") or []:
+            c = calls.setdefault(tc["index"], {"id": None, "type": "function",
+                                               "function": {"name": "", "arguments": ""}})
+            if tc.get("id"):
+                c["id"] = tc["id"]
+            fn = tc.get("function") or {}
+            c["function"]["name"] += fn.get("name") or ""
+            c["function"]["arguments"] += fn.get("arguments") or ""
+    return content, [calls[i] for i in sorted(calls)]
 
 
 def big_text(n):
@@ -461,6 +564,9 @@ class Handler(MockHandler):
             text = big_text(sc["param"] or 100000)
             toks = tokens_of(text, sc["tok"] or 16)
 
+        if main.startswith("tools"):
+            return self.run_tools(body, text, want_usage)
+
         self.start_stream()
         first = {"role": "assistant", "content": ""} if main != "usage" else {"role": "assistant"}
         self.send_event(self.chunk_obj(first))
@@ -540,6 +646,37 @@ class Handler(MockHandler):
         else:
             self.send_event({"error": {"message": "unknown mock scenario " + main}})
             self.end_body()
+
+    def run_tools(self, body, text, want_usage):
+        main = self.sc["main"]
+        if main not in ("tools", "tools-only", "tools-mixed"):
+            return self.send_json(400, {"error": {"message": "unknown mock scenario " + main,
+                                                  "type": "invalid_request_error"}})
+        deltas = tools_script(main, text, self.sc["tok"])
+        if body.get("stream") is not True:
+            return self.send_completion(deltas)
+        self.start_stream()
+        first = {"role": "assistant", "content": ""}
+        if main == "tools-only":
+            first = dict(deltas.pop(0), role="assistant", content=None, refusal=None)
+        self.send_event(self.chunk_obj(first))
+        for d in deltas:
+            self.send_event(self.chunk_obj(d))
+        self.finish_ok(reason="tool_calls", usage=want_usage)
+
+    def send_completion(self, deltas):
+        """The non-streaming answer: one chat.completion with the deltas assembled."""
+        content, calls = assemble(deltas)
+        msg = {"role": "assistant", "content": content, "refusal": None,
+               "annotations": [], "tool_calls": calls}
+        self.send_json(200, {
+            "id": "chatcmpl-mock%d" % self.rec["id"], "object": "chat.completion",
+            "created": 1700000000, "model": self.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": msg, "logprobs": None,
+                         "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": USAGE_PROMPT, "completion_tokens": USAGE_COMPLETION,
+                      "total_tokens": USAGE_PROMPT + USAGE_COMPLETION}})
+        REG.update(self.rec, completed=True, ended_at=time.monotonic())
 
     def run_held(self):
         """Serves the commands /_mock/send and /_mock/end queue for this response."""
