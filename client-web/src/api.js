@@ -3,6 +3,7 @@
 // No DOM in here: it is driven by the app and unit-tested in node with a fake fetch.
 
 import { readEventStream } from './sse.js';
+import { readToolCallEvent } from './tool-calls.js';
 
 export class ChatError extends Error {
   /**
@@ -72,8 +73,9 @@ function abortableSleep(ms, signal) {
 /**
  * Runs one chat turn.
  *
- * Calls onStart({streamId, model}), onDelta(text, id), onReasoning(text, id) as events
- * arrive; onReconnect(attempt) before each resume attempt. Resolves with
+ * Calls onStart({streamId, model}), onDelta(text, id), onReasoning(text, id) and
+ * onToolCall({index, id?, name?, arguments}, id) (a tool call starts, or a fragment of its
+ * arguments) as events arrive; onReconnect(attempt) before each resume attempt. Resolves with
  * {status:'done', finishReason, usage, streamId} or {status:'aborted', streamId};
  * rejects with a ChatError. Each event id is applied at most once, so a resumed stream
  * never duplicates or drops characters.
@@ -87,6 +89,7 @@ export async function streamChat({
   onStart = () => {},
   onDelta = () => {},
   onReasoning = () => {},
+  onToolCall = () => {},
   onReconnect = () => {},
   onStreamId = () => {},
   resumeAttempts = 5,
@@ -131,6 +134,11 @@ export async function streamChat({
       case 'reasoning':
         if (typeof data.text === 'string') onReasoning(data.text, lastId);
         break;
+      case 'tool_call': {
+        const call = readToolCallEvent(data);
+        if (call) onToolCall(call, lastId);
+        break;
+      }
       case 'done':
         terminal = { status: 'done', finishReason: data.finish_reason || 'stop', usage: data.usage || null };
         break;

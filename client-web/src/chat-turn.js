@@ -1,8 +1,9 @@
 // One turn of a conversation: adds the assistant's answer (or picks up an interrupted
-// one), streams it from chatd, holds the received text until the next frame drains it
-// into the state, and ends the answer as done, stopped or failed.
+// one), streams it from chatd, holds the received text and tool calls until the next
+// frame drains them into the state, and ends the answer as done, stopped or failed.
 
 import { buildRequest } from './store.js';
+import { applyToolCall } from './tool-calls.js';
 
 /**
  * Starts a turn for conversation `convId`: the empty answer is in the state when this
@@ -24,6 +25,7 @@ export function startTurn(deps, convId, resume = null) {
   if (!conv) return null;
   const body = buildRequest(conv);
   const msgId = resume ? resume.msgId : newId('m');
+  const picked = resume ? conv.messages.find((m) => m.id === msgId) : null;
   if (resume) dispatch({ type: 'message/finish', convId, id: msgId, status: 'streaming' });
   else dispatch({ type: 'message/assistant', convId, id: msgId, model: conv.model, now: now() });
   const ctrl = new Abort();
@@ -38,13 +40,27 @@ export function startTurn(deps, convId, resume = null) {
     text: '', // received but not yet in the state
     reasoning: '',
     lastId: null,
+    // The answer's tool calls, assembled by index (a resumed answer's start from the saved
+    // ones); `received` is the length of the answer's text so far, the place of a new call.
+    toolCalls: (picked && picked.toolCalls) || [],
+    toolCallsChanged: false,
+    received: picked ? picked.content.length : 0,
 
     /** Moves the text received since the last call into the state; true if there was any. */
     drain() {
-      if (!turn.text && !turn.reasoning) return false;
-      dispatch({ type: 'message/append', convId, id: msgId, text: turn.text, reasoning: turn.reasoning, lastEventId: turn.lastId });
+      if (!turn.text && !turn.reasoning && !turn.toolCallsChanged) return false;
+      dispatch({
+        type: 'message/append',
+        convId,
+        id: msgId,
+        text: turn.text,
+        reasoning: turn.reasoning,
+        ...(turn.toolCallsChanged ? { toolCalls: turn.toolCalls } : {}),
+        lastEventId: turn.lastId,
+      });
       turn.text = '';
       turn.reasoning = '';
+      turn.toolCallsChanged = false;
       return true;
     },
 
@@ -77,6 +93,7 @@ export function startTurn(deps, convId, resume = null) {
           },
           onDelta(text, id) {
             turn.text += text;
+            turn.received += text.length;
             turn.lastId = id;
             turn.reconnecting = false;
             onText();
@@ -84,6 +101,13 @@ export function startTurn(deps, convId, resume = null) {
           onReasoning(text, id) {
             turn.reasoning += text;
             turn.lastId = id;
+            onText();
+          },
+          onToolCall(call, id) {
+            turn.toolCalls = applyToolCall(turn.toolCalls, call, turn.received);
+            turn.toolCallsChanged = true;
+            turn.lastId = id;
+            turn.reconnecting = false;
             onText();
           },
           onReconnect() {

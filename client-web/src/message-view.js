@@ -1,9 +1,11 @@
 // The message list on the page: builds a user or assistant message, renders an answer's
-// markdown progressively as it streams, shows its status (stopped, errors with Retry,
-// reconnecting), keeps the Edit/Regenerate/Retry buttons in step, and the edit box.
+// markdown progressively as it streams, its tool calls as collapsed blocks where they came
+// in the text, shows its status (stopped, errors with Retry, reconnecting), keeps the
+// Edit/Regenerate/Retry buttons in step, and the edit box.
 
 import { iconButton } from './icons.js';
 import { formatSeconds } from './api.js';
+import { argumentsText, toolCallLabel } from './tool-calls.js';
 
 /**
  * doc: the document. container: the element holding the messages; empty: the placeholder
@@ -66,7 +68,14 @@ export function createMessageView({
       actions.append(iconButton(doc, 'copy', 'Copy answer', 'copy-msg'), iconButton(doc, 'regenerate', 'Regenerate answer', 'regen'));
       body.append(thinking, md, status, actions);
       art.append(avatar, body);
-      Object.assign(view, { thinking, summary, thinkingNode, md, status, actions, sm: new markdown.StreamingMarkdown(md), shownReasoning: 0 });
+      Object.assign(view, {
+        thinking, summary, thinkingNode, md, status, actions, sm: new markdown.StreamingMarkdown(md), shownReasoning: 0,
+        // The answer's text in pieces, one before each group of tool calls and one after:
+        // {start, md, sm}, the first being md/sm above. calls: the blocks of the tool calls.
+        segments: [],
+        calls: [],
+      });
+      view.segments.push({ start: 0, md, sm: view.sm });
     }
     views.set(m.id, view);
     return art;
@@ -82,9 +91,19 @@ export function createMessageView({
     if (!v) return true;
     const streaming = m.status === 'streaming';
     const opts = budget ? { maxAdvance: budget } : {};
+    const calls = m.toolCalls || [];
+    if (calls.length !== v.calls.length) placeToolCalls(v, calls);
     let caughtUp = true;
-    if (streaming) caughtUp = v.sm.update(m.content, opts);
-    else if (!v.sm.finished || v.sm.seen !== m.content.length) caughtUp = v.sm.update(m.content, { ...opts, final: true });
+    v.segments.forEach((seg, i) => {
+      const last = i === v.segments.length - 1;
+      const text = seg.start === 0 && last ? m.content : m.content.slice(seg.start, last ? undefined : v.segments[i + 1].start);
+      let ok = true;
+      if (streaming && last) ok = seg.sm.update(text, opts);
+      else if (!seg.sm.finished || seg.sm.seen !== text.length) ok = seg.sm.update(text, { ...opts, final: true });
+      if (v.segments.length > 1) seg.md.hidden = !text && !(streaming && last);
+      caughtUp = caughtUp && ok;
+    });
+    calls.forEach((c, i) => paintToolCall(v.calls[i], c, m.status === 'done'));
     const busy = streaming || !caughtUp;
     v.art.classList.toggle('streaming', busy);
     v.art.setAttribute('aria-busy', String(busy));
@@ -99,6 +118,75 @@ export function createMessageView({
     if (v.summary.textContent !== summary) v.summary.textContent = summary;
     if (!busy || m.status !== 'done') paintStatus(m, v);
     return caughtUp;
+  }
+
+  /** Adds the blocks of calls that are new since the last paint, each where it came in the
+   * text: calls that came at the same place share the piece of text that follows them. */
+  function placeToolCalls(v, calls) {
+    if (calls.length < v.calls.length) {
+      // Fewer calls than shown (never while streaming): start the pieces over.
+      for (const b of v.calls) b.details.remove();
+      for (const seg of v.segments.slice(1)) seg.md.remove();
+      v.calls = [];
+      v.segments.length = 1;
+      v.md.hidden = false;
+    }
+    for (let i = v.calls.length; i < calls.length; i++) {
+      const block = buildToolCall();
+      if (i > 0 && calls[i - 1].at === calls[i].at) {
+        v.segments[v.segments.length - 1].md.before(block.details);
+      } else {
+        const md = doc.createElement('div');
+        md.className = 'md';
+        v.status.before(block.details, md);
+        v.segments.push({ start: calls[i].at, md, sm: new markdown.StreamingMarkdown(md) });
+      }
+      v.calls.push(block);
+    }
+  }
+
+  /** A collapsed block for one tool call: its name in the summary (which the keyboard
+   * reaches and toggles), its arguments as text below. */
+  function buildToolCall() {
+    const details = doc.createElement('details');
+    details.className = 'tool-call';
+    const summary = doc.createElement('summary');
+    const pre = doc.createElement('pre');
+    pre.className = 'tool-args';
+    const code = doc.createElement('code');
+    const argsNode = doc.createTextNode('');
+    code.append(argsNode);
+    pre.append(code);
+    const none = doc.createElement('p');
+    none.className = 'tool-no-args';
+    none.textContent = 'No arguments.';
+    none.hidden = true;
+    details.append(summary, pre, none);
+    return { details, summary, pre, none, argsNode, shown: '', formatted: false };
+  }
+
+  /** Brings a call's block up to date: raw arguments while they stream (only the new part
+   * is added), pretty-printed once the answer is done. Text only, never markup. */
+  function paintToolCall(b, call, complete) {
+    const label = toolCallLabel(call);
+    if (b.summary.textContent !== label) b.summary.textContent = label;
+    const raw = call.arguments;
+    if (complete) {
+      if (b.formatted && b.shown === raw) return;
+      const { text, json } = argumentsText(raw, true);
+      b.argsNode.data = text;
+      b.pre.classList.toggle('json', json);
+      b.formatted = true;
+    } else if (b.formatted || !raw.startsWith(b.shown)) {
+      b.argsNode.data = raw;
+      b.pre.classList.remove('json');
+      b.formatted = false;
+    } else if (raw.length > b.shown.length) {
+      b.argsNode.appendData(raw.slice(b.shown.length));
+    }
+    b.shown = raw;
+    b.pre.hidden = !raw;
+    b.none.hidden = !!raw || !complete;
   }
 
   function paintStatus(m, v) {

@@ -2,6 +2,8 @@
 // persistence in Web Storage (one key per conversation, so saving the streaming one
 // does not rewrite all the others).
 
+import { restoreToolCalls } from './tool-calls.js';
+
 export const TITLE_MAX = 48;
 
 export function initialState() {
@@ -122,12 +124,13 @@ export function reducer(state, action) {
         ...(action.model ? { model: action.model } : {}),
       })));
 
-    case 'message/append':
-      if (!action.text && !action.reasoning) return state;
+    case 'message/append': // toolCalls, when given, is the answer's whole list of calls so far
+      if (!action.text && !action.reasoning && !action.toolCalls) return state;
       return updateConv(state, action.convId, (c) => updateMessage(c, action.id, (m) => ({
         ...m,
         content: m.content + (action.text || ''),
         reasoning: (m.reasoning || '') + (action.reasoning || ''),
+        ...(action.toolCalls ? { toolCalls: action.toolCalls } : {}),
         ...(action.lastEventId != null ? { lastEventId: action.lastEventId } : {}),
       })));
 
@@ -213,6 +216,16 @@ export function loadPrefs(storage) {
   }
 }
 
+/** A saved message as the app uses it: its tool calls checked, a stream cut off marked. */
+function restoreMessage(saved) {
+  const m = saved.status === 'streaming' ? { ...saved, status: 'interrupted' } : { ...saved };
+  if (m.role !== 'assistant' || m.toolCalls === undefined) return m;
+  const calls = restoreToolCalls(m.toolCalls, m.content.length);
+  if (calls) m.toolCalls = calls;
+  else delete m.toolCalls;
+  return m;
+}
+
 /**
  * Restores the saved state. Answers that were still streaming when the page went away
  * come back as `interrupted` (with their stream id and last event id, so the app can try
@@ -237,7 +250,7 @@ export function loadState(storage) {
     if (!conv || conv.id !== id || !Array.isArray(conv.messages)) continue;
     conv.messages = conv.messages
       .filter((m) => m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string')
-      .map((m) => (m.status === 'streaming' ? { ...m, status: 'interrupted' } : m));
+      .map(restoreMessage);
     state.conversations[id] = conv;
     state.order.push(id);
   }

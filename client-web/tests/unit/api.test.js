@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { streamChat, cancelStream, describeError, parseRetryAfter, ChatError, listModels } from '../../src/api.js';
+import { TOOL_EVENTS, toolWire } from './_tool-events.js';
 
 const enc = new TextEncoder();
 const TEXT = ['H', 'é', ' ', '你', '好', '👩‍💻', '🇯🇵', 'e\u0301', '\n', '!'];
@@ -271,4 +272,56 @@ test('parseRetryAfter handles seconds and HTTP dates', () => {
   assert.equal(parseRetryAfter('soon'), null);
   const now = Date.parse('2024-01-01T00:00:00Z');
   assert.equal(parseRetryAfter('Mon, 01 Jan 2024 00:01:30 GMT', now), 90);
+});
+
+/** The tool_call events of the fixture as onToolCall receives them, with their ids. */
+const TOOL_CALL_EVENTS = TOOL_EVENTS.flatMap(([type, data], id) => (type === 'tool_call' ? [[data, id]] : []));
+
+test('tool_call events are passed on with their event id, in order with the text', async () => {
+  const seen = [];
+  const r = await streamChat({
+    body: { messages: [] },
+    fetch: async () => sseResponse(toolWire()),
+    onDelta: (t, id) => seen.push(['text', t, id]),
+    onToolCall: (call, id) => seen.push(['tool', call, id]),
+  });
+  assert.equal(r.status, 'done');
+  assert.equal(r.finishReason, 'tool_calls');
+  const expected = TOOL_EVENTS.flatMap(([type, data], id) => {
+    if (type === 'delta') return [['text', data.text, id]];
+    if (type === 'tool_call') return [['tool', data, id]];
+    return [];
+  });
+  assert.deepEqual(seen, expected);
+});
+
+test('a tool_call event that is not one is skipped; its id still counts', async () => {
+  const s = 'id: 0\nevent: start\ndata: {"stream_id":"t1"}\n\n'
+    + 'id: 1\nevent: tool_call\ndata: {"index":"0","name":"f"}\n\n'
+    + 'id: 2\nevent: tool_call\ndata: {"index":0,"name":"f","arguments":"{}"}\n\n'
+    + 'id: 3\nevent: tool_call\ndata: [1]\n\n'
+    + 'id: 4\nevent: tool_call\ndata: {"index":0,"arguments":\n\n'
+    + 'id: 5\nevent: done\ndata: {"finish_reason":"tool_calls"}\n\n';
+  const seen = [];
+  await streamChat({ body: { messages: [] }, fetch: async () => sseResponse(s), onToolCall: (call, id) => seen.push([call, id]) });
+  assert.deepEqual(seen, [[{ index: 0, name: 'f', arguments: '{}' }, 2]]);
+});
+
+test('a dropped connection replays tool_call events from Last-Event-ID: each fragment once, in order', async () => {
+  const total = TOOL_EVENTS.length;
+  for (let cut = 1; cut < total; cut++) {
+    const calls = [];
+    const fetch = async (url, init) => {
+      calls.push({ url, init });
+      if (calls.length === 1) return sseResponse(toolWire(0, cut), { fail: cut % 2 === 1, piece: 5 });
+      // the server may send again what the client already has: it must be skipped
+      return sseResponse(toolWire(Math.max(0, Number(init.headers['Last-Event-ID']) - 1)), { piece: 3 });
+    };
+    const seen = [];
+    const r = await streamChat({ body: { messages: [] }, fetch, sleep: noSleep, onToolCall: (call, id) => seen.push([call, id]) });
+    assert.equal(r.status, 'done', `cut ${cut}`);
+    assert.equal(calls.length, 2, `cut ${cut}`);
+    assert.equal(calls[1].init.headers['Last-Event-ID'], String(cut - 1), `cut ${cut}`);
+    assert.deepEqual(seen, TOOL_CALL_EVENTS, `cut ${cut}`);
+  }
 });

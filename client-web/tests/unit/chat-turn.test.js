@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTurn, outcomeAnnouncement } from '../../src/chat-turn.js';
-import { reducer, initialState } from '../../src/store.js';
-import { ChatError, describeError } from '../../src/api.js';
-import { fakeStreamChat, settle } from './_fakes.js';
+import { reducer, initialState, saveConversation, saveIndex, loadState } from '../../src/store.js';
+import { ChatError, describeError, streamChat } from '../../src/api.js';
+import { fakeStreamChat, settle, MemoryStorage } from './_fakes.js';
+import { TOOL_EVENTS, TOOL_CALLS, TOOL_TEXT, toolWire } from './_tool-events.js';
 
 /** A conversation with one question (and optionally an interrupted answer), and a turn's deps. */
 function setup({ interrupted = false } = {}) {
@@ -169,4 +170,125 @@ test('no turn for a conversation that does not exist', async () => {
   assert.equal(startTurn(t.deps, 'nope'), null);
   await settle();
   assert.equal(t.streamChat.calls.length, 0);
+});
+
+/** Feeds the fixture's events from `from` to a turn's handlers, draining after each. */
+function feed(args, turn, from = 0, drainEvery = 1) {
+  TOOL_EVENTS.forEach(([type, data], id) => {
+    if (id < from) return;
+    if (type === 'delta') args.onDelta(data.text, id);
+    if (type === 'tool_call') args.onToolCall({ ...data }, id);
+    if (id % drainEvery === 0) turn.drain();
+  });
+}
+
+test('a turn assembles tool calls by index, each where it came in the text, and drains them with the text', async () => {
+  for (const drainEvery of [1, 2, 3, 100]) {
+    const t = setup();
+    const turn = startTurn(t.deps, 'c');
+    const running = turn.run();
+    const { args } = t.streamChat.calls[0];
+    args.onDelta('O', 1);
+    args.onDelta('k', 2);
+    args.onDelta('.', 3);
+    args.onToolCall({ index: 0, id: 'call_a', name: 'get_weather', arguments: '' }, 4);
+    assert.equal(t.answer('m1').toolCalls, undefined, 'nothing in the state before a drain');
+    assert.equal(t.log.texts, 4, 'a tool call asks for a frame like text does');
+    feed(args, turn, 5, drainEvery);
+    t.streamChat.calls[0].resolve({ status: 'done', finishReason: 'tool_calls' });
+    const outcome = await running;
+    assert.deepEqual(outcome, { status: 'done', finishReason: 'tool_calls' });
+    turn.finish(outcome);
+    const m = t.answer('m1');
+    assert.equal(m.content, TOOL_TEXT, `drain every ${drainEvery}`);
+    assert.deepEqual(m.toolCalls, TOOL_CALLS, `drain every ${drainEvery}`);
+    assert.equal(m.lastEventId, TOOL_EVENTS.length - 2, 'the last event before done');
+    assert.equal(m.status, 'done');
+  }
+});
+
+test('a tool call alone is something to drain, and clears reconnecting', () => {
+  const t = setup();
+  const turn = startTurn(t.deps, 'c');
+  turn.run();
+  const { args } = t.streamChat.calls[0];
+  args.onReconnect(1);
+  args.onToolCall({ index: 0, id: 'x', name: 'f', arguments: '' }, 1);
+  assert.equal(turn.reconnecting, false);
+  assert.equal(turn.drain(), true);
+  assert.equal(turn.drain(), false);
+  assert.deepEqual(t.answer('m1').toolCalls, [{ index: 0, id: 'x', name: 'f', arguments: '', at: 0 }]);
+  assert.equal(t.answer('m1').lastEventId, 1);
+  const before = t.answer('m1').toolCalls;
+  args.onToolCall({ index: 0, arguments: '{}' }, 2);
+  turn.drain();
+  assert.equal(before[0].arguments, '', 'the state is replaced, not changed in place');
+  assert.equal(t.answer('m1').toolCalls[0].arguments, '{}');
+});
+
+/** The real streamChat over a fake fetch that serves the fixture: the first response is
+ * cut after `cut` events, and a resume replays from Last-Event-ID (one event early). */
+function realStream(cut, { failResume = false } = {}) {
+  const requests = [];
+  const fetch = async (url, init) => {
+    requests.push({ url, headers: init.headers });
+    const last = init.headers['Last-Event-ID'];
+    if (!url.endsWith('/api/chat') && failResume) throw new TypeError('offline');
+    const from = last === undefined ? 0 : Math.max(0, Number(last) - 1);
+    const to = url.endsWith('/api/chat') ? cut : TOOL_EVENTS.length;
+    const bytes = new TextEncoder().encode(toolWire(from, to));
+    return new Response(new ReadableStream({
+      start(ctrl) {
+        for (let i = 0; i < bytes.length; i += 4) ctrl.enqueue(bytes.slice(i, i + 4));
+        ctrl.close();
+      },
+    }), { headers: { 'Content-Type': 'text/event-stream', 'X-Chatd-Stream-Id': 'tc1' } });
+  };
+  const fn = (args) => streamChat({ ...args, fetch, sleep: async () => {}, resumeAttempts: failResume ? 1 : 5 });
+  return { fn, requests };
+}
+
+test('a connection dropped anywhere in the answer is resumed into the same text and tool calls', async () => {
+  for (let cut = 1; cut < TOOL_EVENTS.length; cut++) {
+    const t = setup();
+    const real = realStream(cut);
+    const turn = startTurn({ ...t.deps, streamChat: real.fn }, 'c');
+    turn.finish(await turn.run());
+    const m = t.answer('m1');
+    assert.equal(real.requests.length, 2, `cut ${cut}`);
+    assert.equal(m.status, 'done', `cut ${cut}`);
+    assert.equal(m.content, TOOL_TEXT, `cut ${cut}`);
+    assert.deepEqual(m.toolCalls, TOOL_CALLS, `cut ${cut}`);
+  }
+});
+
+test('an answer cut off by a reload is resumed from its saved calls into the same calls', async () => {
+  for (let cut = 1; cut < TOOL_EVENTS.length; cut++) {
+    // The first page: the stream drops, the resume fails, the answer is saved as it was.
+    const t = setup();
+    const first = realStream(cut, { failResume: true });
+    const turn = startTurn({ ...t.deps, streamChat: first.fn }, 'c');
+    const outcome = await turn.run();
+    assert.equal(outcome.status, 'error', `cut ${cut}`);
+    const storage = new MemoryStorage();
+    const streaming = reducer(t.state, { type: 'message/finish', convId: 'c', id: 'm1', status: 'streaming' });
+    saveConversation(storage, streaming.conversations.c);
+    saveIndex(storage, streaming);
+
+    // The page again: the answer comes back interrupted and is resumed from its last id.
+    let state = loadState(storage);
+    const saved = state.conversations.c.messages[1];
+    assert.equal(saved.status, 'interrupted');
+    const second = realStream(cut);
+    const deps = { ...t.deps, getState: () => state, dispatch: (a) => (state = reducer(state, a)), streamChat: second.fn };
+    assert.equal(saved.streamId, 'tc1');
+    const again = startTurn(deps, 'c', { msgId: 'm1', streamId: saved.streamId, lastEventId: saved.lastEventId });
+    again.finish(await again.run());
+    const m = state.conversations.c.messages[1];
+    assert.equal(second.requests[0].url, '/api/streams/tc1', `cut ${cut}`);
+    assert.equal(second.requests[0].headers['Last-Event-ID'], saved.lastEventId == null ? undefined : String(saved.lastEventId));
+    assert.equal(m.status, 'done', `cut ${cut}`);
+    assert.equal(m.content, TOOL_TEXT, `cut ${cut}`);
+    assert.deepEqual(m.toolCalls, TOOL_CALLS, `cut ${cut}`);
+  }
 });

@@ -204,3 +204,117 @@ test('flashCopied marks the button for a moment', () => {
   flashCopied(icon, true, { setTimeout: timers.setTimeout });
   assert.equal(icon.textContent, '', 'an icon button keeps its icon');
 });
+
+// ---- tool calls
+
+const weather = { index: 0, id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris","days":[1,2]}', at: 5 };
+
+/** The answer's body as a list: text pieces as their text, tool calls as `tool:<summary>`. */
+function layout(art) {
+  return [...art.querySelector('.msg-body').children]
+    .filter((el) => el.matches('.md, details.tool-call') && !el.hidden)
+    .map((el) => (el.matches('.md') ? el.textContent.trim() : `tool:${el.querySelector('summary').textContent}`));
+}
+
+test('a tool call is a collapsed block named after the tool, between the text before and after it', () => {
+  const { view, art } = setup();
+  const calls = [{ ...weather, at: 9 }, { index: 1, id: 'b', name: 'get_time', arguments: '{}', at: 9 }];
+  view.render([answer('a1', 'Checking.Back **soon**.', { toolCalls: calls })]);
+  assert.deepEqual(layout(art('a1')), ['Checking.', 'tool:Tool call: get_weather', 'tool:Tool call: get_time', 'Back soon.']);
+  assert.equal([...art('a1').querySelectorAll('.md')].at(-1).querySelector('strong').textContent, 'soon', 'the text after the calls is markdown too');
+  const blocks = art('a1').querySelectorAll('details.tool-call');
+  assert.equal(blocks.length, 2);
+  for (const d of blocks) {
+    assert.equal(d.open, false, 'collapsed');
+    assert.equal(d.firstElementChild.tagName, 'SUMMARY', 'the summary is what the keyboard reaches');
+    assert.equal(d.querySelector('summary').hasAttribute('tabindex'), false, 'left focusable');
+  }
+  const pre = blocks[0].querySelector('pre.tool-args');
+  assert.equal(pre.textContent, '{\n  "city": "Paris",\n  "days": [\n    1,\n    2\n  ]\n}', 'done: pretty-printed');
+  assert.ok(pre.classList.contains('json'));
+  blocks[0].querySelector('summary').click();
+  assert.equal(blocks[0].open, true, 'expands');
+  assert.equal(blocks[1].querySelector('pre.tool-args').textContent, '{}');
+});
+
+test('a call before any text and calls at the end: no empty pieces shown', () => {
+  const { view, art } = setup();
+  view.render([answer('a1', '', { toolCalls: [{ ...weather, at: 0 }] })]);
+  assert.deepEqual(layout(art('a1')), ['tool:Tool call: get_weather']);
+  view.render([answer('a1', 'After.', { toolCalls: [{ ...weather, at: 0 }] })]);
+  assert.deepEqual(layout(art('a1')), ['tool:Tool call: get_weather', 'After.']);
+  view.render([answer('a1', 'Before.', { toolCalls: [{ ...weather, at: 7 }] })]);
+  assert.deepEqual(layout(art('a1')), ['Before.', 'tool:Tool call: get_weather']);
+});
+
+test('while streaming: the raw arguments grow in place; at done they are pretty-printed', () => {
+  const { view, art } = setup();
+  const m = answer('a1', 'Hm.', { status: 'streaming' });
+  view.append(m);
+  view.paint({ ...m, toolCalls: [{ ...weather, arguments: '', at: 3 }] });
+  const block = art('a1').querySelector('details.tool-call');
+  const pre = block.querySelector('pre.tool-args');
+  assert.equal(block.querySelector('summary').textContent, 'Tool call: get_weather');
+  assert.equal(pre.hidden, true, 'no arguments yet: nothing to show');
+  assert.equal(block.querySelector('.tool-no-args').hidden, true, 'not "no arguments" while they may still come');
+  block.open = true;
+  const node = pre.querySelector('code').firstChild;
+  const parts = ['{"ci', 'ty":"Pa', 'ris","days":[1,2]}'];
+  let args = '';
+  for (const p of parts) {
+    args += p;
+    view.paint({ ...m, toolCalls: [{ ...weather, arguments: args, at: 3 }] });
+    assert.equal(pre.textContent, args, 'raw while streaming, even once it parses');
+    assert.equal(pre.hidden, false);
+  }
+  assert.equal(pre.querySelector('code').firstChild, node, 'the same text node, added to');
+  assert.equal(pre.classList.contains('json'), false);
+  view.paint({ ...m, content: 'Hm.', status: 'done', toolCalls: [{ ...weather, at: 3 }] });
+  assert.equal(pre.textContent, JSON.stringify(JSON.parse(weather.arguments), null, 2));
+  assert.equal(block.open, true, 'a block the reader opened stays open');
+  assert.equal(art('a1').getAttribute('aria-busy'), 'false');
+});
+
+test('arguments that do not parse stay raw; stopped answers are not parsed; no arguments says so', () => {
+  const { view, art } = setup();
+  view.render([
+    answer('a1', 'x', { toolCalls: [{ ...weather, arguments: '{"city":"Par' }] }),
+    answer('a2', 'x', { status: 'stopped', toolCalls: [{ ...weather, arguments: '{"a":1}' }] }),
+    answer('a3', 'x', { toolCalls: [{ index: 0, id: 'c', name: 'now', arguments: '', at: 1 }] }),
+  ]);
+  assert.equal(art('a1').querySelector('pre.tool-args').textContent, '{"city":"Par');
+  assert.equal(art('a2').querySelector('pre.tool-args').textContent, '{"a":1}');
+  assert.equal(art('a3').querySelector('pre.tool-args').hidden, true);
+  assert.equal(art('a3').querySelector('.tool-no-args').hidden, false);
+  assert.equal(art('a3').querySelector('.tool-no-args').textContent, 'No arguments.');
+});
+
+test('tool names and arguments are text, never markup', () => {
+  const { view, art } = setup();
+  const name = '<img src=x onerror="window.__pwned=1">';
+  const args = '{"html":"<script>window.__pwned=2</script>"}</code><b>x</b>';
+  view.render([answer('a1', 'x', { toolCalls: [{ index: 0, id: 'c', name, arguments: args, at: 1 }] })]);
+  const block = art('a1').querySelector('details.tool-call');
+  assert.equal(block.querySelector('summary').textContent, `Tool call: ${name}`);
+  assert.equal(block.querySelector('pre').textContent, args);
+  assert.equal(block.querySelectorAll('img, script, b').length, 0);
+  assert.equal(block.querySelector('pre code').childNodes.length, 1);
+});
+
+test('a streamed answer with text, calls and more text paints the same as one rendered whole', () => {
+  const { view, art, container } = setup();
+  const calls = [weather, { index: 1, id: 'b', name: 'get_time', arguments: '{}', at: 5 }, { index: 2, id: 'c', name: 'x', arguments: '', at: 9 }];
+  const text = 'Wait. Ok.Fine.';
+  const m = answer('a1', '', { status: 'streaming' });
+  view.append(m);
+  for (let n = 1; n <= text.length; n++) {
+    view.paint({ ...m, content: text.slice(0, n), toolCalls: calls.filter((c) => c.at <= n) });
+  }
+  view.paint({ ...m, content: text, toolCalls: calls, status: 'done' });
+  const streamed = layout(art('a1'));
+  container.replaceChildren();
+  view.render([answer('a1', text, { toolCalls: calls })]);
+  assert.deepEqual(layout(art('a1')), streamed);
+  assert.deepEqual(streamed, ['Wait.', 'tool:Tool call: get_weather', 'tool:Tool call: get_time', 'Ok.', 'tool:Tool call: x', 'Fine.']);
+  assert.equal(art('a1').querySelectorAll('.caret').length, 0);
+});

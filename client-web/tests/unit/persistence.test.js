@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createPersistence, safeStorage } from '../../src/persistence.js';
 import { reducer, initialState, loadState } from '../../src/store.js';
 import { MemoryStorage, manualTimers } from './_fakes.js';
+import { TOOL_CALLS, TOOL_TEXT } from './_tool-events.js';
 
 function setup(storage = new MemoryStorage()) {
   const timers = manualTimers();
@@ -98,4 +99,44 @@ test('safeStorage uses localStorage when it works and memory when it is blocked'
   assert.equal(s.getItem('k'), '1');
   s.removeItem('k');
   assert.equal(s.getItem('k'), null);
+});
+
+test('tool calls are saved with the answer and restored on reload, a cut-off answer with its calls so far', () => {
+  const storage = new MemoryStorage();
+  const t = setup(storage);
+  t.apply({ type: 'conversation/new', id: 'a', now: 1 });
+  t.apply({ type: 'message/user', convId: 'a', id: 'u', content: 'weather?' });
+  t.apply({ type: 'message/assistant', convId: 'a', id: 'm1' });
+  t.apply({ type: 'message/append', convId: 'a', id: 'm1', text: TOOL_TEXT, toolCalls: TOOL_CALLS, lastEventId: 13 });
+  t.apply({ type: 'message/finish', convId: 'a', id: 'm1', status: 'done', finishReason: 'tool_calls' });
+  t.apply({ type: 'message/user', convId: 'a', id: 'u2', content: 'again' });
+  t.apply({ type: 'message/assistant', convId: 'a', id: 'm2' });
+  t.apply({ type: 'message/meta', convId: 'a', id: 'm2', streamId: 's2' });
+  t.apply({ type: 'message/append', convId: 'a', id: 'm2', text: 'Ok.', toolCalls: [{ ...TOOL_CALLS[0], arguments: '{"ci' }], lastEventId: 5 });
+  t.p.flush();
+
+  const loaded = createPersistence({ storage }).loadState().conversations.a.messages;
+  assert.deepEqual(loaded[1], t.state.conversations.a.messages[1], 'a finished answer comes back as it was');
+  assert.deepEqual(loaded[1].toolCalls, TOOL_CALLS);
+  assert.equal(loaded[3].status, 'interrupted');
+  assert.deepEqual(loaded[3].toolCalls, [{ ...TOOL_CALLS[0], arguments: '{"ci' }], 'raw arguments so far, as received');
+  assert.equal(loaded[3].lastEventId, 5);
+  assert.equal(loaded[3].streamId, 's2');
+});
+
+test('saved tool calls that are not calls are dropped on load', () => {
+  const storage = new MemoryStorage();
+  storage.setItem('chatd.v1.index', JSON.stringify({ order: ['a'], currentId: 'a' }));
+  storage.setItem('chatd.v1.conv.a', JSON.stringify({
+    id: 'a',
+    messages: [
+      { id: 'm1', role: 'assistant', content: 'ab', status: 'done', toolCalls: [{ index: 0, name: 'f', arguments: '{}', at: 1 }, { index: 'x' }, 7] },
+      { id: 'm2', role: 'assistant', content: 'ab', status: 'done', toolCalls: 'nonsense' },
+      { id: 'm3', role: 'assistant', content: 'ab', status: 'done' },
+    ],
+  }));
+  const [m1, m2, m3] = loadState(storage).conversations.a.messages;
+  assert.deepEqual(m1.toolCalls, [{ index: 0, id: '', name: 'f', arguments: '{}', at: 1 }]);
+  assert.equal('toolCalls' in m2, false);
+  assert.equal('toolCalls' in m3, false);
 });

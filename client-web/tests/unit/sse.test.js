@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEventStreamDecoder, readEventStream } from '../../src/sse.js';
+import { TOOL_EVENTS, toolWire } from './_tool-events.js';
 
 // A stream that exercises every rule: BOM, comments, retry, LF / CR / CRLF line ends,
 // an event without id (last id carried over), multi-line data, multi-byte characters
@@ -145,4 +146,21 @@ test('a large buffered chunk is parsed in slices that let the event loop run', a
   assert.equal(count, 40000);
   assert.equal(last, '39999');
   assert.ok(timerRanAt >= 0 && timerRanAt < 40000, `a timer ran mid-parse (after ${timerRanAt} events)`);
+});
+
+test('tool_call events come through whole at every split: escaped quotes, multi-byte characters', () => {
+  const bytes = new TextEncoder().encode(toolWire());
+  const expected = TOOL_EVENTS.map(([type, data], id) => ({ type, data: JSON.stringify(data), id: String(id), lastEventId: String(id) }));
+  assert.ok(expected.some((e) => e.type === 'tool_call' && e.data.includes('\\\\\\"')), 'an escaped quote inside the arguments');
+  for (let i = 0; i <= bytes.length; i++) {
+    const r = parseChunks([bytes.subarray(0, i), bytes.subarray(i)]);
+    assert.deepEqual(r.events, expected, `split at ${i}`);
+  }
+  const bytewise = [];
+  for (let i = 0; i < bytes.length; i++) bytewise.push(bytes.subarray(i, i + 1));
+  const r = parseChunks(bytewise);
+  assert.deepEqual(r.events, expected, 'byte by byte');
+  const calls = r.events.filter((e) => e.type === 'tool_call').map((e) => JSON.parse(e.data));
+  assert.deepEqual(calls[0], { index: 0, id: 'call_a', name: 'get_weather', arguments: '' });
+  assert.equal(calls[3].arguments, 'ty":"Z\u00fc');
 });
