@@ -5,19 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "req.h"
 #include "sse_parse.h"
+#include "xlat_anthropic.h"
 
 #define MESSAGES_PATH "/messages"
 #define API_VERSION "2023-06-01"
-#define MAX_TOKENS_DEFAULT 4096 /* Anthropic rejects a request without max_tokens */
 
 struct prov_stream {
     ssep sse;
     const prov_sink *sink; /* of the feed/finish call in progress */
     int rc;                /* the event handler's non-zero value, kept apart from ssep's */
     long in_tokens;        /* from message_start; -1 until known */
+    /* Tool calls: Anthropic numbers content blocks (text and thinking too) and streams them
+     * one after the other; chatd numbers the tool_use blocks alone, from 0. */
+    int n_tools;     /* tool_use blocks started: the next one's tool index */
+    int tool_open;   /* a tool_use block is open (index n_tools - 1) */
+    long tool_block; /* its content block index; -1: its start had none */
+    int tool_args;   /* it has had an argument fragment */
 };
 
 static int is(const cJSON *s, const char *want)
@@ -38,128 +43,19 @@ static const prov_endpoint ENDPOINT = {MESSAGES_PATH, HEADERS, "x-api-key: "};
 
 /* ---- build: body ---- */
 
-static int is_system(const char *role)
-{
-    return strcmp(role, "system") == 0;
-}
-
-/* The contents of msgs[from, to) in role, joined by "\n\n"; malloc'd, or NULL. The cap is
- * exactly what the join needs. */
-static char *join(const chat_req *req, size_t from, size_t to, const char *role)
-{
-    size_t need = 0;
-    for (size_t i = from; i < to; i++)
-        if (strcmp(req->msgs[i].role, role) == 0)
-            need += strlen(req->msgs[i].content) + 2;
-    buf b;
-    buf_init(&b, need);
-    int first = 1;
-    for (size_t i = from; i < to && !buf_failed(&b); i++) {
-        if (strcmp(req->msgs[i].role, role) != 0)
-            continue;
-        if (!first)
-            buf_add(&b, "\n\n", 2);
-        buf_addstr(&b, req->msgs[i].content);
-        first = 0;
-    }
-    char *s = buf_failed(&b) ? NULL : buf_take(&b);
-    buf_free(&b);
-    return s;
-}
-
-/* One past the last message of the turn starting at i: Anthropic wants user and assistant
- * to alternate, so a run in one role (system messages aside) becomes one message. */
-static size_t turn_end(const chat_req *req, size_t i)
-{
-    const char *role = req->msgs[i].role;
-    size_t end = i + 1;
-    for (size_t j = i + 1; j < req->n_msgs; j++) {
-        if (is_system(req->msgs[j].role))
-            continue;
-        if (strcmp(req->msgs[j].role, role) != 0)
-            break;
-        end = j + 1;
-    }
-    return end;
-}
-
-/* Takes content (frees it whatever happens). */
-static int add_turn(cJSON *arr, const char *role, char *content)
-{
-    cJSON *m = content ? cJSON_CreateObject() : NULL;
-    int rc = -1;
-    if (!m || !cJSON_AddItemToArray(arr, m)) {
-        cJSON_Delete(m);
-        goto out;
-    }
-    if (cJSON_AddStringToObject(m, "role", role) && cJSON_AddStringToObject(m, "content", content))
-        rc = 0;
-out:
-    free(content);
-    return rc;
-}
-
-static int add_messages(cJSON *o, const chat_req *req)
-{
-    cJSON *arr = cJSON_AddArrayToObject(o, "messages");
-    if (!arr)
-        return -1;
-    for (size_t i = 0; i < req->n_msgs;) {
-        const char *role = req->msgs[i].role;
-        if (is_system(role)) {
-            i++;
-            continue;
-        }
-        size_t end = turn_end(req, i);
-        if (add_turn(arr, role, join(req, i, end, role)) < 0)
-            return -1;
-        i = end;
-    }
-    return 0;
-}
-
-/* Anthropic has no system role inside messages: every system message goes here. */
-static int add_system(cJSON *o, const chat_req *req)
-{
-    char *sys = join(req, 0, req->n_msgs, "system");
-    if (!sys)
-        return -1;
-    int rc = *sys && !cJSON_AddStringToObject(o, "system", sys) ? -1 : 0;
-    free(sys);
-    return rc;
-}
-
-static int add_options(cJSON *o, const chat_req *req)
-{
-    long max = req->max_tokens > 0 ? req->max_tokens : MAX_TOKENS_DEFAULT;
-    if (!cJSON_AddNumberToObject(o, "max_tokens", (double)max) ||
-        !cJSON_AddTrueToObject(o, "stream"))
-        return -1;
-    if (req->has_temperature && !cJSON_AddNumberToObject(o, "temperature", req->temperature))
-        return -1;
-    return 0;
-}
-
-static char *make_body(const chat_req *req, const char *model)
-{
-    char *body = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddStringToObject(o, "model", model) || add_options(o, req) < 0 ||
-        add_system(o, req) < 0 || add_messages(o, req) < 0)
-        goto out;
-    body = cJSON_PrintUnformatted(o);
-out:
-    cJSON_Delete(o);
-    return body;
-}
-
 static int anthropic_build(const chat_req *req, const char *base_url, const char *api_key,
-                           const char *model, prov_http *out,
-                  char *err, size_t errsz)
+                           const char *model, prov_http *out, char *err, size_t errsz)
 {
+    memset(out, 0, sizeof(*out));
+    cJSON *o = NULL;
+    int rc = xlat_anthropic(req->root, model, &o, err, errsz);
+    if (rc < 0)
+        return rc;
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
     if (!base_url || !*base_url)
         base_url = prov_anthropic.default_url;
-    return prov_build_http(out, &ENDPOINT, base_url, api_key, make_body(req, model));
+    return prov_build_http(out, &ENDPOINT, base_url, api_key, body);
 }
 
 /* ---- error reasons ---- */
@@ -214,11 +110,75 @@ static int on_message_start(prov_stream *s, const cJSON *ev)
     return 0;
 }
 
-/* A text or thinking block may open with some text already. */
+/* The content block index an event names, or -1. */
+static long block_index(const cJSON *ev)
+{
+    const cJSON *i = prov_get(ev, "index");
+    return cJSON_IsNumber(i) && i->valuedouble >= 0 && i->valuedouble < 1e9 ? (long)i->valuedouble
+                                                                            : -1;
+}
+
+/* Whether ev is for the open tool_use block (an event without an index is for the open
+ * block, whatever it is). */
+static int for_open_tool(const prov_stream *s, const cJSON *ev)
+{
+    long i = block_index(ev);
+    return s->tool_open && (i < 0 || s->tool_block < 0 || i == s->tool_block);
+}
+
+/* The open tool_use block ends. A call without arguments streams no input_json_delta at
+ * all; OpenAI's clients get "{}" for one, and so do chatd's. */
+static int close_tool(prov_stream *s)
+{
+    const prov_sink *k = s->sink;
+    if (!s->tool_open)
+        return 0;
+    s->tool_open = 0;
+    return !s->tool_args && k->tool_args ? k->tool_args(k->ctx, s->n_tools - 1, "{}", 2) : 0;
+}
+
+/* A fragment of the open call's arguments; "" (Anthropic sends one first) says nothing. */
+static int tool_fragment(prov_stream *s, const char *p, size_t n)
+{
+    const prov_sink *k = s->sink;
+    if (n == 0)
+        return 0;
+    s->tool_args = 1;
+    return k->tool_args ? k->tool_args(k->ctx, s->n_tools - 1, p, n) : 0;
+}
+
+/* content_block_start {type: tool_use, id, name, input: {}}: a call starts. Its input is {}
+ * with the arguments streamed after; an input already filled in is its arguments whole. */
+static int start_tool(prov_stream *s, const cJSON *ev, const cJSON *b)
+{
+    const prov_sink *k = s->sink;
+    int rc = close_tool(s);
+    if (rc)
+        return rc;
+    int index = s->n_tools++;
+    s->tool_open = 1;
+    s->tool_block = block_index(ev);
+    s->tool_args = 0;
+    const char *id = cJSON_GetStringValue(prov_get(b, "id"));
+    const char *name = cJSON_GetStringValue(prov_get(b, "name"));
+    rc = k->tool ? k->tool(k->ctx, index, id ? id : "", name ? name : "") : 0;
+    const cJSON *input = prov_get(b, "input");
+    if (rc || !cJSON_IsObject(input) || !input->child)
+        return rc;
+    char *whole = cJSON_PrintUnformatted(input);
+    rc = whole ? tool_fragment(s, whole, strlen(whole)) : PROV_ERR_NOMEM;
+    free(whole);
+    return rc;
+}
+
+/* A text or thinking block may open with some text already. redacted_thinking carries
+ * nothing readable; server_tool_use blocks are the API's own tools, not the client's. */
 static int on_block_start(prov_stream *s, const cJSON *ev)
 {
     const cJSON *b = prov_get(ev, "content_block");
     const prov_sink *k = s->sink;
+    if (is(prov_get(b, "type"), "tool_use"))
+        return start_tool(s, ev, b);
     if (is(prov_get(b, "type"), "text"))
         return prov_report_text(k->text, k->ctx, prov_nonempty(prov_get(b, "text")));
     if (is(prov_get(b, "type"), "thinking"))
@@ -226,7 +186,8 @@ static int on_block_start(prov_stream *s, const cJSON *ev)
     return 0;
 }
 
-/* signature_delta and input_json_delta carry nothing chatd shows. */
+/* signature_delta carries nothing chatd shows (thinking is not sent back: see
+ * xlat_anthropic.c); an input_json_delta outside the open tool_use block has no call. */
 static int on_block_delta(prov_stream *s, const cJSON *ev)
 {
     const cJSON *d = prov_get(ev, "delta");
@@ -235,7 +196,16 @@ static int on_block_delta(prov_stream *s, const cJSON *ev)
         return prov_report_text(k->text, k->ctx, prov_nonempty(prov_get(d, "text")));
     if (is(prov_get(d, "type"), "thinking_delta"))
         return prov_report_text(k->reasoning, k->ctx, prov_nonempty(prov_get(d, "thinking")));
+    if (is(prov_get(d, "type"), "input_json_delta") && for_open_tool(s, ev)) {
+        const char *p = cJSON_GetStringValue(prov_get(d, "partial_json"));
+        return p ? tool_fragment(s, p, strlen(p)) : 0;
+    }
     return 0;
+}
+
+static int on_block_stop(prov_stream *s, const cJSON *ev)
+{
+    return for_open_tool(s, ev) ? close_tool(s) : 0;
 }
 
 /* The counts here are cumulative; a newer API version repeats input_tokens here too. */
@@ -243,7 +213,9 @@ static int on_message_delta(prov_stream *s, const cJSON *ev)
 {
     const prov_sink *k = s->sink;
     const char *stop = prov_nonempty(prov_get(prov_get(ev, "delta"), "stop_reason"));
-    int rc = stop && k->finish ? k->finish(k->ctx, finish_name(stop)) : 0;
+    int rc = close_tool(s); /* a block the upstream never stopped */
+    if (rc == 0 && stop && k->finish)
+        rc = k->finish(k->ctx, finish_name(stop));
     const cJSON *u = prov_get(ev, "usage");
     long in = prov_tokens(prov_get(u, "input_tokens"));
     long out = prov_tokens(prov_get(u, "output_tokens"));
@@ -256,17 +228,18 @@ static int on_message_delta(prov_stream *s, const cJSON *ev)
 
 static int on_message_stop(prov_stream *s, const cJSON *ev)
 {
-    return s->sink->end ? s->sink->end(s->sink->ctx) : 0;
+    int rc = close_tool(s);
+    return rc == 0 && s->sink->end ? s->sink->end(s->sink->ctx) : rc;
 }
 
-/* ping, content_block_stop and event types added later are ignored, as Anthropic asks. */
+/* ping and event types added later are ignored, as Anthropic asks. */
 static const struct {
     const char *type;
     int (*fn)(prov_stream *s, const cJSON *ev);
 } HANDLERS[] = {
     {"message_start", on_message_start},     {"content_block_start", on_block_start},
-    {"content_block_delta", on_block_delta}, {"message_delta", on_message_delta},
-    {"message_stop", on_message_stop},
+    {"content_block_delta", on_block_delta}, {"content_block_stop", on_block_stop},
+    {"message_delta", on_message_delta},     {"message_stop", on_message_stop},
 };
 
 /* The data's "type" names the event; the SSE event name stands in when it has none. */

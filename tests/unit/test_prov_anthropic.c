@@ -117,7 +117,7 @@ START_TEST(thinking_then_text)
 }
 END_TEST
 
-START_TEST(redacted_thinking_and_tool_use_ignored)
+START_TEST(redacted_thinking_ignored_tool_use_read)
 {
     expect(MSG_START("40")
            EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
@@ -131,6 +131,8 @@ START_TEST(redacted_thinking_and_tool_use_ignored)
            BLOCK_STOP("1")
            MSG_DELTA("\"tool_use\"", "89")
            MSG_STOP,
+           "tool:0|toolu_01T1x1fJ34qAmk2tNTrN7Up6 get_weather\n"
+           "args:0|{\"location\": \"San Fra\n"
            "finish:tool_calls\nusage:40,89\nend:\n");
 }
 END_TEST
@@ -237,49 +239,202 @@ START_TEST(too_long)
 }
 END_TEST
 
+/* ---- tool calls ---- */
+
+/* clang-format off */
+#define TOOL_START(i, id, name) EV("content_block_start", \
+    "{\"type\":\"content_block_start\",\"index\":" i ",\"content_block\":{\"type\":\"tool_use\"," \
+    "\"id\":\"" id "\",\"name\":\"" name "\",\"input\":{}}}")
+#define ARGS(i, json) EV("content_block_delta", \
+    "{\"type\":\"content_block_delta\",\"index\":" i ",\"delta\":{\"type\":\"input_json_delta\"," \
+    "\"partial_json\":\"" json "\"}}")
+#define TEXT_AT(i, s) EV("content_block_delta", \
+    "{\"type\":\"content_block_delta\",\"index\":" i ",\"delta\":{\"type\":\"text_delta\",\"text\":\"" s "\"}}")
+#define TEXT_START_AT(i) EV("content_block_start", \
+    "{\"type\":\"content_block_start\",\"index\":" i ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
+
+/* Two parallel calls after a text block: content blocks 1 and 2 are tool calls 0 and 1; the
+ * first fragment of each is "" (as the API sends it), pings come between the fragments. */
+static const char PARALLEL_STREAM[] =
+    MSG_START("472")
+    TEXT_START
+    TEXT("I'll check both.")
+    BLOCK_STOP("0")
+    TOOL_START("1", "toolu_01A09q90qw90lq917835lq9", "get_weather")
+    ARGS("1", "")
+    PING
+    ARGS("1", "{\\\"location\\\": \\\"San Fra")
+    PING
+    ARGS("1", "ncisco, CA\\\", \\\"unit\\\": \\\"\xC2\xB0" "F\\\"}")
+    BLOCK_STOP("1")
+    TOOL_START("2", "toolu_01B", "get_time")
+    ARGS("2", "")
+    ARGS("2", "{\\\"tz\\\":")
+    ARGS("2", "\\\"America/Los_Angeles\\\"}")
+    BLOCK_STOP("2")
+    MSG_DELTA("\"tool_use\"", "89")
+    MSG_STOP;
+
+static const char PARALLEL_WANT[] =
+    "text:I'll check both.\n"
+    "tool:0|toolu_01A09q90qw90lq917835lq9 get_weather\n"
+    "args:0|{\"location\": \"San Fra\n"
+    "args:0|ncisco, CA\", \"unit\": \"\xC2\xB0" "F\"}\n"
+    "tool:1|toolu_01B get_time\n"
+    "args:1|{\"tz\":\n"
+    "args:1|\"America/Los_Angeles\"}\n"
+    "finish:tool_calls\n"
+    "usage:472,89\n"
+    "end:\n";
+/* clang-format on */
+
+START_TEST(parallel_tool_calls_after_text)
+{
+    expect(PARALLEL_STREAM, PARALLEL_WANT);
+}
+END_TEST
+
+/* clang-format off */
+/* A call without arguments streams no fragment (or only ""): its arguments are "{}". */
+START_TEST(no_argument_tools_get_braces)
+{
+    expect(MSG_START("5")
+           TOOL_START("0", "toolu_1", "now")
+           BLOCK_STOP("0")
+           TOOL_START("1", "toolu_2", "now")
+           ARGS("1", "")
+           PING
+           ARGS("1", "")
+           BLOCK_STOP("1")
+           MSG_DELTA("\"tool_use\"", "9")
+           MSG_STOP,
+           "tool:0|toolu_1 now\nargs:0|{}\ntool:1|toolu_2 now\nargs:1|{}\n"
+           "finish:tool_calls\nusage:5,9\nend:\n");
+}
+END_TEST
+
+/* Thinking, text and tool blocks interleaved keep their order; tool indexes count the tool
+ * blocks alone. */
+START_TEST(text_between_and_after_tools)
+{
+    expect(EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+              "\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}")
+           EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+              "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Two steps.\"}}")
+           EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,"
+              "\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQBCgIYAhIM\"}}")
+           BLOCK_STOP("0")
+           TEXT_START_AT("1") TEXT_AT("1", "First ") TEXT_AT("1", "\xF0\x9F\x91\x8D") BLOCK_STOP("1")
+           TOOL_START("2", "toolu_a", "step_one") ARGS("2", "{\\\"n\\\":1}") BLOCK_STOP("2")
+           TEXT_START_AT("3") TEXT_AT("3", "then") BLOCK_STOP("3")
+           TOOL_START("4", "toolu_b", "step_two") BLOCK_STOP("4")
+           TEXT_START_AT("5") TEXT_AT("5", "done.") BLOCK_STOP("5")
+           MSG_DELTA("\"end_turn\"", "30"),
+           "reasoning:Two steps.\ntext:First \ntext:\xF0\x9F\x91\x8D\n"
+           "tool:0|toolu_a step_one\nargs:0|{\"n\":1}\n"
+           "text:then\n"
+           "tool:1|toolu_b step_two\nargs:1|{}\n"
+           "text:done.\nfinish:stop\n");
+}
+END_TEST
+
+/* An input already filled in at the start is the arguments whole; fragments outside the
+ * open tool block have no call; a block never stopped ends at message_delta/message_stop. */
+START_TEST(tool_block_edges)
+{
+    expect(ARGS("0", "{}")
+           EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+              "\"content_block\":{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"add\","
+              "\"input\":{\"a\":1,\"b\":[true,null]}}}")
+           BLOCK_STOP("0")
+           ARGS("0", "{\\\"late\\\":1}")
+           TOOL_START("1", "t2", "f")
+           ARGS("7", "{\\\"other\\\":1}")
+           ARGS("1", "{\\\"x\\\"")
+           BLOCK_STOP("7")
+           ARGS("1", ":2}")
+           MSG_DELTA("\"tool_use\"", "1")
+           TOOL_START("2", "t3", "g")
+           MSG_STOP,
+           "tool:0|t1 add\nargs:0|{\"a\":1,\"b\":[true,null]}\n"
+           "tool:1|t2 f\nargs:1|{\"x\"\nargs:1|:2}\nfinish:tool_calls\n"
+           "tool:2|t3 g\nargs:2|{}\nend:\n");
+    /* a tool block without an id or a name still counts, and no index means the open block */
+    expect(EV("content_block_start", "{\"type\":\"content_block_start\",\"index\":3,"
+              "\"content_block\":{\"type\":\"tool_use\",\"input\":{}}}")
+           EV("content_block_delta", "{\"type\":\"content_block_delta\","
+              "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}")
+           EV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":3,"
+              "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":7}}")
+           EV("content_block_stop", "{\"type\":\"content_block_stop\"}")
+           TOOL_START("4", "t", "h") BLOCK_STOP("4"),
+           "tool:0| \nargs:0|{}\ntool:1|t h\nargs:1|{}\n");
+}
+END_TEST
+/* clang-format on */
+
+/* A sink without tool callbacks reads the same stream for its text; a tool callback's
+ * non-zero value stops the reader like any other. */
+START_TEST(tool_callbacks_optional_and_stopping)
+{
+    static const char mixed[] = TEXT_START TEXT("a") TOOL_START("1", "t1", "f") ARGS("1", "{}")
+        BLOCK_STOP("1") TEXT_AT("2", "b") TOOL_START("3", "t2", "g") BLOCK_STOP("3") TEXT("c");
+    expect_sink_stops(mixed, sizeof(mixed) - 1, MSG_STOP, 3);
+    for (unsigned mode = 0; mode < 2 + SEEDS; mode++) {
+        for (int at = 2; at <= 6; at++) { /* tool, args, args, tool, args */
+            rec r = {.stop_at = at};
+            ck_assert_int_eq(run(PARALLEL_STREAM, sizeof(PARALLEL_STREAM) - 1, mode, &r), 42);
+            ck_assert_int_eq(r.calls, at);
+        }
+    }
+}
+END_TEST
+
 /* ---- build ---- */
 
-static const char *str_at(const cJSON *o, const char *key)
+/* A chat request whose tree is s with every ' made "; req_done deletes the tree. */
+static chat_req req_of(const char *s)
 {
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    ck_assert_msg(s != NULL, "no string %s", key);
-    return s;
+    char *t = strdup(s);
+    ck_assert_ptr_nonnull(t);
+    for (char *p = t; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    chat_req req = {.root = cJSON_Parse(t)};
+    ck_assert_ptr_nonnull(req.root);
+    free(t);
+    return req;
 }
 
-static double num_at(const cJSON *o, const char *key)
+static void req_done(chat_req *req)
 {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
-    ck_assert_msg(cJSON_IsNumber(n), "no number %s", key);
-    return n->valuedouble;
+    cJSON_Delete(req->root);
 }
 
-/* messages[i] must be exactly {"role":role,"content":content}. */
-static void check_msg(const cJSON *msgs, int i, const char *role, const char *content)
+/* h's body must be the JSON s (written with ' for "). */
+static void expect_body(const prov_http *h, const char *s)
 {
-    const cJSON *m = cJSON_GetArrayItem(msgs, i);
-    ck_assert_int_eq(cJSON_GetArraySize(m), 2);
-    ck_assert_str_eq(str_at(m, "role"), role);
-    ck_assert_str_eq(str_at(m, "content"), content);
+    chat_req want = req_of(s);
+    cJSON *got = body_of(h);
+    ck_assert_msg(cJSON_Compare(got, want.root, 1), "got %s", h->body);
+    cJSON_Delete(got);
+    req_done(&want);
 }
 
-static chat_msg MSGS[] = {
-    {"system", "Be brief."},
-    {"user", "Caf\xC3\xA9 \"quoted\"\nnew line"},
-    {"assistant", "Yes."},
-};
-
+/* The translation itself is tested in test_xlat_anthropic.c; here, that build sends it. */
 START_TEST(build_full)
 {
-    chat_req req = {.msgs = MSGS,
-                    .n_msgs = 3,
-                    .temperature = 0.5,
-                    .has_temperature = 1,
-                    .max_tokens = 100,
-                    .root = NULL};
+    chat_req req = req_of("{'model':'ignored','stream':false,'messages':["
+                          "{'role':'system','content':'Be brief.'},"
+                          "{'role':'user','content':'Caf\u00e9 \\'quoted\\'\\nnew line'},"
+                          "{'role':'assistant','content':'Yes.'}],"
+                          "'temperature':0.5,'max_tokens':100}");
     prov_http h;
-    ck_assert_int_eq(
-        prov_anthropic.build(&req, "http://127.0.0.1:9/v1//", "sk-ant-test-123", "claude-x", &h, NULL, 0),
-        0);
+    char err[128] = "#";
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://127.0.0.1:9/v1//", "sk-ant-test-123",
+                                          "claude-x", &h, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(err, "");
     ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 4);
     ck_assert_uint_eq(count_headers(h.headers, "Content-Type: application/json"), 1);
@@ -289,112 +444,71 @@ START_TEST(build_full)
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
     ck_assert_ptr_null(strstr(h.body, "sk-ant"));
     ck_assert_ptr_null(strstr(h.url, "sk-ant"));
-
-    cJSON *b = body_of(&h);
-    ck_assert_str_eq(str_at(b, "model"), "claude-x");
-    ck_assert(num_at(b, "max_tokens") == 100);
-    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
-    ck_assert(num_at(b, "temperature") == 0.5);
-    ck_assert_str_eq(str_at(b, "system"), "Be brief.");
-    cJSON *msgs = cJSON_GetObjectItem(b, "messages");
-    ck_assert_int_eq(cJSON_GetArraySize(msgs), 2);
-    check_msg(msgs, 0, "user", MSGS[1].content);
-    check_msg(msgs, 1, "assistant", "Yes.");
-    ck_assert_int_eq(cJSON_GetArraySize(b), 6);
-    cJSON_Delete(b);
+    expect_body(
+        &h,
+        "{'model':'claude-x','max_tokens':100,'temperature':0.5,'stream':true,"
+        "'system':[{'type':'text','text':'Be brief.'}],'messages':["
+        "{'role':'user','content':[{'type':'text','text':'Caf\u00e9 \\'quoted\\'\\nnew line'}]},"
+        "{'role':'assistant','content':[{'type':'text','text':'Yes.'}]}]}");
     prov_http_free(&h);
     expect_http_empty(&h);
+    req_done(&req);
 }
 END_TEST
 
 START_TEST(build_minimal_and_defaults)
 {
-    chat_req req = {.msgs = MSGS + 1, .n_msgs = 1, .root = NULL};
+    chat_req req = req_of("{'messages':[{'role':'user','content':'hi'}]}");
     prov_http h;
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h/v1", "", "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://h/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 3);
     ck_assert_uint_eq(count_headers(h.headers, "x-api-key"), 0);
-    cJSON *b = body_of(&h);
-    ck_assert(num_at(b, "max_tokens") == 4096);
-    ck_assert_ptr_null(cJSON_GetObjectItem(b, "temperature"));
-    ck_assert_ptr_null(cJSON_GetObjectItem(b, "system"));
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(b, "messages")), 1);
-    ck_assert_int_eq(cJSON_GetArraySize(b), 4);
-    cJSON_Delete(b);
+    expect_body(&h, "{'model':'m','max_tokens':4096,'stream':true,"
+                    "'messages':[{'role':'user','content':[{'type':'text','text':'hi'}]}]}");
     prov_http_free(&h);
 
-    req.has_temperature = 1; /* temperature 0 is a real value */
     ck_assert_int_eq(prov_anthropic.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "https://api.anthropic.com/v1/messages");
     ck_assert_uint_eq(count_headers(h.headers, "x-api-key"), 0);
-    ck_assert_ptr_nonnull(strstr(h.body, "\"temperature\":0"));
     prov_http_free(&h);
     prov_http_free(&h); /* twice is harmless */
+    req_done(&req);
 }
 END_TEST
 
-/* Every system message goes to "system"; the rest alternate, runs in one role merged. */
-START_TEST(build_system_and_merging)
+/* A field without an equivalent stops the build before anything is made. */
+START_TEST(build_refuses_by_name)
 {
-    chat_msg m[] = {
-        {"system", "You are terse."},
-        {"assistant", "Earlier answer."},
-        {"user", "One"},
-        {"system", "Use \xF0\x9F\x98\x80 sparingly."},
-        {"user", "Two"},
-        {"user", ""},
-        {"assistant", "A"},
-        {"assistant", "B"},
-        {"user", "Last"},
-    };
-    chat_req req = {.msgs = m, .n_msgs = sizeof(m) / sizeof(m[0]), .root = NULL};
-    prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "k", "m", &h, NULL, 0), 0);
-    cJSON *b = body_of(&h);
-    ck_assert_str_eq(str_at(b, "system"), "You are terse.\n\nUse \xF0\x9F\x98\x80 sparingly.");
-    cJSON *msgs = cJSON_GetObjectItem(b, "messages");
-    ck_assert_int_eq(cJSON_GetArraySize(msgs), 4);
-    check_msg(msgs, 0, "assistant", "Earlier answer.");
-    check_msg(msgs, 1, "user", "One\n\nTwo\n\n");
-    check_msg(msgs, 2, "assistant", "A\n\nB");
-    check_msg(msgs, 3, "user", "Last");
-    cJSON_Delete(b);
-    prov_http_free(&h);
-}
-END_TEST
+    chat_req req = req_of("{'messages':[{'role':'user','content':'hi'}],'seed':1}");
+    prov_http h = {(char *)"stale", NULL, NULL};
+    char err[128] = "";
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "k", "m", &h, err, sizeof(err)),
+                     PROV_BUILD_UNSUPPORTED);
+    ck_assert_str_eq(err, "seed is not supported by Anthropic");
+    expect_http_empty(&h);
+    req_done(&req);
 
-START_TEST(build_only_system)
-{
-    chat_msg m[] = {{"system", "a"}, {"system", "b"}};
-    chat_req req = {.msgs = m, .n_msgs = 2, .max_tokens = 1, .root = NULL};
-    prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h, NULL, 0), 0);
-    cJSON *b = body_of(&h);
-    ck_assert_str_eq(str_at(b, "system"), "a\n\nb");
-    ck_assert(num_at(b, "max_tokens") == 1);
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(b, "messages")), 0);
-    cJSON_Delete(b);
-    prov_http_free(&h);
-
-    chat_msg e[] = {{"system", ""}, {"user", "hi"}};
-    req = (chat_req){.msgs = e, .n_msgs = 2, .root = NULL};
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", NULL, "m", &h, NULL, 0), 0);
-    b = body_of(&h);
-    ck_assert_ptr_null(cJSON_GetObjectItem(b, "system")); /* nothing to say: left out */
-    cJSON_Delete(b);
-    prov_http_free(&h);
+    req = req_of("{'messages':[{'role':'assistant','tool_calls':[{'id':'c','type':'function',"
+                 "'function':{'name':'f','arguments':'nope'}}]}]}");
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "k", "m", &h, err, sizeof(err)),
+                     PROV_BUILD_INVALID);
+    ck_assert_str_eq(err, "messages[0].tool_calls[0].function.arguments must be a JSON object");
+    expect_http_empty(&h);
+    req_done(&req);
 }
 END_TEST
 
 START_TEST(build_rejects_key_with_control_chars)
 {
-    chat_req req = {.msgs = MSGS, .n_msgs = 2, .root = NULL};
+    chat_req req = req_of("{'messages':[{'role':'user','content':'hi'}]}");
     prov_http h;
-    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h, NULL, 0), -1);
+    ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h, NULL, 0),
+                     -1);
     expect_http_empty(&h);
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\x7f", "m", &h, NULL, 0), -1);
     ck_assert_int_eq(prov_anthropic.build(&req, "http://h", "sk\t", "m", &h, NULL, 0), -1);
+    req_done(&req);
 }
 END_TEST
 
@@ -457,7 +571,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, basic_stream);
     tcase_add_test(tc, crlf_spaced_json_and_eof);
     tcase_add_test(tc, thinking_then_text);
-    tcase_add_test(tc, redacted_thinking_and_tool_use_ignored);
+    tcase_add_test(tc, redacted_thinking_ignored_tool_use_read);
     tcase_add_test(tc, stop_reasons_normalised);
     tcase_add_test(tc, usage_rules);
     tcase_add_test(tc, error_event_mid_stream);
@@ -466,10 +580,14 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, non_json_data);
     tcase_add_test(tc, sink_value_stops);
     tcase_add_test(tc, too_long);
+    tcase_add_test(tc, parallel_tool_calls_after_text);
+    tcase_add_test(tc, no_argument_tools_get_braces);
+    tcase_add_test(tc, text_between_and_after_tools);
+    tcase_add_test(tc, tool_block_edges);
+    tcase_add_test(tc, tool_callbacks_optional_and_stopping);
     tcase_add_test(tc, build_full);
     tcase_add_test(tc, build_minimal_and_defaults);
-    tcase_add_test(tc, build_system_and_merging);
-    tcase_add_test(tc, build_only_system);
+    tcase_add_test(tc, build_refuses_by_name);
     tcase_add_test(tc, build_rejects_key_with_control_chars);
     tcase_add_test(tc, error_reason_shapes);
     tcase_add_test(tc, error_reason_truncates_on_utf8_boundary);
