@@ -132,6 +132,22 @@ OLLAMA = ndjson(
      "done_reason": "stop", "prompt_eval_count": 26, "eval_count": 298},
 )
 
+# Ollama sends each tool call whole: text, then two calls in one line (one with its own id),
+# a third in a line of its own, a call without arguments, done_reason "stop".
+OLLAMA_TOOLS = ndjson(
+    {"model": "qwen3", "message": {"role": "assistant", "content": "Checking 🌦",
+                                   "thinking": "two cities"}, "done": False},
+    {"model": "qwen3", "message": {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "call_x1", "function": {"index": 0, "name": "get_weather",
+                                       "arguments": {"city": "Paris", "days": [1, 2.5]}}},
+        {"function": {"index": 1, "name": "get_weather", "arguments": {"city": "Zürich"}}}]},
+     "done": False},
+    {"model": "qwen3", "message": {"role": "assistant", "content": "", "tool_calls": [
+        {"function": {"name": "now", "arguments": {}}}]}, "done": False},
+    {"model": "qwen3", "message": {"role": "assistant", "content": ""}, "done": True,
+     "done_reason": "stop", "prompt_eval_count": 122, "eval_count": 33},
+)
+
 OLLAMA_CRLF_ERROR = (b'{"message":{"role":"assistant","content":"a"},"done":false}\r\n'
                      b"   \r\n\n"
                      b'{"error":"model \\"x\\" not found, try pulling it first"}')
@@ -328,6 +344,8 @@ def main():
     planned("fuzz_prov", "ollama", OLLAMA)
     planned("fuzz_prov", "ollama-crlf-error", OLLAMA_CRLF_ERROR)
     stopping("fuzz_prov", "ollama", OLLAMA, 2)
+    planned("fuzz_prov", "ollama-tools", OLLAMA_TOOLS)
+    stopping("fuzz_prov", "ollama-tools", OLLAMA_TOOLS, 3)
     for name, body in ERROR_BODIES.items():
         write("fuzz_prov", name, PLANS["whole"] + body)
     for name, body in TEXTS.items():
