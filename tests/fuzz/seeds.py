@@ -119,6 +119,41 @@ ANTHROPIC_ERROR = sse(
 )
 
 
+# Tool calls as Anthropic streams them: a text block, then two tool_use blocks (content
+# blocks 1 and 2, tool calls 0 and 1) whose input_json_delta fragments start with "" and
+# carry non-ASCII text, a ping between; a call without arguments (no fragment at all), text
+# after the calls, stop_reason "tool_use".
+def tool_start(i, tid, name):
+    return ant("content_block_start", {"index": i, "content_block": {
+        "type": "tool_use", "id": tid, "name": name, "input": {}}})
+
+
+def tool_args(i, frag):
+    return ant("content_block_delta", {"index": i, "delta": {"type": "input_json_delta",
+                                                             "partial_json": frag}})
+
+
+ANTHROPIC_TOOLS = sse(
+    ant("message_start", {"message": {"id": "msg_2", "role": "assistant", "model": "claude",
+                                      "usage": {"input_tokens": 472, "output_tokens": 2}}}),
+    ant("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+    ant("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "Checking 🌦"}}),
+    ant("content_block_stop", {"index": 0}),
+    tool_start(1, "toolu_01A09q90qw90lq917835lq9", "get_weather"),
+    tool_args(1, ""),
+    "event: ping\ndata: {\"type\": \"ping\"}",
+    tool_args(1, "{\"city\": \"Z"),
+    tool_args(1, "\u00fcrich 👩\u200d💻\"}"),
+    ant("content_block_stop", {"index": 1}),
+    tool_start(2, "toolu_01B", "now"),
+    ant("content_block_stop", {"index": 2}),
+    ant("content_block_start", {"index": 3, "content_block": {"type": "text", "text": "Done"}}),
+    ant("content_block_stop", {"index": 3}),
+    ant("message_delta", {"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 89}}),
+    ant("message_stop", {}),
+)
+
+
 def ndjson(*objs):
     return b"".join(json.dumps(o, ensure_ascii=False).encode() + b"\n" for o in objs)
 
@@ -334,11 +369,12 @@ def main():
     for name, body in (("openai", OPENAI), ("openai-reasoning", OPENAI_REASONING),
                        ("openai-error", OPENAI_ERROR), ("openai-error-event", OPENAI_ERROR_EVENT),
                        ("oddities", SSE_ODDITIES), ("anthropic", ANTHROPIC),
-                       ("anthropic-error", ANTHROPIC_ERROR)):
+                       ("anthropic-error", ANTHROPIC_ERROR), ("anthropic-tools", ANTHROPIC_TOOLS)):
         planned("fuzz_ssep", name, body)
         planned("fuzz_prov", name, body)
     stopping("fuzz_ssep", "openai", OPENAI, 3)
     stopping("fuzz_prov", "anthropic", ANTHROPIC, 4)
+    stopping("fuzz_prov", "anthropic-tools", ANTHROPIC_TOOLS, 3)
     planned("fuzz_ssep", "bom-split", b"\xef\xbb\xbfdata: x\n\n", ("bytewise", "empties"))
     planned("fuzz_ssep", "bom-partial", b"\xef\xbbdata: x\r\n\r\n", ("whole", "bytewise"))
     planned("fuzz_prov", "ollama", OLLAMA)
