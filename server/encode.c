@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "jsonw.h"
 #include "lim.h"
 #include "oai.h"
 #include "sse_encode.h"
+
+_Static_assert(ANTH_TOOLS_MAX == STREAM_TOOLS_MAX, "anth_stream counts the store's tool calls");
 
 /* Room for any event's JSON: a 256-byte model or message escaped six-fold, and more. */
 #define EVENT_JSON_MAX 8192
@@ -18,6 +21,7 @@ int enc_init(enc *c, enc_fmt fmt, int include_usage, const stream_info *info)
     c->fmt = fmt;
     c->include_usage = include_usage;
     buf_init(&c->head, EVENT_JSON_MAX);
+    anth_stream_init(&c->anth);
     if (fmt == ENC_OAI_SSE)
         return oai_chunk_head(&c->head, info->id, info->created, info->model);
     return 0;
@@ -33,10 +37,14 @@ static int add_str(buf *b, const char *s)
     return jsonw_str(b, s, strlen(s));
 }
 
-static int enc_start(enc *c, const stream_info *info, buf *out)
+static int enc_start(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
 {
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_role(out, buf_ptr(&c->head), buf_len(&c->head));
+    if (c->fmt == ENC_ANTH_SSE) /* the input tokens are known here only if the end is */
+        return anth_message_start(
+            out, info->id, info->model,
+            ch->has_term && ch->term.kind == STREAM_TERM_DONE ? ch->term.prompt_tokens : -1);
     buf j;
     buf_init(&j, EVENT_JSON_MAX);
     buf_addstr(&j, "{\"stream_id\":");
@@ -53,6 +61,8 @@ static int enc_cluster(enc *c, buf *out, int reasoning, const char *p, size_t n)
 {
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_text(out, buf_ptr(&c->head), buf_len(&c->head), reasoning, p, n);
+    if (c->fmt == ENC_ANTH_SSE)
+        return anth_text(&c->anth, out, reasoning, p, n);
     return sse_text(out, c->next_id, reasoning ? "reasoning" : "delta", p, n);
 }
 
@@ -102,6 +112,12 @@ static int enc_tool(enc *c, buf *out, int start, const char *p, size_t n)
         return -1; /* every tool entry holds its index */
     if (c->fmt == ENC_NATIVE)
         return enc_tool_event(c, out, start, p, n);
+    if (c->fmt == ENC_ANTH_SSE && !start)
+        return anth_tool_args(&c->anth, out, (unsigned char)p[0], p + 1, n - 1);
+    if (c->fmt == ENC_ANTH_SSE) {
+        tool_start t = tool_of(p, n);
+        return anth_tool(&c->anth, out, t.index, t.id, t.idn, t.name, t.namen);
+    }
     const char *h = buf_ptr(&c->head);
     size_t hn = buf_len(&c->head);
     if (!start)
@@ -133,6 +149,8 @@ static int enc_entry(enc *c, buf *out, uint16_t len, const char *p)
 
 static int enc_done(enc *c, const stream_term *t, buf *out)
 {
+    if (c->fmt == ENC_ANTH_SSE)
+        return anth_done(&c->anth, out, t->finish_reason, t->prompt_tokens, t->completion_tokens);
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_end(out, buf_ptr(&c->head), buf_len(&c->head), t->finish_reason,
                              c->include_usage, t->prompt_tokens, t->completion_tokens);
@@ -151,6 +169,8 @@ static int enc_done(enc *c, const stream_term *t, buf *out)
 
 static int enc_error(enc *c, const stream_term *t, buf *out)
 {
+    if (c->fmt == ENC_ANTH_SSE)
+        return anth_error_event(out, t->type, t->msg);
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_error(out, t->type, t->msg);
     buf j;
@@ -171,6 +191,8 @@ size_t enc_per_event(const enc *c)
 {
     /* native: "id: <20 digits>\nevent: reasoning\ndata: {\"text\":\"\"}\n\n";
      * OpenAI: "data: " + the repeated head + the delta object and its closing. */
+    if (c->fmt == ENC_ANTH_SSE) /* a thinking delta that closes a text block and opens its own */
+        return 320;
     return c->fmt == ENC_OAI_SSE ? buf_len(&c->head) + 160 : 96;
 }
 
@@ -182,7 +204,7 @@ int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
         c->retry_sent = 1;
     }
     if (c->next_id == 0) {
-        if (enc_start(c, info, out) < 0)
+        if (enc_start(c, info, ch, out) < 0)
             return -1;
         c->next_id = 1;
     }
@@ -207,44 +229,65 @@ int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
 }
 
 /* The answer's tool calls, assembled: each call's start and its argument fragments in
- * order, as OpenAI's message.tool_calls array; nothing when there is none. */
-static int enc_tool_calls(const stream_chunk *ch, buf *out)
+ * order, by the call's index. */
+typedef struct calls {
+    buf *args;          /* STREAM_TOOLS_MAX: each call's arguments */
+    tool_start *starts; /* STREAM_TOOLS_MAX: id NULL for an index that never started */
+    int n;              /* 1 + the highest index started */
+} calls;
+
+static void calls_free(calls *k)
 {
-    buf *args = calloc(STREAM_TOOLS_MAX, sizeof(*args));
-    tool_start *starts = calloc(STREAM_TOOLS_MAX, sizeof(*starts));
-    int ncalls = 0, rc = args && starts ? 0 : -1;
+    for (int i = 0; k->args && i < STREAM_TOOLS_MAX; i++)
+        buf_free(&k->args[i]);
+    free(k->args);
+    free(k->starts);
+}
+
+static int calls_collect(const stream_chunk *ch, calls *k)
+{
+    k->args = calloc(STREAM_TOOLS_MAX, sizeof(*k->args));
+    k->starts = calloc(STREAM_TOOLS_MAX, sizeof(*k->starts));
+    k->n = 0;
+    int rc = k->args && k->starts ? 0 : -1;
     const uint16_t *l = (const uint16_t *)(const void *)buf_ptr(&ch->lens);
     const char *p = buf_ptr(&ch->text);
     for (size_t i = 0; i < ch->n && !rc; i++) {
         size_t n = l[i] & STREAM_LEN_MASK;
         int kind = STREAM_KIND(l[i]), idx = n ? (unsigned char)p[0] : 0;
-        if (kind == STREAM_KIND_TOOL && n && idx < STREAM_TOOLS_MAX && !starts[idx].id) {
-            starts[idx] = tool_of(p, n);
-            buf_init(&args[idx], LIM_LOG_TEXT);
-            ncalls = idx + 1 > ncalls ? idx + 1 : ncalls;
-        } else if (kind == STREAM_KIND_TOOL_ARGS && n && idx < STREAM_TOOLS_MAX && starts[idx].id) {
-            rc = buf_add(&args[idx], p + 1, n - 1);
+        if (kind == STREAM_KIND_TOOL && n && idx < STREAM_TOOLS_MAX && !k->starts[idx].id) {
+            k->starts[idx] = tool_of(p, n);
+            buf_init(&k->args[idx], LIM_LOG_TEXT);
+            k->n = idx + 1 > k->n ? idx + 1 : k->n;
+        } else if (kind == STREAM_KIND_TOOL_ARGS && n && idx < STREAM_TOOLS_MAX &&
+                   k->starts[idx].id) {
+            rc = buf_add(&k->args[idx], p + 1, n - 1);
         }
         p += n;
     }
-    for (int k = 0; k < ncalls && !rc; k++) {
-        if (!starts[k].id)
+    return rc;
+}
+
+/* OpenAI's message.tool_calls array; nothing when there is none. */
+static int enc_tool_calls(const stream_chunk *ch, buf *out)
+{
+    calls k;
+    int rc = calls_collect(ch, &k);
+    for (int i = 0; i < k.n && !rc; i++) {
+        if (!k.starts[i].id)
             continue;
         buf_addstr(out, buf_len(out) ? ",{\"id\":" : "[{\"id\":");
-        jsonw_str(out, starts[k].id, starts[k].idn);
+        jsonw_str(out, k.starts[i].id, k.starts[i].idn);
         buf_addstr(out, ",\"type\":\"function\",\"function\":{\"name\":");
-        jsonw_str(out, starts[k].name, starts[k].namen);
+        jsonw_str(out, k.starts[i].name, k.starts[i].namen);
         buf_addstr(out, ",\"arguments\":");
-        jsonw_str(out, buf_ptr(&args[k]), buf_len(&args[k]));
+        jsonw_str(out, buf_ptr(&k.args[i]), buf_len(&k.args[i]));
         buf_addstr(out, "}}");
         rc = buf_failed(out) ? -1 : 0;
     }
     if (!rc && buf_len(out))
         rc = buf_addstr(out, "]");
-    for (int k = 0; args && k < STREAM_TOOLS_MAX; k++)
-        buf_free(&args[k]);
-    free(args);
-    free(starts);
+    calls_free(&k);
     return rc;
 }
 
@@ -276,4 +319,92 @@ int enc_whole(const stream_info *info, const stream_chunk *ch, buf *out)
     for (int k = 0; k < 3; k++)
         buf_free(&part[k]);
     return rc;
+}
+
+/* Arguments as a tool_use block's input: "" (a tool without parameters) is {}; anything
+ * else must be one JSON object. NULL when it is not. */
+static const char *tool_input(const buf *args, size_t *n)
+{
+    const char *p = buf_ptr(args), *why;
+    size_t len = buf_len(args), ws = 0;
+    while (ws < len && memchr(" \t\r\n", p[ws], 4))
+        ws++;
+    if (ws == len) {
+        *n = 2;
+        return "{}";
+    }
+    *n = len;
+    return p[ws] == '{' && jsonv_check(p, len, &why) == 0 ? p : NULL;
+}
+
+/* The run of text or thinking collected so far as one block. */
+static int flush_run(buf *out, buf *run, int kind, int *first)
+{
+    if (kind < 0)
+        return 0;
+    int rc =
+        anth_block_text(out, *first, kind == STREAM_KIND_REASONING, buf_ptr(run), buf_len(run));
+    *first = 0;
+    buf_reset(run);
+    return rc;
+}
+
+/* Anthropic's message: text and thinking runs and tool_use blocks in the log's order. */
+static int anth_whole(const stream_info *info, const stream_chunk *ch, buf *out)
+{
+    calls k;
+    buf run;
+    buf_init(&run, LIM_LOG_TEXT);
+    int rc = calls_collect(ch, &k), kind = -1, first = 1;
+    if (!rc)
+        rc = anth_message_open(out, info->id, info->model);
+    const uint16_t *l = (const uint16_t *)(const void *)buf_ptr(&ch->lens);
+    const char *p = buf_ptr(&ch->text);
+    for (size_t i = 0; i < ch->n && !rc; i++) {
+        size_t n = l[i] & STREAM_LEN_MASK;
+        int ek = STREAM_KIND(l[i]);
+        if (ek == STREAM_KIND_TEXT || ek == STREAM_KIND_REASONING) {
+            if (ek != kind)
+                rc = flush_run(out, &run, kind, &first);
+            kind = ek;
+            if (!rc)
+                rc = buf_add(&run, p, n);
+        } else if (ek == STREAM_KIND_TOOL && n) {
+            rc = flush_run(out, &run, kind, &first);
+            kind = -1;
+            tool_start t = tool_of(p, n);
+            size_t inn = 0;
+            const char *in = t.index < k.n ? tool_input(&k.args[t.index], &inn) : NULL;
+            if (!rc && !in) {
+                buf_reset(out);
+                rc = anth_error_body(out, "upstream_error",
+                                     "a tool call's arguments from the upstream are not a JSON "
+                                     "object, which Anthropic's tool_use input must be");
+                calls_free(&k);
+                buf_free(&run);
+                return rc < 0 ? -1 : 1;
+            }
+            if (!rc)
+                rc = anth_block_tool(out, first, t.id, t.idn, t.name, t.namen, in, inn);
+            first = 0;
+        }
+        p += n;
+    }
+    if (!rc)
+        rc = flush_run(out, &run, kind, &first);
+    if (!rc)
+        rc = anth_message_close(out, ch->term.finish_reason, ch->term.prompt_tokens,
+                                ch->term.completion_tokens);
+    calls_free(&k);
+    buf_free(&run);
+    return rc;
+}
+
+int enc_whole_as(enc_fmt fmt, const stream_info *info, const stream_chunk *ch, buf *out)
+{
+    if (fmt != ENC_ANTH_JSON)
+        return enc_whole(info, ch, out);
+    if (ch->term.kind == STREAM_TERM_ERROR)
+        return anth_error_body(out, ch->term.type, ch->term.msg);
+    return anth_whole(info, ch, out);
 }

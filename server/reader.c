@@ -140,7 +140,7 @@ reader *reader_new(reader_set *rs, struct MHD_Connection *mc, stream *s, enc_fmt
         free(r);
         return NULL;
     }
-    buf_init(&r->out, fmt == ENC_OAI_JSON ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    buf_init(&r->out, enc_is_whole(fmt) ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
     stream_ref(s);
     r->s = s;
     r->rs = rs;
@@ -304,18 +304,21 @@ static unsigned status_for(const char *type)
     return 500;
 }
 
-/* A non-streamed (OpenAI stream:false) answer, whole, once the stream has ended. */
+/* A non-streamed (stream:false) answer, whole, once the stream has ended. */
 static enum MHD_Result respond_whole(reader *r, struct MHD_Connection *mc)
 {
     stream_chunk *ch = &r->rs->scratch;
     stream_chunk_reset(ch);
+    int w = -1;
     if (stream_read(r->s, &r->sub, 1, SIZE_MAX, SIZE_MAX, ch) < 0 || !ch->has_term ||
-        enc_whole(r->info, ch, &r->out) < 0)
+        (w = enc_whole_as(r->enc.fmt, r->info, ch, &r->out)) < 0)
         return resp_error(mc, r->api, 500, "internal_error", "answer too large", NULL, NULL);
     r->finished = 1;
     r->term = ch->term;
     stream_chunk_free(ch); /* a whole answer's room goes back at once */
-    unsigned status = ch->term.kind == STREAM_TERM_DONE ? 200 : status_for(ch->term.type);
+    unsigned status = w == 1                              ? 502 /* not sayable in the format */
+                      : ch->term.kind == STREAM_TERM_DONE ? 200
+                                                          : status_for(ch->term.type);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         buf_len(&r->out), (void *)buf_ptr(&r->out), MHD_RESPMEM_MUST_COPY);
     buf_free(&r->out);
@@ -347,7 +350,7 @@ enum MHD_Result reader_respond(reader *r, struct MHD_Connection *mc)
                           NULL, NULL);
     if (ch->phase == STREAM_WAITING)
         return wait_more(r, mc);
-    if (r->enc.fmt != ENC_OAI_JSON)
+    if (!enc_is_whole(r->enc.fmt))
         return respond_events(r, mc);
     return stream_last_id(r->s) >= 0 ? respond_whole(r, mc) : wait_more(r, mc);
 }

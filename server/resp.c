@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "anth_out.h"
 #include "buf.h"
 #include "jsonw.h"
 #include "oai.h"
@@ -69,7 +70,9 @@ enum MHD_Result resp_error(struct MHD_Connection *mc, api_kind api, unsigned sta
 {
     buf b;
     buf_init(&b, 4096);
-    int bad = api == API_OPENAI ? oai_error_body(&b, type, msg) : native_error(&b, type, msg);
+    int bad = api == API_OPENAI      ? oai_error_body(&b, type, msg)
+              : api == API_ANTHROPIC ? anth_error_body(&b, type, msg)
+                                     : native_error(&b, type, msg);
     enum MHD_Result rc = bad ? MHD_NO : queue_json(mc, status, buf_ptr(&b), buf_len(&b), hname, hvalue);
     buf_free(&b);
     return rc;

@@ -9,7 +9,7 @@
 #include <microhttpd.h>
 
 /* Which API a request came in on: it decides the shape of error bodies. */
-typedef enum { API_NATIVE, API_OPENAI } api_kind;
+typedef enum { API_NATIVE, API_OPENAI, API_ANTHROPIC } api_kind;
 
 typedef struct resp_ctx {
     const char *request_id; /* X-Request-Id */
@@ -23,8 +23,9 @@ void resp_end(void);
 enum MHD_Result resp_queue(struct MHD_Connection *mc, unsigned status, struct MHD_Response *r);
 /* application/json, not cached. */
 enum MHD_Result resp_json(struct MHD_Connection *mc, unsigned status, const char *json, size_t n);
-/* {"error":{"type":..,"message":..}} (native) or OpenAI's {"error":{"message","type",
- * "param","code"}}, with status and one extra header (name, value) or NULL. */
+/* {"error":{"type":..,"message":..}} (native), OpenAI's {"error":{"message","type",
+ * "param","code"}} or Anthropic's {"type":"error","error":{"type","message"}}, with status
+ * and one extra header (name, value) or NULL. */
 enum MHD_Result resp_error(struct MHD_Connection *mc, api_kind api, unsigned status,
                            const char *type, const char *msg, const char *hname,
                            const char *hvalue);

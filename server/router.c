@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "anth_in.h"
 #include "buf.h"
 #include "files.h"
 #include "jsonw.h"
@@ -230,6 +231,8 @@ static enc_fmt format_for(api_kind api, const chat_req *req)
 {
     if (api == API_NATIVE)
         return ENC_NATIVE;
+    if (api == API_ANTHROPIC)
+        return req->stream ? ENC_ANTH_SSE : ENC_ANTH_JSON;
     return req->stream ? ENC_OAI_SSE : ENC_OAI_JSON;
 }
 
@@ -267,9 +270,29 @@ static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req 
         return resp_error(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
     chat_req req;
     char err[256];
-    int flags = hr->api == API_OPENAI ? REQ_OPENAI : 0;
+    int flags = hr->api == API_NATIVE ? 0 : REQ_OPENAI;
     const cfg *cf = w->env->cfg;
     req_limits lim = {(size_t)cf->max_messages, (size_t)cf->max_message_bytes};
+    if (hr->api == API_ANTHROPIC) {
+        /* Anthropic's request becomes OpenAI's, which req_parse and the providers take. */
+        char *oai = NULL;
+        int ar = anth_in_translate(buf_ptr(&hr->body), buf_len(&hr->body), &oai, err, sizeof(err));
+        if (ar < 0) {
+            free(oai);
+            return ar == ANTH_IN_NOMEM
+                       ? resp_error(mc, hr->api, 500, "internal_error", err, NULL, NULL)
+                       : resp_error(mc, hr->api, 400,
+                                    ar == ANTH_IN_UNSUPPORTED ? "unsupported_parameter"
+                                                              : "invalid_request",
+                                    err, NULL, NULL);
+        }
+        buf_reset(&hr->body);
+        int bad = buf_addstr(&hr->body, oai);
+        free(oai);
+        if (bad < 0)
+            return resp_error(mc, hr->api, 413, "payload_too_large", "request body is too large",
+                              NULL, NULL);
+    }
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)
         return resp_error(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
@@ -433,7 +456,8 @@ static enum MHD_Result cors(router *w, struct MHD_Connection *mc, const char *me
         return MHD_NO;
     MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
     MHD_add_response_header(r, "Access-Control-Allow-Headers",
-                            "Authorization, Content-Type, Last-Event-ID, X-Request-Id");
+                            "Authorization, Content-Type, Last-Event-ID, X-Request-Id, "
+                            "X-Api-Key, Anthropic-Version, Anthropic-Beta");
     MHD_add_response_header(r, "Access-Control-Max-Age", "600");
     enum MHD_Result rc = resp_queue(mc, 204, r);
     MHD_destroy_response(r);
@@ -457,7 +481,26 @@ static void set_client(struct MHD_Connection *mc, http_req *hr, int key)
     snprintf(hr->client, sizeof(hr->client), "ip:%s", ip);
 }
 
-/* The API endpoints (native under /api/, OpenAI's under /v1/); auth applies to both. */
+/* The client key's header in auth_check's form: Authorization, or for Anthropic's API
+ * x-api-key (as its SDKs send the key) when present, written as a Bearer header into tmp. */
+static const char *key_header(struct MHD_Connection *mc, api_kind api, char *tmp, size_t n)
+{
+    const char *x =
+        api == API_ANTHROPIC ? MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "x-api-key") : NULL;
+    if (!x)
+        return MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
+    int len = snprintf(tmp, n, "Bearer %s", x);
+    return len > 0 && (size_t)len < n ? tmp : NULL; /* a longer key is no key of ours */
+}
+
+/* Anthropic's endpoints: /v1/messages and what lies under it. */
+static int anthropic_path(const char *url)
+{
+    return !strcmp(url, "/v1/messages") || !strncmp(url, "/v1/messages/", 13);
+}
+
+/* The API endpoints (native under /api/, OpenAI's and Anthropic's under /v1/); auth
+ * applies to all. */
 static enum MHD_Result route_api(router *w, struct MHD_Connection *mc, const char *url,
                                  const char *method, api_kind api, http_req *hr)
 {
@@ -465,13 +508,14 @@ static enum MHD_Result route_api(router *w, struct MHD_Connection *mc, const cha
     enum MHD_Result rc = cors(w, mc, method, hr, &preflight);
     if (preflight)
         return rc;
-    const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
-    int key = auth_check(&w->env->auth, h);
+    char tmp[1024];
+    int key = auth_check(&w->env->auth, key_header(mc, api, tmp, sizeof(tmp)));
     if (!key)
         return resp_error(mc, api, 401, "unauthorized", "a valid API key is required",
                          "WWW-Authenticate", "Bearer");
     set_client(mc, hr, auth_enabled(&w->env->auth) ? key : 0);
-    if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions"))
+    if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions") ||
+        !strcmp(url, "/v1/messages"))
         return strcmp(method, "POST") ? not_allowed(mc, api, "POST") : chat_begin(w, mc, api, hr);
     if (!strcmp(url, "/v1/models"))
         return is_get(method) ? models(w, mc) : not_allowed(mc, api, "GET, HEAD");
@@ -523,7 +567,7 @@ static enum MHD_Result route_first(router *w, struct MHD_Connection *mc, const c
     if (!strncmp(url, "/api/", 5) || !strcmp(url, "/api"))
         return route_api(w, mc, url, method, API_NATIVE, hr);
     if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1"))
-        return route_api(w, mc, url, method, API_OPENAI, hr);
+        return route_api(w, mc, url, method, anthropic_path(url) ? API_ANTHROPIC : API_OPENAI, hr);
     if (!strcmp(url, "/metrics"))
         return is_get(method) ? metrics_page(w, mc) : not_allowed(mc, API_NATIVE, "GET, HEAD");
     if (!strcmp(url, "/readyz"))
@@ -572,7 +616,9 @@ static enum MHD_Result first_call(router *w, struct MHD_Connection *mc, const ch
                                   const char *method, http_req *hr)
 {
     hr->routed = 1;
-    api_kind api = !strncmp(url, "/v1/", 4) ? API_OPENAI : API_NATIVE;
+    api_kind api = anthropic_path(url)        ? API_ANTHROPIC
+                   : !strncmp(url, "/v1/", 4) ? API_OPENAI
+                                              : API_NATIVE;
     const union MHD_ConnectionInfo *hs = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     int n[2];
     framing(mc, n);
