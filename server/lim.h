@@ -16,6 +16,7 @@
 #define LIM_UP_LINE             (256u * 1024) /* longest upstream event-stream line */
 #define LIM_UP_EVENT            (1u << 20)    /* largest upstream event data */
 #define LIM_UP_ERRBODY          4096          /* upstream error body kept for the reason */
+#define LIM_TOOLS               128           /* tool calls in one answer (= STREAM_TOOLS_MAX) */
 #define LIM_UP_IDLE_CONNS       64            /* idle upstream connections kept per worker */
 #define LIM_UP_RECVBUF          1024          /* curl's receive buffer per transfer (its minimum) */
 /* MHD's buffer for a streamed response's pieces. Only HTTP/1.0 clients use it (no chunked

@@ -106,8 +106,10 @@ static int add_messages(cJSON *o, const chat_req *req)
             cJSON_Delete(m);
             return -1;
         }
+        const char *text = req->msgs[i].content; /* NULL: not text alone */
         if (!cJSON_AddStringToObject(m, "role", req->msgs[i].role) ||
-            !cJSON_AddStringToObject(m, "content", req->msgs[i].content))
+            !(text ? cJSON_AddStringToObject(m, "content", text)
+                   : cJSON_AddNullToObject(m, "content")))
             return -1;
     }
     return 0;

@@ -2,17 +2,26 @@
 #include "prov_openai.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonv.h"
+#include "lim.h"
 #include "req.h"
 #include "sse_parse.h"
 
 #define CHAT_PATH "/chat/completions"
 
+/* The tool calls of one answer that have started (their index seen with id and name). */
+typedef struct calls {
+    unsigned char started[(LIM_TOOLS + 7) / 8];
+} calls;
+
 struct prov_stream {
     ssep sse;
+    calls calls;
     const prov_sink *sink; /* of the feed/finish call in progress */
     int rc;                /* the event handler's non-zero value, kept apart from ssep's */
 };
@@ -26,28 +35,67 @@ static const char *const HEADERS[] = {
 };
 static const prov_endpoint ENDPOINT = {CHAT_PATH, HEADERS, "Authorization: Bearer "};
 
-static int add_options(cJSON *o, const chat_req *req)
+/* o[key] = item (taken) where the first member of that name is, the others removed; at
+ * the end when there is none. -1: no item (no memory). */
+static int set_member(cJSON *o, const char *key, cJSON *item)
 {
-    cJSON *so = NULL;
-    if (!cJSON_AddTrueToObject(o, "stream") ||
-        !(so = cJSON_AddObjectToObject(o, "stream_options")) ||
-        !cJSON_AddTrueToObject(so, "include_usage"))
+    if (!item)
         return -1;
-    if (req->has_temperature && !cJSON_AddNumberToObject(o, "temperature", req->temperature))
-        return -1;
-    if (req->max_tokens > 0 && !cJSON_AddNumberToObject(o, "max_tokens", (double)req->max_tokens))
-        return -1;
-    return 0;
+    int seen = 0;
+    for (cJSON *c = o->child, *next; c; c = next) {
+        next = c->next;
+        if (c->string && !strcmp(c->string, key) && seen++)
+            cJSON_Delete(cJSON_DetachItemViaPointer(o, c));
+    }
+    cJSON_bool ok = seen ? cJSON_ReplaceItemInObjectCaseSensitive(o, key, item)
+                         : cJSON_AddItemToObject(o, key, item);
+    if (!ok)
+        cJSON_Delete(item);
+    return ok ? 0 : -1;
+}
+
+/* The client's stream_options (what chatd does not know in it kept) with include_usage:
+ * chatd reports usage whether the client asked for it or not. */
+static cJSON *stream_options(const cJSON *root)
+{
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+    cJSON *o = cJSON_IsObject(so) ? cJSON_Duplicate(so, 1) : cJSON_CreateObject();
+    if (o && set_member(o, "include_usage", cJSON_CreateTrue()) < 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The client's request as sent, every field kept, with only model, stream and
+ * stream_options chatd's; malloc'd JSON, or NULL (no memory). */
+static char *upstream_body(const chat_req *req, const char *model)
+{
+    char *body = NULL;
+    cJSON *o = cJSON_Duplicate(req->root, 1);
+    if (o && set_member(o, "model", cJSON_CreateString(model)) == 0 &&
+        set_member(o, "stream", cJSON_CreateTrue()) == 0 &&
+        set_member(o, "stream_options", stream_options(req->root)) == 0)
+        body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return body;
 }
 
 static int openai_build(const chat_req *req, const char *base_url, const char *api_key,
-                        const char *model, prov_http *out,
-                  char *err, size_t errsz)
+                        const char *model, prov_http *out, char *err, size_t errsz)
 {
+    memset(out, 0, sizeof(*out));
+    if (req->n > 1) {
+        snprintf(err, errsz, "n: chatd streams a single choice (n must be 1)");
+        return PROV_BUILD_UNSUPPORTED;
+    }
+    if (!cJSON_IsObject(req->root)) {
+        snprintf(err, errsz, "messages: no request to send");
+        return PROV_BUILD_INVALID;
+    }
     if (!base_url || !*base_url)
         base_url = prov_openai.default_url;
-    return prov_build_http(out, &ENDPOINT, base_url, api_key,
-                           prov_chat_body(req, model, add_options));
+    return prov_build_http(out, &ENDPOINT, base_url, api_key, upstream_body(req, model));
 }
 
 /* ---- error reasons ---- */
@@ -100,8 +148,53 @@ static int report_error(const prov_sink *k, const cJSON *root, const char *data,
     return prov_report_error(k, error_type(cJSON_IsObject(e) ? e : root), data, n, json_reason);
 }
 
-/* Reasoning before text: a chunk holding both thought first. */
-static int report_choice(const prov_sink *k, const cJSON *c)
+static int is_started(const calls *c, int i)
+{
+    return c->started[i / 8] >> (i % 8) & 1;
+}
+
+/* One entry of delta.tool_calls: the call's start the first time its index comes with id
+ * and function.name, then its arguments fragment when there is one. */
+static int report_call(const prov_sink *k, calls *st, const cJSON *t)
+{
+    const cJSON *ix = prov_get(t, "index"), *f = prov_get(t, "function");
+    const cJSON *a = prov_get(f, "arguments");
+    double d = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
+    if (!(d >= 0 && d < LIM_TOOLS && floor(d) == d) ||
+        (a && !cJSON_IsNull(a) && !cJSON_IsString(a)))
+        return PROV_ERR_PARSE;
+    int i = (int)d, rc = 0;
+    const char *id = prov_nonempty(prov_get(t, "id")), *name = prov_nonempty(prov_get(f, "name"));
+    const char *args = prov_nonempty(a);
+    if (!is_started(st, i)) {
+        if (!id || !name) /* a call's pieces before its start */
+            return id || name || args ? PROV_ERR_PARSE : 0;
+        st->started[i / 8] |= (unsigned char)(1u << (i % 8));
+        rc = k->tool ? k->tool(k->ctx, i, id, name) : 0;
+    }
+    if (rc == 0 && args && k->tool_args)
+        rc = k->tool_args(k->ctx, i, args, strlen(args));
+    return rc;
+}
+
+static int report_calls(const prov_sink *k, calls *st, const cJSON *tc)
+{
+    if (!tc || cJSON_IsNull(tc))
+        return 0;
+    if (!cJSON_IsArray(tc))
+        return PROV_ERR_PARSE;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tc)
+    {
+        int rc = cJSON_IsObject(t) ? report_call(k, st, t) : PROV_ERR_PARSE;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reasoning, text, tool calls, finish: a chunk holding several keeps that order. */
+static int report_choice(const prov_sink *k, calls *st, const cJSON *c)
 {
     const cJSON *d = prov_get(c, "delta");
     const char *r = prov_nonempty(prov_get(d, "reasoning_content"));
@@ -110,6 +203,8 @@ static int report_choice(const prov_sink *k, const cJSON *c)
     int rc = prov_report_text(k->reasoning, k->ctx, r);
     if (rc == 0)
         rc = prov_report_text(k->text, k->ctx, prov_nonempty(prov_get(d, "content")));
+    if (rc == 0)
+        rc = report_calls(k, st, prov_get(d, "tool_calls"));
     const char *fr = prov_nonempty(prov_get(c, "finish_reason"));
     if (rc == 0 && fr && k->finish)
         rc = k->finish(k->ctx, fr);
@@ -123,22 +218,31 @@ static int report_usage(const prov_sink *k, const cJSON *u)
     return k->usage && in >= 0 && out >= 0 ? k->usage(k->ctx, in, out) : 0;
 }
 
-static int report_chunk(const prov_sink *k, const cJSON *root, const char *data, size_t n)
+static int report_chunk(const prov_sink *k, calls *st, const cJSON *root, const char *data,
+                        size_t n)
 {
     const cJSON *e = prov_get(root, "error");
     if (e && !cJSON_IsNull(e))
         return report_error(k, root, data, n);
     const cJSON *choices = prov_get(root, "choices");
-    int rc = report_choice(k, cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL);
+    const cJSON *c = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    int rc = report_choice(k, st, c);
     return rc ? rc : report_usage(k, prov_get(root, "usage"));
+}
+
+/* The tree reading with the calls started so far in st. */
+static int chunk_tree(const prov_sink *k, calls *st, const char *data, size_t n)
+{
+    cJSON *root = prov_parse_exact(data, n);
+    int rc = cJSON_IsObject(root) ? report_chunk(k, st, root, data, n) : PROV_ERR_PARSE;
+    cJSON_Delete(root);
+    return rc;
 }
 
 int prov_openai_chunk_tree(const prov_sink *k, const char *data, size_t n)
 {
-    cJSON *root = prov_parse_exact(data, n);
-    int rc = cJSON_IsObject(root) ? report_chunk(k, root, data, n) : PROV_ERR_PARSE;
-    cJSON_Delete(root);
-    return rc;
+    calls none = {{0}};
+    return chunk_tree(k, &none, data, n);
 }
 
 /* ---- stream: the common chunk, read without a tree ----
@@ -147,7 +251,7 @@ int prov_openai_chunk_tree(const prov_sink *k, const char *data, size_t n)
  * to those spans. Text jsonv accepts without a note, cJSON parses too, to the same values,
  * so there the two readings agree. All else goes to the tree, which stays the reference:
  * text jsonv refuses or notes (cJSON may be lenient, or cut a string at \u0000, or fail),
- * an error, a usage object, strings the scratch buffer cannot hold. */
+ * an error, a usage object, tool calls, strings the scratch buffer cannot hold. */
 
 /* Unescaped strings (and the finish reason, which needs a NUL) of one chunk; on the
  * stack. Longer ones take the tree. */
@@ -161,6 +265,7 @@ enum {
     AT_REASONING,
     AT_CONTENT,
     AT_FINISH,
+    AT_TOOL_CALLS,
     N_AT
 };
 
@@ -170,6 +275,7 @@ static const jsonv_step USAGE_STEPS[] = {JSONV_KEY("usage")};
 static const jsonv_step REASONING_CONTENT_STEPS[] = {DELTA, JSONV_KEY("reasoning_content")};
 static const jsonv_step REASONING_STEPS[] = {DELTA, JSONV_KEY("reasoning")};
 static const jsonv_step CONTENT_STEPS[] = {DELTA, JSONV_KEY("content")};
+static const jsonv_step TOOL_CALLS_STEPS[] = {DELTA, JSONV_KEY("tool_calls")};
 static const jsonv_step FINISH_STEPS[] = {JSONV_KEY("choices"), JSONV_AT(0),
                                           JSONV_KEY("finish_reason")};
 #undef DELTA
@@ -182,6 +288,7 @@ static const jsonv_path CHUNK_PATHS[N_AT] = {
     [AT_REASONING] = JSONV_PATH(REASONING_STEPS),
     [AT_CONTENT] = JSONV_PATH(CONTENT_STEPS),
     [AT_FINISH] = JSONV_PATH(FINISH_STEPS),
+    [AT_TOOL_CALLS] = JSONV_PATH(TOOL_CALLS_STEPS),
 };
 
 typedef struct scratch {
@@ -249,6 +356,8 @@ int prov_openai_chunk_fast(const prov_sink *k, const char *data, size_t n, int *
         return 0;
     if (v[AT_USAGE].type == JSONV_OBJECT)
         return 0; /* (any other usage reports nothing, as prov_get gives NULL) */
+    if (v[AT_TOOL_CALLS].type != JSONV_NONE && v[AT_TOOL_CALLS].type != JSONV_NULL)
+        return 0; /* tool calls need the calls started so far: the stream's tree reading */
     scratch sc;
     sc.used = 0;
     taken r, t, fr;
@@ -258,12 +367,12 @@ int prov_openai_chunk_fast(const prov_sink *k, const char *data, size_t n, int *
     return 1;
 }
 
-static int report_message(const prov_sink *k, const char *data, size_t n)
+static int report_message(prov_stream *s, const char *data, size_t n)
 {
     int rc;
-    if (prov_openai_chunk_fast(k, data, n, &rc))
+    if (prov_openai_chunk_fast(s->sink, data, n, &rc))
         return rc;
-    return prov_openai_chunk_tree(k, data, n);
+    return chunk_tree(s->sink, &s->calls, data, n);
 }
 
 static int report_error_event(const prov_sink *k, const char *data, size_t n)
@@ -275,8 +384,9 @@ static int report_error_event(const prov_sink *k, const char *data, size_t n)
 }
 
 /* Only "message" events carry chunks; some servers send an "error" event instead. */
-static int handle_event(const prov_sink *k, const ssep_event *ev)
+static int handle_event(prov_stream *s, const ssep_event *ev)
 {
+    const prov_sink *k = s->sink;
     int is_error = strcmp(ev->type, "error") == 0;
     if ((!is_error && strcmp(ev->type, "message") != 0) || ev->data_len == 0)
         return 0; /* an empty "data:" carries nothing to report */
@@ -284,13 +394,13 @@ static int handle_event(const prov_sink *k, const ssep_event *ev)
         return report_error_event(k, ev->data, ev->data_len);
     if (strcmp(ev->data, "[DONE]") == 0)
         return k->end ? k->end(k->ctx) : 0;
-    return report_message(k, ev->data, ev->data_len);
+    return report_message(s, ev->data, ev->data_len);
 }
 
 static int on_event(void *ctx, const ssep_event *ev)
 {
     prov_stream *s = ctx;
-    s->rc = handle_event(s->sink, ev);
+    s->rc = handle_event(s, ev);
     return s->rc;
 }
 

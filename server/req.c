@@ -1,5 +1,6 @@
-/* req — see req.h. Unknown fields are ignored (clients send provider-specific extras);
- * known fields are checked for type and range. */
+/* req — see req.h. The request is kept as sent (root): fields chatd does not know go on
+ * to the provider. What chatd or a translating provider reads is checked here: the
+ * messages (req_msg.c), then each known option's type and range; null is absent. */
 #include "req.h"
 
 #include <cjson/cJSON.h>
@@ -11,9 +12,12 @@
 
 #include "jsonv.h"
 #include "lim.h"
+#include "req_msg.h"
 #include "utf8.h"
 
 #define REQ_MODEL_MAX 256
+#define REQ_CHOICES_MAX 128 /* n, as OpenAI caps it */
+#define JOIN_SEP '\n'       /* between the text parts of one message */
 
 static int fail(char *err, size_t errsz, const char *msg)
 {
@@ -21,29 +25,58 @@ static int fail(char *err, size_t errsz, const char *msg)
     return -1;
 }
 
-static int role_ok(const char *r)
+static const cJSON *get(const cJSON *o, const char *key)
 {
-    return !strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant");
+    return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
-/* OpenAI clients may send content as [{"type":"text","text":"..."}]: accepted when every
- * part is text and there is exactly one (chatd passes text through, nothing else). */
-static const char *content_of(const cJSON *c, int allow_parts)
+static int absent(const cJSON *v)
 {
-    if (cJSON_IsString(c))
-        return c->valuestring;
-    if (allow_parts && cJSON_IsArray(c) && cJSON_GetArraySize(c) == 1) {
-        const cJSON *p = cJSON_GetArrayItem(c, 0);
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "type");
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(p, "text");
-        if (cJSON_IsString(t) && !strcmp(t->valuestring, "text") && cJSON_IsString(x))
-            return x->valuestring;
+    return !v || cJSON_IsNull(v);
+}
+
+/* ---- messages ---- */
+
+/* A message's content an array of text parts only (req_msg_check passed it). */
+static int text_parts_only(const cJSON *content)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, content)
+    {
+        if (strcmp(get(p, "type")->valuestring, "text"))
+            return 0;
     }
-    return NULL;
+    return 1;
 }
 
-static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, const req_limits *lim,
-                          char *err, size_t errsz)
+/* m as req_msg_check passed it; joined text parts go to *join, which moves past them. */
+static void fill_msg(const cJSON *m, chat_msg *out, char **join)
+{
+    const cJSON *content = get(m, "content");
+    out->role = get(m, "role")->valuestring;
+    out->json = m;
+    out->content = cJSON_IsString(content) ? content->valuestring : NULL;
+    if (!cJSON_IsArray(content) || !text_parts_only(content))
+        return;
+    char *o = *join;
+    out->content = o;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, content)
+    {
+        const char *t = get(p, "text")->valuestring;
+        size_t n = strlen(t);
+        if (p != content->child)
+            *o++ = JOIN_SEP;
+        memcpy(o, t, n);
+        o += n;
+    }
+    *o++ = '\0';
+    *join = o;
+}
+
+/* Checks every message, then fills r->msgs; the joined texts share one allocation. */
+static int parse_messages(const cJSON *arr, chat_req *r, const req_limits *lim, char *err,
+                          size_t errsz)
 {
     if (!arr)
         return fail(err, errsz, "messages is required");
@@ -56,34 +89,163 @@ static int parse_messages(const cJSON *arr, chat_req *r, int allow_parts, const 
         snprintf(err, errsz, "too many messages (at most %zu)", lim->max_messages);
         return -1;
     }
-    r->msgs = calloc((size_t)n, sizeof(*r->msgs));
-    if (!r->msgs)
-        return fail(err, errsz, "out of memory");
+    size_t i = 0, total = 0, need; /* the joined texts' bytes */
     const cJSON *m;
     cJSON_ArrayForEach(m, arr)
     {
-        size_t i = r->n_msgs;
-        if (!cJSON_IsObject(m)) {
-            snprintf(err, errsz, "messages[%zu] must be an object", i);
+        if (req_msg_check(m, i++, lim->max_message_bytes, &need, err, errsz) < 0)
             return -1;
-        }
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        const char *content = content_of(cJSON_GetObjectItemCaseSensitive(m, "content"), allow_parts);
-        if (!cJSON_IsString(role) || !role_ok(role->valuestring)) {
-            snprintf(err, errsz, "messages[%zu].role must be system, user or assistant", i);
-            return -1;
-        }
-        if (!content) {
-            snprintf(err, errsz, "messages[%zu].content must be a string", i);
-            return -1;
-        }
-        if (strlen(content) > lim->max_message_bytes) {
-            snprintf(err, errsz, "messages[%zu].content is longer than %zu bytes", i,
-                     lim->max_message_bytes);
-            return -1;
-        }
-        r->msgs[r->n_msgs++] = (chat_msg){role->valuestring, content};
+        total += need;
     }
+    r->msgs = calloc((size_t)n, sizeof(*r->msgs));
+    r->joined = total ? malloc(total) : NULL;
+    if (!r->msgs || (total && !r->joined))
+        return fail(err, errsz, "out of memory");
+    char *at = r->joined;
+    cJSON_ArrayForEach(m, arr)
+    {
+        fill_msg(m, &r->msgs[r->n_msgs++], &at);
+    }
+    return 0;
+}
+
+/* ---- options ---- */
+
+typedef enum opt_kind { O_BOOL, O_NUMBER, O_INTEGER, O_STRING, O_OBJECT, O_STOP } opt_kind;
+
+/* The top-level fields whose type chatd or a translating provider relies on; a value
+ * outside [lo, hi] (numbers) or of another type is refused with msg. */
+static const struct opt {
+    const char *name;
+    opt_kind kind;
+    double lo, hi;
+    const char *msg;
+} OPTS[] = {
+    {"stream", O_BOOL, 0, 0, "stream must be a boolean"},
+    {"stream_options", O_OBJECT, 0, 0, "stream_options must be an object"},
+    {"temperature", O_NUMBER, 0, 2, "temperature must be a number from 0 to 2"},
+    {"top_p", O_NUMBER, 0, 1, "top_p must be a number from 0 to 1"},
+    {"frequency_penalty", O_NUMBER, -2, 2, "frequency_penalty must be a number from -2 to 2"},
+    {"presence_penalty", O_NUMBER, -2, 2, "presence_penalty must be a number from -2 to 2"},
+    {"max_tokens", O_INTEGER, 1, 1e7, "max_tokens must be a positive integer"},
+    {"max_completion_tokens", O_INTEGER, 1, 1e7,
+     "max_completion_tokens must be a positive integer"},
+    {"n", O_INTEGER, 1, REQ_CHOICES_MAX, "n must be an integer from 1 to 128"},
+    {"seed", O_INTEGER, -9223372036854775808.0, 9223372036854775807.0, "seed must be an integer"},
+    {"logprobs", O_BOOL, 0, 0, "logprobs must be a boolean"},
+    {"top_logprobs", O_INTEGER, 0, 20, "top_logprobs must be an integer from 0 to 20"},
+    {"parallel_tool_calls", O_BOOL, 0, 0, "parallel_tool_calls must be a boolean"},
+    {"user", O_STRING, 0, 0, "user must be a string"},
+    {"metadata", O_OBJECT, 0, 0, "metadata must be an object"},
+    {"logit_bias", O_OBJECT, 0, 0, "logit_bias must be an object"},
+    {"response_format", O_OBJECT, 0, 0, "response_format must be an object"},
+    {"stop", O_STOP, 0, 0, "stop must be a string or an array of strings"},
+};
+#define N_OPTS (sizeof(OPTS) / sizeof(OPTS[0]))
+
+static int strings_only(const cJSON *a)
+{
+    const cJSON *s;
+    cJSON_ArrayForEach(s, a)
+    {
+        if (!cJSON_IsString(s))
+            return 0;
+    }
+    return 1;
+}
+
+static int opt_ok(const struct opt *o, const cJSON *v)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    switch (o->kind) {
+    case O_BOOL:
+        return cJSON_IsBool(v);
+    case O_NUMBER:
+        return d >= o->lo && d <= o->hi;
+    case O_INTEGER:
+        return d >= o->lo && d <= o->hi && floor(d) == d;
+    case O_STRING:
+        return cJSON_IsString(v);
+    case O_OBJECT:
+        return cJSON_IsObject(v);
+    default:
+        return cJSON_IsString(v) || (cJSON_IsArray(v) && strings_only(v));
+    }
+}
+
+static int check_options(const cJSON *root, char *err, size_t errsz)
+{
+    for (size_t k = 0; k < N_OPTS; k++) {
+        const cJSON *v = get(root, OPTS[k].name);
+        if (!absent(v) && !opt_ok(&OPTS[k], v))
+            return fail(err, errsz, OPTS[k].msg);
+    }
+    const cJSON *so = get(root, "stream_options"), *iu = so ? get(so, "include_usage") : NULL;
+    if (!absent(iu) && !cJSON_IsBool(iu))
+        return fail(err, errsz, "stream_options.include_usage must be a boolean");
+    const cJSON *rf = get(root, "response_format");
+    if (rf && cJSON_IsObject(rf) && !cJSON_IsString(get(rf, "type")))
+        return fail(err, errsz, "response_format.type must be a string");
+    return 0;
+}
+
+/* A function's name, as tools and tool_choice hold it: f.name, a non-empty string. */
+static int function_named(const cJSON *f)
+{
+    const cJSON *name = cJSON_IsObject(f) ? get(f, "name") : NULL;
+    return cJSON_IsString(name) && *name->valuestring;
+}
+
+/* tools: objects with a type; a function tool names its function, whose parameters are
+ * a JSON Schema object. Other tool types go to the provider to judge. */
+static int check_tools(const cJSON *tools, char *err, size_t errsz)
+{
+    if (absent(tools))
+        return 0;
+    if (!cJSON_IsArray(tools))
+        return fail(err, errsz, "tools must be an array");
+    size_t k = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *type = cJSON_IsObject(t) ? get(t, "type") : NULL;
+        const cJSON *f = cJSON_IsObject(t) ? get(t, "function") : NULL;
+        const cJSON *params = cJSON_IsObject(f) ? get(f, "parameters") : NULL;
+        const char *why = NULL;
+        if (!cJSON_IsString(type))
+            why = "type must be a string";
+        else if (strcmp(type->valuestring, "function"))
+            why = NULL;
+        else if (!function_named(f))
+            why = "function.name must be a non-empty string";
+        else if (!absent(params) && !cJSON_IsObject(params))
+            why = "function.parameters must be an object";
+        if (why) {
+            snprintf(err, errsz, "tools[%zu].%s", k, why);
+            return -1;
+        }
+        k++;
+    }
+    return 0;
+}
+
+/* tool_choice: "none", "auto", "required", or an object with a type ("function" naming
+ * one). */
+static int check_tool_choice(const cJSON *tc, char *err, size_t errsz)
+{
+    if (absent(tc))
+        return 0;
+    if (cJSON_IsString(tc)) {
+        const char *s = tc->valuestring;
+        if (!strcmp(s, "none") || !strcmp(s, "auto") || !strcmp(s, "required"))
+            return 0;
+        return fail(err, errsz, "tool_choice must be none, auto, required or an object");
+    }
+    const cJSON *type = cJSON_IsObject(tc) ? get(tc, "type") : NULL;
+    if (!cJSON_IsString(type))
+        return fail(err, errsz, "tool_choice must be none, auto, required or an object");
+    if (!strcmp(type->valuestring, "function") && !function_named(get(tc, "function")))
+        return fail(err, errsz, "tool_choice.function.name must be a non-empty string");
     return 0;
 }
 
@@ -95,42 +257,43 @@ static int has_control(const char *s)
     return 0;
 }
 
-static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
+/* The fields chatd itself reads, once they passed check_options. */
+static int read_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
 {
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const cJSON *temp = cJSON_GetObjectItemCaseSensitive(root, "temperature");
-    const cJSON *maxt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
-    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(root, "stream");
-    const cJSON *sopt = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    if (model && !cJSON_IsNull(model)) {
+    const cJSON *model = get(root, "model"), *temp = get(root, "temperature");
+    const cJSON *maxt = get(root, "max_tokens"), *maxc = get(root, "max_completion_tokens");
+    const cJSON *n = get(root, "n");
+    if (!absent(model)) {
         if (!cJSON_IsString(model) || !*model->valuestring ||
             strlen(model->valuestring) > REQ_MODEL_MAX || has_control(model->valuestring))
-            return fail(err, errsz, "model must be a non-empty string of at most 256 bytes "
-                                    "without control characters");
+            return fail(err, errsz,
+                        "model must be a non-empty string of at most 256 bytes "
+                        "without control characters");
         r->model = model->valuestring;
     }
-    if (temp && !cJSON_IsNull(temp)) {
-        if (!cJSON_IsNumber(temp) || !(temp->valuedouble >= 0 && temp->valuedouble <= 2))
-            return fail(err, errsz, "temperature must be a number from 0 to 2");
+    if (!absent(temp)) {
         r->temperature = temp->valuedouble;
         r->has_temperature = 1;
     }
-    if (maxt && !cJSON_IsNull(maxt)) {
-        double v = cJSON_IsNumber(maxt) ? maxt->valuedouble : -1;
-        if (v < 1 || v > 1e7 || floor(v) != v)
-            return fail(err, errsz, "max_tokens must be a positive integer");
-        r->max_tokens = (long)v;
-    }
+    if (!absent(maxc))
+        r->max_tokens = (long)maxc->valuedouble;
+    else if (!absent(maxt))
+        r->max_tokens = (long)maxt->valuedouble;
+    r->n = absent(n) ? 1 : (long)n->valuedouble;
     if (!openai)
         return 0;
-    if (stream && !cJSON_IsNull(stream)) {
-        if (!cJSON_IsBool(stream))
-            return fail(err, errsz, "stream must be a boolean");
-        r->stream = cJSON_IsTrue(stream);
-    }
-    if (sopt && cJSON_IsObject(sopt))
-        r->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sopt, "include_usage"));
+    r->stream = cJSON_IsTrue(get(root, "stream"));
+    const cJSON *so = get(root, "stream_options");
+    r->include_usage = cJSON_IsObject(so) && cJSON_IsTrue(get(so, "include_usage"));
     return 0;
+}
+
+static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
+{
+    if (check_options(root, err, errsz) < 0 || check_tools(get(root, "tools"), err, errsz) < 0 ||
+        check_tool_choice(get(root, "tool_choice"), err, errsz) < 0)
+        return -1;
+    return read_options(root, r, openai, err, errsz);
 }
 
 int req_parse(const char *body, size_t len, int flags, const req_limits *lim, chat_req *out,
@@ -157,8 +320,7 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
         fail(err, errsz, "request body must be a JSON object");
         goto bad;
     }
-    if (parse_messages(cJSON_GetObjectItemCaseSensitive(out->root, "messages"), out,
-                       flags & REQ_OPENAI, lim, err, errsz) < 0 ||
+    if (parse_messages(get(out->root, "messages"), out, lim, err, errsz) < 0 ||
         parse_options(out->root, out, flags & REQ_OPENAI, err, errsz) < 0)
         goto bad;
     return 0;
@@ -170,6 +332,7 @@ bad:
 void req_free(chat_req *r)
 {
     free(r->msgs);
+    free(r->joined);
     cJSON_Delete(r->root);
     memset(r, 0, sizeof(*r));
 }

@@ -8,16 +8,23 @@
 #include "answers.h"
 #include "req.h"
 
-/* The request fields req_parse names at the start of its reasons ("messages[2].role
- * must be ..."), as OpenAI's error.param spells them. */
+/* The request field req_parse names at the start of its reasons ("messages[2].role must
+ * be ..."), as OpenAI's error.param spells it. */
 static const char *param_of(const char *reason)
 {
-    static const char *const fields[] = {"messages", "model", "max_tokens", "temperature",
-                                         "stream"};
+    static const struct {
+        const char *field, *param;
+    } fields[] = {{"messages", "messages"},
+                  {"model", "model"},
+                  {"max_tokens", "max_tokens"},
+                  {"max_completion_tokens", "max_tokens"},
+                  {"temperature", "temperature"},
+                  {"stream", "stream"},
+                  {"stream_options", "stream_options"}};
     size_t n = strspn(reason, "abcdefghijklmnopqrstuvwxyz_");
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        if (strlen(fields[i]) == n && strncmp(reason, fields[i], n) == 0)
-            return fields[i];
+        if (strlen(fields[i].field) == n && strncmp(reason, fields[i].field, n) == 0)
+            return fields[i].param;
     return NULL;
 }
 
@@ -38,21 +45,6 @@ static int model_ok(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@+") == n;
 }
 
-/* max_completion_tokens, OpenAI's newer name for max_tokens, held to req's rule for it:
- * an integer from 1 to 10^7. 0 and *out (0: absent), or -1. */
-static int completion_tokens(const cJSON *root, long *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens");
-    *out = 0;
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= 1e7) ||
-        v->valuedouble != (double)(long)v->valuedouble)
-        return -1;
-    *out = (long)v->valuedouble;
-    return 0;
-}
-
 static int fail(char *err, const char **param, const char *field, const char *msg)
 {
     snprintf(err, ASK_ERR_MAX, "%s", msg);
@@ -64,16 +56,13 @@ static int fail(char *err, const char **param, const char *field, const char *ms
 static int options(const chat_req *r, ask *q, char *err, const char **param)
 {
     const cJSON *opts = cJSON_GetObjectItemCaseSensitive(r->root, "stream_options");
-    long max_completion;
-    if (completion_tokens(r->root, &max_completion) < 0)
-        return fail(err, param, "max_tokens", "max_completion_tokens must be a positive integer");
     if (opts && !cJSON_IsNull(opts) && (!cJSON_IsObject(opts) || !r->stream))
         return fail(err, param, "stream_options",
                     "The 'stream_options' parameter is only allowed when 'stream' is enabled.");
     if (r->model && !model_ok(r->model))
         return fail(err, param, "model", "Invalid 'model': expected a model name.");
     snprintf(q->model, sizeof(q->model), "%s", r->model ? r->model : DEMO_MODEL);
-    q->max_tokens = max_completion ? max_completion : r->max_tokens;
+    q->max_tokens = r->max_tokens; /* max_completion_tokens, else max_tokens */
     q->stream = r->stream;
     q->include_usage = r->include_usage;
     return 0;
@@ -92,9 +81,10 @@ int ask_parse(const char *body, size_t n, ask *q, char *err, const char **param)
     }
     int rc = options(&r, q, err, param);
     for (size_t i = 0; rc == 0 && i < r.n_msgs; i++) {
-        chars += utf8_chars(r.msgs[i].content);
-        if (strcmp(r.msgs[i].role, "user") == 0)
-            last_user = r.msgs[i].content;
+        const char *text = r.msgs[i].content; /* NULL: no text (images, tool calls) */
+        chars += text ? utf8_chars(text) : 0;
+        if (text && strcmp(r.msgs[i].role, "user") == 0)
+            last_user = text;
     }
     if (rc == 0) {
         q->prompt_tokens = (chars + 3) / 4;

@@ -1,6 +1,6 @@
 /* ask — what a chat-completions request asks the demo model for. The messages are read
  * and checked by chatd's own request parser (req.c, OpenAI flavour); this module adds
- * what only an OpenAI server looks at: max_completion_tokens, stream_options without
+ * what only an OpenAI server looks at: stream_options without
  * stream, and a model name it can echo. An ask owns nothing: answer points into the
  * static answers (answers.h), model is a copy. */
 #ifndef CHATD_DEMO_ASK_H

@@ -1,7 +1,9 @@
 /* Fuzz target: req_parse on arbitrary bytes, native (flags 0) and REQ_OPENAI, and with
  * small limits; jsonv_check, the strict JSON check in front of cJSON, on the same bytes.
- * A request that parses is checked against req.h's promises (roles, UTF-8 content, option
- * ranges, the limits); one that fails leaves a zeroed chat_req and a one-line reason.
+ * A request that parses is checked against req.h's promises (roles, each message's JSON
+ * object, its text NULL or UTF-8 within the limit and the content string itself when that
+ * is a string, option ranges, the limits); one that fails leaves a zeroed chat_req and a
+ * one-line reason.
  * Two parses of one body that both succeed agree on every field both read; limits only
  * narrow what is accepted. Text jsonv accepts, cJSON (more lenient) parses whole, but for
  * an escaped lone surrogate: RFC 8259's grammar allows one, cJSON refuses it. */
@@ -15,7 +17,8 @@
 
 static int role_ok(const char *r)
 {
-    return r && (!strcmp(r, "system") || !strcmp(r, "user") || !strcmp(r, "assistant"));
+    return r && (!strcmp(r, "system") || !strcmp(r, "developer") || !strcmp(r, "user") ||
+                 !strcmp(r, "assistant") || !strcmp(r, "tool"));
 }
 
 static const req_limits SMALL = {3, 16};
@@ -28,7 +31,16 @@ static void check_ok(const chat_req *r, const req_limits *lim)
     for (size_t i = 0; i < r->n_msgs; i++) {
         const chat_msg *m = &r->msgs[i];
         FUZZ_CHECK(role_ok(m->role), "messages[%zu].role", i);
-        FUZZ_CHECK(m->content != NULL, "messages[%zu].content is NULL", i);
+        FUZZ_CHECK(cJSON_IsObject(m->json) &&
+                       m->json == cJSON_GetArrayItem(cJSON_GetObjectItem(r->root, "messages"),
+                                                     (int)i),
+                   "messages[%zu].json is not the message", i);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m->json, "content");
+        FUZZ_CHECK(!cJSON_IsString(c) || m->content == c->valuestring,
+                   "messages[%zu].content is not the string sent", i);
+        FUZZ_CHECK(m->content || !cJSON_IsString(c), "messages[%zu].content lost", i);
+        if (!m->content)
+            continue;
         size_t n = strlen(m->content);
         FUZZ_CHECK(utf8_valid(m->content, n), "messages[%zu].content: bad UTF-8", i);
         FUZZ_CHECK(!lim || n <= lim->max_message_bytes, "messages[%zu].content: %zu bytes", i, n);
@@ -41,6 +53,7 @@ static void check_ok(const chat_req *r, const req_limits *lim)
     if (r->has_temperature)
         FUZZ_CHECK(r->temperature >= 0 && r->temperature <= 2, "temperature %g", r->temperature);
     FUZZ_CHECK(r->max_tokens >= 0 && r->max_tokens <= 10000000, "max_tokens %ld", r->max_tokens);
+    FUZZ_CHECK(r->n >= 1 && r->n <= 128, "n %ld", r->n);
     FUZZ_CHECK(r->stream == 0 || r->stream == 1, "stream %d", r->stream);
     FUZZ_CHECK(r->include_usage == 0 || r->include_usage == 1, "include_usage %d",
                r->include_usage);
@@ -48,7 +61,8 @@ static void check_ok(const chat_req *r, const req_limits *lim)
 
 static void check_failed(const chat_req *r, const char *err, size_t errsz)
 {
-    FUZZ_CHECK(!r->root && !r->msgs && !r->n_msgs && !r->model, "a failed parse leaves nothing");
+    FUZZ_CHECK(!r->root && !r->msgs && !r->n_msgs && !r->model && !r->joined,
+               "a failed parse leaves nothing");
     size_t n = strnlen(err, errsz);
     FUZZ_CHECK(n < errsz, "reason not NUL-terminated within %zu bytes", errsz);
     FUZZ_CHECK(errsz == 1 || n > 0, "empty reason");
@@ -74,7 +88,7 @@ static void check_same(const chat_req *a, const chat_req *b, int stream_fields)
     FUZZ_CHECK(a->has_temperature == b->has_temperature &&
                    (!a->has_temperature || a->temperature == b->temperature),
                "temperature differs");
-    FUZZ_CHECK(a->max_tokens == b->max_tokens, "max_tokens differs");
+    FUZZ_CHECK(a->max_tokens == b->max_tokens && a->n == b->n, "max_tokens or n differs");
     FUZZ_CHECK(!stream_fields || (a->stream == b->stream && a->include_usage == b->include_usage),
                "stream options differ");
 }

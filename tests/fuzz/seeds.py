@@ -74,6 +74,23 @@ OPENAI_REASONING = sse(
     "data: [DONE]",
 )
 
+# Two parallel tool calls as OpenAI streams them: text first, then per index the start (id,
+# type, name, arguments "") and fragments, interleaved by index; one chunk with text too.
+OPENAI_TOOLS = sse(
+    oai_chunk({"role": "assistant", "content": None}),
+    oai_chunk({"content": "Checking 🌦"}),
+    oai_chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
+                               "function": {"name": "get_weather", "arguments": ""}}]}),
+    oai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":\"Z"}}]}),
+    oai_chunk({"content": " and", "tool_calls": [{"index": 1, "id": "call_b", "type": "function",
+               "function": {"name": "now", "arguments": "{}"}}]}),
+    oai_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "ürich 👩‍💻\"}"}}]}),
+    oai_chunk({"tool_calls": [{"index": 1, "function": {"arguments": ""}}]}),
+    oai_chunk({}, "tool_calls"),
+    oai_chunk({}, usage={"prompt_tokens": 30, "completion_tokens": 9, "total_tokens": 39}),
+    "data: [DONE]",
+)
+
 OPENAI_ERROR = sse(
     oai_chunk({"content": "partial"}),
     'data: {"error":{"message":"The server had an error\\nwhile processing","type":"server_error","code":null}}',
@@ -242,6 +259,32 @@ REQS = {
     "nul-escape": b'{"messages":[{"role":"user","content":"a\\u0000b"}]}',
     "numbers": b'{"messages":[{"role":"user","content":"x"}],"temperature":-0.0e+0,"max_tokens":1E3}',
     "bom-space": b'\xef\xbb\xbf {"messages":[{"role":"user","content":"x"}]} \r\n',
+    "tools-whole": req_body({
+        "model": "gpt-4o", "messages": [
+            {"role": "developer", "content": "Be brief."},
+            {"role": "system", "content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "What is this? 👩‍💻"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO", "detail": "low"}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                {"type": "file", "file": {"file_id": "file-1", "filename": "a.pdf"}}]},
+            {"role": "assistant", "content": None, "reasoning_content": "hm", "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Zürich\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "21"}],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}}}}],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "parallel_tool_calls": True, "response_format": {"type": "json_object"},
+        "stop": ["END"], "seed": 7, "top_p": 0.5, "frequency_penalty": 1, "presence_penalty": -1,
+        "logit_bias": {"1": 2}, "user": "u", "metadata": {"a": "b"},
+        "max_completion_tokens": 50, "n": 1, "stream": True, "x-unknown": [1]}),
+    "tools-bad-call": req_body({"messages": [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c", "type": "function", "function": {"name": "f", "arguments": {}}}]}]}),
+    "tool-no-id": req_body({"messages": [{"role": "tool", "content": "x"}]}),
+    "parts-bad": req_body({"messages": [{"role": "system", "content": [
+        {"type": "image_url", "image_url": {"url": "http://x"}}]}]}),
 }
 
 
@@ -362,6 +405,13 @@ JSONV = {
     "generic": b'{"a":{"b":[1,{"a":"\\u00e9"}],"a":2},"b":"x","":[],"\xc3\xa9":true}',
     "generic-array": b'[[["deep"]],{"a":null,"b":-0.5e+3},"\\ud83d\\ude00"]',
     "bad": b'{"a":[1,]}',
+    "chunk-tool-start": chunk_json({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_a", "type": "function",
+         "function": {"name": "get_weather", "arguments": ""}}]}),
+    "chunk-tool-args": chunk_json({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\":\"é\"}"}}]}),
+    "chunk-text-and-tools": chunk_json({"content": "x", "tool_calls": [
+        {"index": 1, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        "tool_calls"),
 }
 
 
@@ -369,7 +419,7 @@ def main():
     for name, body in (("openai", OPENAI), ("openai-reasoning", OPENAI_REASONING),
                        ("openai-error", OPENAI_ERROR), ("openai-error-event", OPENAI_ERROR_EVENT),
                        ("oddities", SSE_ODDITIES), ("anthropic", ANTHROPIC),
-                       ("anthropic-error", ANTHROPIC_ERROR), ("anthropic-tools", ANTHROPIC_TOOLS)):
+                       ("anthropic-error", ANTHROPIC_ERROR), ("anthropic-tools", ANTHROPIC_TOOLS), ("openai-tools", OPENAI_TOOLS)):
         planned("fuzz_ssep", name, body)
         planned("fuzz_prov", name, body)
     stopping("fuzz_ssep", "openai", OPENAI, 3)

@@ -732,10 +732,11 @@ START_TEST(test_content_parts)
     ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valueint, 3);
     cJSON_Delete(j);
     buf_free(&rs.body);
-    /* Several parts, a part that is not text, a null content: refused. */
+    /* A part of no known shape, an image not at a data: or https: URL, a null content:
+     * refused. */
     static const bad_request bad[] = {
-        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
-         "{\"type\":\"text\",\"text\":\"b\"}]}]}",
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+         "\"image_url\":{\"url\":\"http://x\"}}]}]}",
          NULL, 0, "messages"},
         {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", NULL, 0,
          "messages"},

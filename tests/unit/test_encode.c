@@ -382,8 +382,197 @@ START_TEST(full_out_is_cap_error)
 }
 END_TEST
 
+/* ---- Anthropic's formats, from log entries of every kind ---- */
+
+typedef struct entry {
+    int kind;
+    const char *p;
+    size_t n;
+} entry;
+#define E(kind, lit) {kind, lit, sizeof(lit) - 1}
+
+static void log_chunk(stream_chunk *ch, const entry *e, size_t n)
+{
+    stream_chunk_init(ch, 1 << 20);
+    ch->phase = STREAM_STARTED;
+    ch->first_id = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t l = (uint16_t)(e[i].n | ((unsigned)e[i].kind << STREAM_KIND_SHIFT));
+        ck_assert_int_eq(buf_add(&ch->text, e[i].p, e[i].n), 0);
+        ck_assert_int_eq(buf_add(&ch->lens, &l, sizeof(l)), 0);
+    }
+    ch->n = n;
+}
+
+/* thinking, text, a call whose arguments come in three fragments (one empty), text after
+ * it, a call without arguments */
+static const entry answer[] = {
+    E(STREAM_KIND_REASONING, "hm"),      E(STREAM_KIND_TEXT, "H"),
+    E(STREAM_KIND_TOOL, "\0call_1\0f"),  E(STREAM_KIND_TOOL_ARGS, "\0{\"a\":"),
+    E(STREAM_KIND_TOOL_ARGS, "\0"),      E(STREAM_KIND_TOOL_ARGS, "\0 1}"),
+    E(STREAM_KIND_TEXT, "\xc3\xa9"),     E(STREAM_KIND_TOOL, "\1call_2\0g"),
+};
+#define N_ANSWER (sizeof(answer) / sizeof(answer[0]))
+
+#define AEV(name, json) "event: " name "\ndata: " json "\n\n"
+#define ABLOCK(i, cb)                                                                              \
+    AEV("content_block_start",                                                                     \
+        "{\"type\":\"content_block_start\",\"index\":" #i ",\"content_block\":" cb "}")
+#define ADELTA(i, d)                                                                               \
+    AEV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":" #i ",\"delta\":" d "}")
+#define ASTOP(i) AEV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":" #i "}")
+
+/* The whole answer in one read: message_start carries the input tokens (the end is
+ * known), each kind its own block, arguments at the call's block, the empty fragment
+ * left out, the end. */
+START_TEST(anthropic_stream_from_log)
+{
+    stream_info in = info_of("abc", "m");
+    stream_chunk ch;
+    log_chunk(&ch, answer, N_ANSWER);
+    term_done(&ch, "tool_calls", 5, 7);
+    enc c;
+    ck_assert_int_eq(enc_init(&c, ENC_ANTH_SSE, 0, &in), 0);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 1);
+    ck_assert_uint_eq(c.next_id, N_ANSWER + 2);
+    assert_bytes(
+        &out,
+        AEV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_abc\",\"type\":"
+                             "\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],"
+                             "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
+                             "{\"input_tokens\":5,\"output_tokens\":0}}}")
+        AEV("ping", "{\"type\":\"ping\"}")
+        ABLOCK(0, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}")
+        ADELTA(0, "{\"type\":\"thinking_delta\",\"thinking\":\"hm\"}") ASTOP(0)
+        ABLOCK(1, "{\"type\":\"text\",\"text\":\"\"}")
+        ADELTA(1, "{\"type\":\"text_delta\",\"text\":\"H\"}") ASTOP(1)
+        ABLOCK(2, "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"f\",\"input\":{}}")
+        ADELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}")
+        ADELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\" 1}\"}") ASTOP(2)
+        ABLOCK(3, "{\"type\":\"text\",\"text\":\"\"}")
+        ADELTA(3, "{\"type\":\"text_delta\",\"text\":\"\xc3\xa9\"}") ASTOP(3)
+        ABLOCK(4, "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"g\",\"input\":{}}") ASTOP(4)
+        AEV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
+                             "\"stop_sequence\":null},\"usage\":{\"input_tokens\":5,"
+                             "\"output_tokens\":7}}")
+        AEV("message_stop", "{\"type\":\"message_stop\"}"));
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+/* Read in pieces of one entry: the same bytes as in one read (the block state lives in
+ * the enc between reads), except the input tokens message_start could not know yet. */
+START_TEST(anthropic_stream_in_pieces)
+{
+    stream_info in = info_of("abc", "m");
+    stream_chunk whole;
+    log_chunk(&whole, answer, N_ANSWER);
+    term_done(&whole, "tool_calls", -1, 7);
+    enc c1, c2;
+    enc_init(&c1, ENC_ANTH_SSE, 0, &in);
+    enc_init(&c2, ENC_ANTH_SSE, 0, &in);
+    buf a, b;
+    buf_init(&a, 1 << 20);
+    buf_init(&b, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c1, &in, &whole, &a), 1);
+    for (size_t i = 0; i <= N_ANSWER; i++) {
+        stream_chunk one;
+        log_chunk(&one, answer + i, i < N_ANSWER);
+        one.first_id = i + 1;
+        if (i == N_ANSWER)
+            term_done(&one, "tool_calls", -1, 7);
+        ck_assert_int_eq(enc_chunk(&c2, &in, &one, &b), i == N_ANSWER);
+        stream_chunk_free(&one);
+    }
+    ck_assert_uint_eq(buf_len(&a), buf_len(&b));
+    ck_assert(!memcmp(buf_ptr(&a), buf_ptr(&b), buf_len(&a)));
+    buf_free(&a);
+    buf_free(&b);
+    enc_free(&c1);
+    enc_free(&c2);
+    stream_chunk_free(&whole);
+}
+END_TEST
+
+/* stream:false: runs of one kind as one block, tool_use input from the assembled
+ * arguments ("" is {}), usage zeros when unknown. */
+START_TEST(anthropic_whole_from_log)
+{
+    stream_info in = info_of("abc", "m");
+    stream_chunk ch;
+    log_chunk(&ch, answer, N_ANSWER);
+    term_done(&ch, "tool_calls", -1, -1);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 0);
+    assert_bytes(&out, "{\"id\":\"msg_abc\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+                       "\"m\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":"
+                       "\"\"},{\"type\":\"text\",\"text\":\"H\"},{\"type\":\"tool_use\",\"id\":"
+                       "\"call_1\",\"name\":\"f\",\"input\":{\"a\": 1}},{\"type\":\"text\",\"text\":"
+                       "\"\xc3\xa9\"},{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"g\","
+                       "\"input\":{}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+                       "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}");
+    buf_free(&out);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+/* Arguments that are not a JSON object cannot be a tool_use input: an error body, and 1
+ * (the reader answers 502); an error end is Anthropic's error object. */
+START_TEST(anthropic_whole_refusals)
+{
+    stream_info in = info_of("abc", "m");
+    static const entry bad[] = {E(STREAM_KIND_TOOL, "\0c\0f"), E(STREAM_KIND_TOOL_ARGS, "\0[1]")};
+    stream_chunk ch;
+    log_chunk(&ch, bad, 2);
+    term_done(&ch, "tool_calls", -1, -1);
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 1);
+    ck_assert(!strncmp(buf_ptr(&out), "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",", 44));
+    buf_reset(&out);
+    term_error(&ch, "upstream_timeout", "too slow", 0);
+    ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 0);
+    assert_bytes(&out, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"too slow\"}}");
+    buf_free(&out);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
+/* enc_per_event bounds the largest framing one cluster gets in Anthropic's stream: a
+ * thinking cluster that closes a text block and opens its own, at the largest index. */
+START_TEST(anthropic_per_event_bound)
+{
+    stream_info in = info_of("0123456789abcdef01234567", "m");
+    static const entry one[] = {E(STREAM_KIND_REASONING, "x")};
+    stream_chunk ch;
+    log_chunk(&ch, one, 1);
+    ch.first_id = 5;
+    enc c;
+    enc_init(&c, ENC_ANTH_SSE, 0, &in);
+    c.next_id = 5;
+    c.anth.open = ANTH_TEXT;
+    c.anth.index = c.anth.blocks = 2147483646;
+    buf out;
+    buf_init(&out, 1 << 20);
+    ck_assert_int_eq(enc_chunk(&c, &in, &ch, &out), 0);
+    ck_assert_msg(buf_len(&out) - 1 <= enc_per_event(&c), "%zu bytes of framing, bound %zu",
+                  buf_len(&out) - 1, enc_per_event(&c));
+    buf_free(&out);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
 int main(void)
 {
     return check_tests("encode", formats_exact, native_retry_line_once, chunk_overlap_and_gap,
-                       escaping, per_event_bounds_the_framing, full_out_is_cap_error);
+                       escaping, per_event_bounds_the_framing, full_out_is_cap_error,
+                       anthropic_stream_from_log, anthropic_stream_in_pieces,
+                       anthropic_whole_from_log, anthropic_whole_refusals,
+                       anthropic_per_event_bound);
 }

@@ -7,6 +7,7 @@
 
 #include "prov_openai.h"
 #include "req.h"
+#include "store.h"
 
 #define CHECK_PROV prov_openai
 #include "prov_check.h"
@@ -372,25 +373,217 @@ START_TEST(fast_scratch_cap)
 }
 END_TEST
 
+/* ---- tool calls ---- */
+
+/* s with every ' made " (chunks written readably: \\' is an escaped quote); malloc'd. */
+static char *Q(const char *s)
+{
+    char *o = strdup(s);
+    ck_assert_ptr_nonnull(o);
+    for (char *p = o; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    return o;
+}
+
+/* expect_rc with both written as Q reads them. */
+static void expect_q(const char *in, const char *want, int want_rc)
+{
+    char *i = Q(in), *w = Q(want);
+    expect_rc(i, w, want_rc);
+    free(i);
+    free(w);
+}
+
+/* A call's first entry as OpenAI streams it, and a fragment of its arguments. */
+#define START(i, id, name, args)                                                                   \
+    "{'index':" #i ",'id':'" id "','type':'function','function':{'name':'" name "','arguments':'" \
+    args "'}}"
+#define FRAG(i, args) "{'index':" #i ",'function':{'arguments':'" args "'}}"
+#define CALLS(...) "{'tool_calls':[" __VA_ARGS__ "]}"
+#define TOOL_CHUNK(delta, finish) "data: {'choices':[{'index':0,'delta':" delta \
+    ",'finish_reason':" finish "}]}\n\n"
+#define TOOL_USAGE "data: {'choices':[],'usage':{'prompt_tokens':5,'completion_tokens':7}}\n\n"
+
+/* clang-format off */
+START_TEST(tool_call_single)
+{
+    expect_q(TOOL_CHUNK("{'role':'assistant','content':null,'tool_calls':["
+                        START(0, "call_abc", "get_weather", "") "],'refusal':null}", "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "{\\'")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "city")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "\\':\\'Z\xC3\xBCrich \\\\\\'\\\\u00e9\\\\\\' \\u00e9 "
+                                      "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB "
+                                      "\\ud83d\\ude00 \xE6\x97\xA5")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "\\'}")), "null")
+             TOOL_CHUNK("{}", "'tool_calls'")
+             TOOL_USAGE
+             "data: [DONE]\n\n",
+             "tool:0|call_abc get_weather\n"
+             "args:0|{'\n"
+             "args:0|city\n"
+             "args:0|':'Z\xC3\xBCrich \\'\\u00e9\\' \xC3\xA9 "
+             "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB \xF0\x9F\x98\x80 \xE6\x97\xA5\n"
+             "args:0|'}\n"
+             "finish:tool_calls\n"
+             "usage:5,7\n"
+             "end:\n", 0);
+}
+END_TEST
+
+/* Two calls, the second started before the first is complete; a first entry's non-empty
+ * arguments are a fragment too. */
+START_TEST(tool_calls_parallel_interleaved)
+{
+    expect_q(TOOL_CHUNK("{'role':'assistant','content':null}", "null")
+             TOOL_CHUNK(CALLS(START(0, "call_A", "alpha", "{\\'x\\'")), "null")
+             TOOL_CHUNK(CALLS(START(1, "call_B", "beta", "")), "null")
+             TOOL_CHUNK(CALLS(FRAG(1, "{\\'y\\':")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, ":1")), "null")
+             TOOL_CHUNK(CALLS(FRAG(1, "2}")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "}")), "null")
+             TOOL_CHUNK(CALLS(START(2, "call_C", "gamma", "{}")), "'tool_calls'")
+             "data: [DONE]\n\n",
+             "tool:0|call_A alpha\nargs:0|{'x'\n"
+             "tool:1|call_B beta\nargs:1|{'y':\n"
+             "args:0|:1\nargs:1|2}\nargs:0|}\n"
+             "tool:2|call_C gamma\nargs:2|{}\n"
+             "finish:tool_calls\nend:\n", 0);
+}
+END_TEST
+
+START_TEST(tool_calls_with_text)
+{
+    expect_q(TOOL_CHUNK("{'role':'assistant','content':''}", "null")
+             TOOL_CHUNK("{'content':'Let me check.'}", "null")
+             TOOL_CHUNK(CALLS(START(0, "c0", "f", "")), "null")
+             TOOL_CHUNK(CALLS(FRAG(0, "{}")), "null")
+             TOOL_CHUNK("{'content':' and \xE6\x97\xA5'}", "null")
+             TOOL_CHUNK(CALLS(START(1, "c1", "g", "[1]")), "null")
+             TOOL_CHUNK("{'content':' done.'}", "'tool_calls'")
+             TOOL_USAGE
+             "data: [DONE]\n\n",
+             "text:Let me check.\n"
+             "tool:0|c0 f\nargs:0|{}\n"
+             "text: and \xE6\x97\xA5\n"
+             "tool:1|c1 g\nargs:1|[1]\n"
+             "text: done.\n"
+             "finish:tool_calls\nusage:5,7\nend:\n", 0);
+}
+END_TEST
+
+/* Reasoning, text and calls in one chunk keep that order; two calls in one entry list; an
+ * id sent again with a call's fragment starts nothing new. */
+START_TEST(tool_calls_in_one_chunk)
+{
+    expect_q(TOOL_CHUNK("{'reasoning_content':'hm','content':'Hi','tool_calls':["
+                        START(0, "c0", "f", "{") "," START(1, "c1", "g", "") "]}", "null")
+             TOOL_CHUNK("{'tool_calls':[{'index':0,'id':'c0','type':'function',"
+                        "'function':{'arguments':'}'}}," FRAG(1, "[]") "]}", "'tool_calls'")
+             TOOL_CHUNK("{'tool_calls':null,'content':'!'}", "null")
+             TOOL_CHUNK("{'tool_calls':[]}", "null")
+             TOOL_CHUNK("{'tool_calls':[{'index':3}]}", "null")
+             TOOL_CHUNK(CALLS(START(127, "last", "h", "")), "null"),
+             "reasoning:hm\ntext:Hi\ntool:0|c0 f\nargs:0|{\ntool:1|c1 g\n"
+             "args:0|}\nargs:1|[]\nfinish:tool_calls\ntext:!\ntool:127|last h\n", 0);
+}
+END_TEST
+
+/* What no call may look like: a parse error, after what came before it. */
+START_TEST(tool_calls_malformed)
+{
+    static const char *const bad[] = {
+        CALLS(FRAG(0, "{")),                                  /* arguments before the start */
+        CALLS(START(0, "c", "f", "") "," FRAG(1, "x")),
+        CALLS(START(128, "c", "f", "")),                      /* index out of range */
+        CALLS(START(-1, "c", "f", "")),
+        CALLS(START(1.5, "c", "f", "")),
+        CALLS("{'index':'0','id':'c','type':'function','function':{'name':'f'}}"),
+        CALLS("{'id':'c','type':'function','function':{'name':'f','arguments':''}}"),
+        CALLS("{'index':0,'id':'c','type':'function','function':{'arguments':'{}'}}"),
+        CALLS("{'index':0,'type':'function','function':{'name':'f'}}"), /* no id */
+        CALLS("{'index':0,'id':'c','type':'function','function':{'name':'f','arguments':{}}}"),
+        CALLS("7"),
+        "{'tool_calls':{'index':0}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char in[1024];
+        snprintf(in, sizeof(in), TOOL_CHUNK("{'content':'a'}", "null") TOOL_CHUNK("%s", "null")
+                 TOOL_CHUNK("{'content':'b'}", "null"), bad[i]);
+        int n = strcmp(bad[i], CALLS(START(0, "c", "f", "") "," FRAG(1, "x"))) == 0;
+        expect_q(in, n ? "text:a\ntool:0|c f\n" : "text:a\n", PROV_ERR_PARSE);
+    }
+}
+END_TEST
+
+/* A chunk with tool calls is the tree's, read alike alone and in a stream. */
+START_TEST(tool_calls_leave_the_fast_reading)
+{
+    static const struct {
+        const char *data;
+        int fast;
+        const char *want;
+        int rc;
+    } cases[] = {
+        {"{'choices':[{'delta':" CALLS(START(0, "c", "f", "{}")) "}]}", 0,
+         "tool:0|c f\nargs:0|{}\n", 0},
+        {"{'choices':[{'delta':{'content':'x','tool_calls':[" START(0, "c", "f", "")
+         "]},'finish_reason':'tool_calls'}]}", 0, "text:x\ntool:0|c f\nfinish:tool_calls\n", 0},
+        {"{'choices':[{'delta':{'content':'x','tool_calls':[]}}]}", 0, "text:x\n", 0},
+        {"{'choices':[{'delta':{'content':'x','tool_calls':null}}]}", 1, "text:x\n", 0},
+        {"{'choices':[{'delta':{'content':'x','tool_calls':5}}]}", 0, "text:x\n", PROV_ERR_PARSE},
+        {"{'choices':[{'delta':" CALLS(FRAG(0, "{}")) "}]}", 0, "", PROV_ERR_PARSE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = Q(cases[i].data), *w = Q(cases[i].want);
+        expect_chunk(d, cases[i].fast, w, cases[i].rc);
+        free(d);
+        free(w);
+    }
+}
+END_TEST
+/* clang-format on */
+
+_Static_assert(LIM_TOOLS == STREAM_TOOLS_MAX, "one cap on an answer's tool calls");
+
 /* ---- build ---- */
 
-static chat_msg MSGS[] = {
-    {"system", "Be brief."},
-    {"user", "Caf\xC3\xA9 \"quoted\"\nnew line"},
-    {"assistant", "Yes."},
-};
-
-START_TEST(build_full)
+/* body parsed by req_parse (OpenAI's flavour) into *req; the caller frees it. */
+static void request(const char *body, chat_req *req)
 {
-    chat_req req = {.msgs = MSGS,
-                    .n_msgs = 3,
-                    .temperature = 0.5,
-                    .has_temperature = 1,
-                    .max_tokens = 100,
-                    .root = NULL};
+    char err[256] = "";
+    ck_assert_msg(req_parse(body, strlen(body), REQ_OPENAI, NULL, req, err, sizeof(err)) == 0,
+                  "%s", err);
+}
+
+/* The whole OpenAI request: every field goes upstream as the client sent it, unknown ones
+ * included; only model, stream and stream_options are chatd's. */
+static const char WHOLE[] =
+    "{\"model\":\"client-model\",\"messages\":["
+    "{\"role\":\"developer\",\"content\":\"Be brief.\"},"
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Caf\xC3\xA9?\"},"
+    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBO\"}}]},"
+    "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"hm\",\"tool_calls\":"
+    "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+    "\"arguments\":\"{\\\"a\\\":\\\"\\u00e9\\\"}\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}],"
+    "\"stream\":false,\"stream_options\":{\"include_usage\":false,\"include_obfuscation\":false},"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+    "{\"type\":\"object\",\"properties\":{}}}}],\"tool_choice\":\"auto\","
+    "\"parallel_tool_calls\":false,\"response_format\":{\"type\":\"json_object\"},"
+    "\"stop\":[\"END\"],\"seed\":1234567890123,\"top_p\":0.25,\"temperature\":0.5,"
+    "\"max_tokens\":100,\"max_completion_tokens\":50,\"frequency_penalty\":0.5,"
+    "\"presence_penalty\":-0.5,\"logit_bias\":{\"50256\":-100},\"user\":\"u\","
+    "\"metadata\":{\"k\":\"v\"},\"n\":1,\"x_unknown\":{\"deep\":[1,\"two\",null,true]}}";
+
+START_TEST(build_passes_the_request_through)
+{
+    chat_req req;
+    request(WHOLE, &req);
     prov_http h;
-    ck_assert_int_eq(prov_openai.build(&req, "http://127.0.0.1:9/v1//", "sk-test-123", "m1", &h, NULL, 0),
-                     0);
+    ck_assert_int_eq(
+        prov_openai.build(&req, "http://127.0.0.1:9/v1//", "sk-test-123", "m1", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://127.0.0.1:9/v1/chat/completions");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 3);
     ck_assert_uint_eq(count_headers(h.headers, "Content-Type: application/json"), 1);
@@ -399,60 +592,88 @@ START_TEST(build_full)
     ck_assert_ptr_null(strstr(h.body, "sk-test"));
     ck_assert_ptr_null(strstr(h.url, "sk-test"));
 
-    cJSON *b = body_of(&h);
+    cJSON *b = body_of(&h), *want = cJSON_Parse(WHOLE);
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "model")), "m1");
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
     cJSON *so = cJSON_GetObjectItem(b, "stream_options");
+    ck_assert_int_eq(cJSON_GetArraySize(so), 2);
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(so, "include_usage")));
-    ck_assert(cJSON_GetNumberValue(cJSON_GetObjectItem(b, "temperature")) == 0.5);
-    ck_assert(cJSON_GetNumberValue(cJSON_GetObjectItem(b, "max_tokens")) == 100);
-    cJSON *msgs = cJSON_GetObjectItem(b, "messages");
-    ck_assert_int_eq(cJSON_GetArraySize(msgs), 3);
-    for (int i = 0; i < 3; i++) {
-        cJSON *m = cJSON_GetArrayItem(msgs, i);
-        ck_assert_int_eq(cJSON_GetArraySize(m), 2);
-        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "role")), MSGS[i].role);
-        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "content")), MSGS[i].content);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(so, "include_obfuscation")));
+    /* the rest is the client's, member for member and in its order */
+    ck_assert_int_eq(cJSON_GetArraySize(b), cJSON_GetArraySize(want));
+    const cJSON *w = want->child;
+    for (const cJSON *m = b->child; m; m = m->next, w = w->next) {
+        ck_assert_str_eq(m->string, w->string);
+        if (strcmp(m->string, "model") && strcmp(m->string, "stream") &&
+            strcmp(m->string, "stream_options"))
+            ck_assert_msg(cJSON_Compare(m, w, 1), "%s differs", m->string);
     }
-    ck_assert_int_eq(cJSON_GetArraySize(b), 6);
+    ck_assert_ptr_nonnull(strstr(h.body, "\"seed\":1234567890123,"));
+    cJSON_Delete(want);
     cJSON_Delete(b);
     prov_http_free(&h);
     expect_http_empty(&h);
+    req_free(&req);
 }
 END_TEST
 
+/* chatd's three fields where the client left them out (at the end), and once each where
+ * it repeated them. */
 START_TEST(build_minimal)
 {
-    chat_req req = {.msgs = MSGS + 1, .n_msgs = 1, .root = NULL};
+    chat_req req;
+    request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &req);
     prov_http h;
     ck_assert_int_eq(prov_openai.build(&req, "http://h/v1", "", "llama3", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "http://h/v1/chat/completions");
     ck_assert_uint_eq(count_headers(h.headers, NULL), 2);
     ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
-    cJSON *b = body_of(&h);
-    ck_assert_ptr_null(cJSON_GetObjectItem(b, "temperature"));
-    ck_assert_ptr_null(cJSON_GetObjectItem(b, "max_tokens"));
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(b, "messages")), 1);
-    ck_assert_int_eq(cJSON_GetArraySize(b), 4);
-    cJSON_Delete(b);
+    ck_assert_str_eq(h.body, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                             "\"model\":\"llama3\",\"stream\":true,"
+                             "\"stream_options\":{\"include_usage\":true}}");
     prov_http_free(&h);
+    req_free(&req);
 
-    req.has_temperature = 1; /* temperature 0 is a real value */
+    request("{\"model\":\"a\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":"
+            "\"hi\"}],\"model\":\"b\",\"stream_options\":null,\"stream\":false}",
+            &req);
     ck_assert_int_eq(prov_openai.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "https://api.openai.com/v1/chat/completions");
-    ck_assert_uint_eq(count_headers(h.headers, "Authorization"), 0);
-    ck_assert_ptr_nonnull(strstr(h.body, "\"temperature\":0"));
+    ck_assert_str_eq(h.body, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                             "\"content\":\"hi\"}],\"stream_options\":{\"include_usage\":true}}");
     prov_http_free(&h);
     prov_http_free(&h); /* twice is harmless */
+    req_free(&req);
+}
+END_TEST
+
+START_TEST(build_refuses_more_than_one_choice)
+{
+    chat_req req;
+    request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"n\":2}", &req);
+    prov_http h;
+    char err[128] = "";
+    ck_assert_int_eq(prov_openai.build(&req, "http://h", "k", "m", &h, err, sizeof(err)),
+                     PROV_BUILD_UNSUPPORTED);
+    ck_assert_str_eq(err, "n: chatd streams a single choice (n must be 1)");
+    expect_http_empty(&h);
+    req_free(&req);
+    request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"n\":1}", &req);
+    ck_assert_int_eq(prov_openai.build(&req, "http://h", "k", "m", &h, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(h.body, "\"n\":1"));
+    prov_http_free(&h);
+    req_free(&req);
 }
 END_TEST
 
 START_TEST(build_rejects_key_with_newline)
 {
-    chat_req req = {.msgs = MSGS, .n_msgs = 1, .root = NULL};
+    chat_req req;
+    request("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &req);
     prov_http h;
     ck_assert_int_eq(prov_openai.build(&req, "http://h", "sk\r\nX-Evil: 1", "m", &h, NULL, 0), -1);
     expect_http_empty(&h);
+    req_free(&req);
 }
 END_TEST
 
@@ -529,8 +750,15 @@ static Suite *openai_suite(void)
     tcase_add_test(tc, fast_white_space_everywhere);
     tcase_add_test(tc, fast_leaves_the_rest);
     tcase_add_test(tc, fast_scratch_cap);
-    tcase_add_test(tc, build_full);
+    tcase_add_test(tc, tool_call_single);
+    tcase_add_test(tc, tool_calls_parallel_interleaved);
+    tcase_add_test(tc, tool_calls_with_text);
+    tcase_add_test(tc, tool_calls_in_one_chunk);
+    tcase_add_test(tc, tool_calls_malformed);
+    tcase_add_test(tc, tool_calls_leave_the_fast_reading);
+    tcase_add_test(tc, build_passes_the_request_through);
     tcase_add_test(tc, build_minimal);
+    tcase_add_test(tc, build_refuses_more_than_one_choice);
     tcase_add_test(tc, build_rejects_key_with_newline);
     tcase_add_test(tc, error_reason_shapes);
     tcase_add_test(tc, error_reason_truncates_on_utf8_boundary);
