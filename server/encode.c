@@ -192,7 +192,7 @@ size_t enc_per_event(const enc *c)
     /* native: "id: <20 digits>\nevent: reasoning\ndata: {\"text\":\"\"}\n\n";
      * OpenAI: "data: " + the repeated head + the delta object and its closing. */
     if (c->fmt == ENC_ANTH_SSE) /* a thinking delta that closes a text block and opens its own */
-        return 320;
+        return 400;
     return c->fmt == ENC_OAI_SSE ? buf_len(&c->head) + 160 : 96;
 }
 

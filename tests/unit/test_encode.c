@@ -389,7 +389,10 @@ typedef struct entry {
     const char *p;
     size_t n;
 } entry;
-#define E(kind, lit) {kind, lit, sizeof(lit) - 1}
+#define E(kind, lit)                                                                               \
+    {                                                                                              \
+        kind, lit, sizeof(lit) - 1                                                                 \
+    }
 
 static void log_chunk(stream_chunk *ch, const entry *e, size_t n)
 {
@@ -407,10 +410,10 @@ static void log_chunk(stream_chunk *ch, const entry *e, size_t n)
 /* thinking, text, a call whose arguments come in three fragments (one empty), text after
  * it, a call without arguments */
 static const entry answer[] = {
-    E(STREAM_KIND_REASONING, "hm"),      E(STREAM_KIND_TEXT, "H"),
-    E(STREAM_KIND_TOOL, "\0call_1\0f"),  E(STREAM_KIND_TOOL_ARGS, "\0{\"a\":"),
-    E(STREAM_KIND_TOOL_ARGS, "\0"),      E(STREAM_KIND_TOOL_ARGS, "\0 1}"),
-    E(STREAM_KIND_TEXT, "\xc3\xa9"),     E(STREAM_KIND_TOOL, "\1call_2\0g"),
+    E(STREAM_KIND_REASONING, "hm"),     E(STREAM_KIND_TEXT, "H"),
+    E(STREAM_KIND_TOOL, "\0call_1\0f"), E(STREAM_KIND_TOOL_ARGS, "\0{\"a\":"),
+    E(STREAM_KIND_TOOL_ARGS, "\0"),     E(STREAM_KIND_TOOL_ARGS, "\0 1}"),
+    E(STREAM_KIND_TEXT, "\xc3\xa9"),    E(STREAM_KIND_TOOL, "\1call_2\0g"),
 };
 #define N_ANSWER (sizeof(answer) / sizeof(answer[0]))
 
@@ -419,7 +422,8 @@ static const entry answer[] = {
     AEV("content_block_start",                                                                     \
         "{\"type\":\"content_block_start\",\"index\":" #i ",\"content_block\":" cb "}")
 #define ADELTA(i, d)                                                                               \
-    AEV("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":" #i ",\"delta\":" d "}")
+    AEV("content_block_delta",                                                                     \
+        "{\"type\":\"content_block_delta\",\"index\":" #i ",\"delta\":" d "}")
 #define ASTOP(i) AEV("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":" #i "}")
 
 /* The whole answer in one read: message_start carries the input tokens (the end is
@@ -439,25 +443,29 @@ START_TEST(anthropic_stream_from_log)
     ck_assert_uint_eq(c.next_id, N_ANSWER + 2);
     assert_bytes(
         &out,
-        AEV("message_start", "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_abc\",\"type\":"
-                             "\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],"
-                             "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
-                             "{\"input_tokens\":5,\"output_tokens\":0}}}")
-        AEV("ping", "{\"type\":\"ping\"}")
-        ABLOCK(0, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}")
-        ADELTA(0, "{\"type\":\"thinking_delta\",\"thinking\":\"hm\"}") ASTOP(0)
-        ABLOCK(1, "{\"type\":\"text\",\"text\":\"\"}")
-        ADELTA(1, "{\"type\":\"text_delta\",\"text\":\"H\"}") ASTOP(1)
-        ABLOCK(2, "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"f\",\"input\":{}}")
-        ADELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}")
-        ADELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\" 1}\"}") ASTOP(2)
-        ABLOCK(3, "{\"type\":\"text\",\"text\":\"\"}")
-        ADELTA(3, "{\"type\":\"text_delta\",\"text\":\"\xc3\xa9\"}") ASTOP(3)
-        ABLOCK(4, "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"g\",\"input\":{}}") ASTOP(4)
-        AEV("message_delta", "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\","
-                             "\"stop_sequence\":null},\"usage\":{\"input_tokens\":5,"
-                             "\"output_tokens\":7}}")
-        AEV("message_stop", "{\"type\":\"message_stop\"}"));
+        AEV("message_start",
+            "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_abc\",\"type\":"
+            "\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],"
+            "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"
+            "{\"input_tokens\":5,\"output_tokens\":0}}}") AEV("ping", "{\"type\":\"ping\"}")
+            ABLOCK(0, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}")
+                ADELTA(0, "{\"type\":\"thinking_delta\",\"thinking\":\"hm\"}") ASTOP(0) ABLOCK(
+                    1, "{\"type\":\"text\",\"text\":\"\"}")
+                    ADELTA(1, "{\"type\":\"text_delta\",\"text\":\"H\"}") ASTOP(1) ABLOCK(
+                        2, "{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"f\",\"input\":{}}")
+                        ADELTA(2,
+                               "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":\"}")
+                            ADELTA(2, "{\"type\":\"input_json_delta\",\"partial_json\":\" 1}\"}")
+                                ASTOP(2) ABLOCK(3, "{\"type\":\"text\",\"text\":\"\"}") ADELTA(
+                                    3, "{\"type\":\"text_delta\",\"text\":\"\xc3\xa9\"}") ASTOP(3)
+                                    ABLOCK(4, "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":"
+                                              "\"g\",\"input\":{}}") ASTOP(4)
+                                        AEV("message_delta",
+                                            "{\"type\":\"message_delta\",\"delta\":{\"stop_"
+                                            "reason\":\"tool_use\","
+                                            "\"stop_sequence\":null},\"usage\":{\"input_tokens\":5,"
+                                            "\"output_tokens\":7}}")
+                                            AEV("message_stop", "{\"type\":\"message_stop\"}"));
     buf_free(&out);
     enc_free(&c);
     stream_chunk_free(&ch);
@@ -509,13 +517,14 @@ START_TEST(anthropic_whole_from_log)
     buf out;
     buf_init(&out, 1 << 20);
     ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 0);
-    assert_bytes(&out, "{\"id\":\"msg_abc\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
-                       "\"m\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":"
-                       "\"\"},{\"type\":\"text\",\"text\":\"H\"},{\"type\":\"tool_use\",\"id\":"
-                       "\"call_1\",\"name\":\"f\",\"input\":{\"a\": 1}},{\"type\":\"text\",\"text\":"
-                       "\"\xc3\xa9\"},{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"g\","
-                       "\"input\":{}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
-                       "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}");
+    assert_bytes(&out,
+                 "{\"id\":\"msg_abc\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+                 "\"m\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"hm\",\"signature\":"
+                 "\"\"},{\"type\":\"text\",\"text\":\"H\"},{\"type\":\"tool_use\",\"id\":"
+                 "\"call_1\",\"name\":\"f\",\"input\":{\"a\": 1}},{\"type\":\"text\",\"text\":"
+                 "\"\xc3\xa9\"},{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"g\","
+                 "\"input\":{}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,"
+                 "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}");
     buf_free(&out);
     stream_chunk_free(&ch);
 }
@@ -533,11 +542,13 @@ START_TEST(anthropic_whole_refusals)
     buf out;
     buf_init(&out, 1 << 20);
     ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 1);
-    ck_assert(!strncmp(buf_ptr(&out), "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",", 44));
+    ck_assert(
+        !strncmp(buf_ptr(&out), "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",", 44));
     buf_reset(&out);
     term_error(&ch, "upstream_timeout", "too slow", 0);
     ck_assert_int_eq(enc_whole_as(ENC_ANTH_JSON, &in, &ch, &out), 0);
-    assert_bytes(&out, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"too slow\"}}");
+    assert_bytes(
+        &out, "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"too slow\"}}");
     buf_free(&out);
     stream_chunk_free(&ch);
 }
