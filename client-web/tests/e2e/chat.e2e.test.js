@@ -8,7 +8,7 @@ import {
   startChatd, launchBrowser, openPage, ensureDir, waitFor, ARTIFACTS, WEB_ROOT, EXPECTED_CSP,
 } from './harness.js';
 import {
-  startMock, FIXED_TEXT, HOSTILE_TEXT, RICH_TEXT, REASONING_TEXT,
+  startMock, FIXED_TEXT, HOSTILE_TEXT, RICH_TEXT, REASONING_TEXT, TOOL_INTRO, TOOL_CALL,
 } from './mock-upstream.js';
 import { longMarkdown } from '../fixtures/long-markdown.js';
 
@@ -386,6 +386,46 @@ test('reasoning goes into a collapsible thinking area', async () => {
     assert.equal(await details.getAttribute('open'), null, 'collapsed by default');
     await details.locator('summary').click();
     assert.equal(await details.locator('.thinking-text').innerText(), REASONING_TEXT);
+  });
+});
+
+test('a tool call shows as a collapsed block with its name, and expands to its arguments', async () => {
+  await withPage({}, async (page) => {
+    await send(page, 'weather in Zürich?', 'mock-tool');
+    const block = page.locator('.msg.assistant details.tool-call');
+    await block.waitFor();
+    await idle(page);
+    const msg = await lastAssistantContent(page);
+    assert.equal(msg.status, 'done', JSON.stringify(msg.error || {}));
+    assert.equal(msg.finishReason, 'tool_calls');
+    assert.equal(msg.content, TOOL_INTRO);
+    assert.deepEqual(msg.toolCalls, [{ index: 0, id: TOOL_CALL.id, name: TOOL_CALL.name, arguments: TOOL_CALL.arguments, at: TOOL_INTRO.length }]);
+
+    const pretty = JSON.stringify(JSON.parse(TOOL_CALL.arguments), null, 2);
+    assert.equal(await block.count(), 1);
+    assert.equal(await block.getAttribute('open'), null, 'collapsed');
+    assert.equal(await block.locator('summary').innerText(), 'Tool call: get_weather');
+    assert.equal(await block.locator('.tool-args').isVisible(), false, 'arguments hidden while collapsed');
+    const order = await page.evaluate(() => [...document.querySelectorAll('.msg.assistant .msg-body > :not([hidden])')]
+      .map((el) => el.className.split(' ')[0]));
+    assert.deepEqual(order.slice(0, 2), ['md', 'tool-call'], 'the block comes after the text that came before it');
+
+    // The keyboard reaches the summary and opens the block.
+    await block.locator('summary').focus();
+    assert.equal(await page.evaluate(() => document.activeElement.matches('details.tool-call > summary')), true);
+    await page.keyboard.press('Enter');
+    assert.equal(await block.getAttribute('open'), '', 'Enter expands it');
+    assert.equal(await block.locator('.tool-args').innerText(), pretty);
+
+    // Saved with the conversation: after a reload it is there again, collapsed.
+    await page.reload();
+    await page.waitForSelector('html.ready');
+    const again = page.locator('.msg.assistant details.tool-call');
+    assert.equal(await again.count(), 1);
+    assert.equal(await again.getAttribute('open'), null);
+    assert.equal(await again.locator('summary').innerText(), 'Tool call: get_weather');
+    await again.locator('summary').click();
+    assert.equal(await again.locator('.tool-args').innerText(), pretty);
   });
 });
 

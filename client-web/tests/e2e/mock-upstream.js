@@ -76,8 +76,25 @@ function deltaChunk(content, extra = {}) {
   });
 }
 
-function finishChunk() {
-  return chunk({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1700000000, model: 'mock', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+function finishChunk(reason = 'stop') {
+  return chunk({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1700000000, model: 'mock', choices: [{ index: 0, delta: {}, finish_reason: reason }] });
+}
+
+// A reply that calls a tool, as OpenAI streams one: some text, then the call's id and
+// name with empty arguments, then the arguments in fragments that split a string and a
+// multi-byte character's neighbours; it ends with finish_reason "tool_calls".
+export const TOOL_INTRO = 'Let me check the weather.';
+export const TOOL_ARG_PIECES = ['{"ci', 'ty":"Z', 'ürich","un', 'it":"celsius"', ',"days":[1,', '2]}'];
+export const TOOL_CALL = { id: 'call_mock1', name: 'get_weather', arguments: TOOL_ARG_PIECES.join('') };
+
+function toolCallChunk(call) {
+  return chunk({
+    id: 'chatcmpl-mock',
+    object: 'chat.completion.chunk',
+    created: 1700000000,
+    model: 'mock',
+    choices: [{ index: 0, delta: { tool_calls: [call] }, finish_reason: null }],
+  });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -149,9 +166,9 @@ export async function startMock() {
       rec.sent++;
       return true;
     };
-    const end = () => {
+    const end = (reason) => {
       if (!alive()) return;
-      send(finishChunk());
+      send(finishChunk(reason));
       send('data: [DONE]\n\n');
       rec.completed = true;
       res.end();
@@ -207,6 +224,15 @@ export async function startMock() {
           await sleep(5);
         }
         if (await stream(['Hi', ' there', '!'], 5)) end();
+        break;
+      case 'mock-tool':
+        if (!(await stream(splitEvery(TOOL_INTRO, 5), 5))) break;
+        send(toolCallChunk({ index: 0, id: TOOL_CALL.id, type: 'function', function: { name: TOOL_CALL.name, arguments: '' } }));
+        for (const p of TOOL_ARG_PIECES) {
+          await sleep(5);
+          if (!send(toolCallChunk({ index: 0, function: { arguments: p } }))) break;
+        }
+        end('tool_calls');
         break;
       default: {
         // Echo: says what it was asked, and how many messages it got.
