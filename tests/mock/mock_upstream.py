@@ -853,9 +853,20 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def exit_with_stdin():
+    """Ends the process once standard input reaches its end: a parent that keeps a pipe
+    open and may die without a word (killed by a signal) takes its mock with it."""
+    while sys.stdin.buffer.read(65536):
+        pass
+    os._exit(0)
+
+
 def serve(handler):
-    """Listens on the port in argv[1] (0: any), prints it, serves until interrupted."""
+    """Listens on the port in argv[1] (0: any), prints it, serves until interrupted (or,
+    with MOCK_EXIT_ON_STDIN_EOF set, until standard input ends)."""
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if os.environ.get("MOCK_EXIT_ON_STDIN_EOF"):
+        threading.Thread(target=exit_with_stdin, daemon=True).start()
     srv = Server(("127.0.0.1", port), handler)
     sys.stdout.write("PORT %d\n" % srv.server_address[1])
     sys.stdout.flush()

@@ -1,6 +1,9 @@
 #!/bin/sh
-# The openai SDK tests: installs the locked dependencies when node_modules is missing or
-# older than the lockfile, then runs the suite. Ends with node's "# pass N" / "# fail N".
+# The client SDK tests (openai, @anthropic-ai/sdk, the Vercel AI SDK, LangChain), each
+# against chatd in front of the mock upstreams of tests/mock: installs the locked
+# dependencies when node_modules is missing or older than the lockfile, then runs every
+# *.test.mjs here within SDK_BUDGET_S seconds (default 150). Ends with node's "# pass N" /
+# "# fail N".
 #   CHATD_BIN   the server binary, relative to the current directory
 #               (default: build/chatd of this repository)
 set -eu
@@ -13,7 +16,7 @@ cd "$(dirname "$0")"
 if [ ! -f node_modules/.package-lock.json ] ||
    [ package-lock.json -nt node_modules/.package-lock.json ] ||
    [ package.json -nt node_modules/.package-lock.json ]; then
-    # openai 7 declares node >= 22; the suite also passes on node 20, where npm only warns.
+    # Pinned to the last majors that declare support for node 20.
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -23,4 +26,7 @@ if [ ! -x "$bin" ]; then
     exit 2
 fi
 
-exec node --test --test-reporter=tap --test-concurrency=1 openai.test.mjs
+# Node's own per-test timeouts end a hung test; the budget ends a hung run (no summary
+# line then: tests/run-all.sh counts that as a failure).
+exec timeout -k 5 "${SDK_BUDGET_S:-150}" \
+    node --test --test-reporter=tap --test-concurrency=1 --test-timeout=30000 ./*.test.mjs
