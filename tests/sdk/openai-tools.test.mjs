@@ -201,6 +201,21 @@ for (const provider of PROVIDERS) {
     }
 
     if (provider === 'anthropic') {
+      test('a tool without arguments (partial_json "" only): arguments parse to {}', { timeout: TEST_TIMEOUT_MS }, async () => {
+        const tools = [...OPENAI_TOOLS, {
+          type: 'function',
+          function: { name: FIXTURES.noargs.name, parameters: { type: 'object', properties: {} } },
+        }];
+        for (const stream of [true, false]) {
+          const body = { model: 'tools-noargs', messages, tools };
+          const r = stream ? (await streamFinal(client, body)).final : await client.chat.completions.create(body);
+          const [call, ...more] = r.choices[0].message.tool_calls ?? [];
+          assert.deepEqual(more, [], `stream ${stream}: one call`);
+          assert.deepEqual([call?.id, call?.function.name], [FIXTURES.noargs.id, FIXTURES.noargs.name]);
+          assert.deepEqual(JSON.parse(call.function.arguments || 'null'), {}, `stream ${stream}: arguments ${show(call.function.arguments)}`);
+        }
+      });
+
       test('thinking and text blocks do not count in the tool indexes', { timeout: TEST_TIMEOUT_MS }, async () => {
         const { final, chunks } = await streamFinal(client, { model: 'tools-thinking', messages, tools: OPENAI_TOOLS });
         checkCalls(provider, final.choices[0].message.tool_calls, 'after thinking');
