@@ -377,10 +377,16 @@ class Hostile(ChatdTestCase):
         cases = []
         for v in ({}, None, 1, "x", True, [[]], [None], [1], ["x"], [True]):
             cases.append(("messages", body(messages=v)))
-        for v in (None, [], {}, 1, True, "", "tool", "USER", "function", "developer"):
-            cases.append(("role", msg(role=v)))
-        for v in ([], {}, True, 1, 1.5, None, ["x"], [{"type": "text", "text": "x"}]):
+        for v in (None, [], {}, 1, True, "", "tool", "USER", "function", "bot"):
+            cases.append(("role", msg(role=v)))  # ("tool" without tool_call_id)
+        for v in ([], {}, True, 1, 1.5, None, ["x"], [{"type": "text"}], [{"type": "x"}]):
             cases.append(("content", msg(content=v)))
+        for v in ([], {}, 1, [{"id": "c"}], [{"id": "c", "type": "function", "function": {}}]):
+            cases.append(("tool_calls", msg(role="assistant", tool_calls=v)))
+        for k, v in (("tools", [{"type": "function"}]), ("tools", {}), ("n", "many"), ("n", 0),
+                     ("user", 5), ("seed", [1]), ("stream_options", 7), ("stop", 1),
+                     ("top_p", 2), ("tool_choice", "any"), ("stream", "yes")):
+            cases.append((k, body(**{k: v})))
         cases.append(("no role", json.dumps({"messages": [{"content": "x"}]}).encode()))
         cases.append(("no content", json.dumps({"messages": [{"role": "user"}]}).encode()))
         for v in (1, [], {}, "", True, "x" * 257):
@@ -393,19 +399,21 @@ class Hostile(ChatdTestCase):
             with self.subTest(field=name, body=b[:80]):
                 self.bad_json(b)
 
-    def test_22_unknown_fields_of_any_type_are_ignored(self):
-        extras = {"foo": {"deep": [1, {"x": None}]}, "tools": [{"type": "function"}],
-                  "n": "many", "user": 5, "seed": [1], "stream_options": 7}
+    def test_22_unknown_fields_of_any_type_are_kept(self):
+        extras = {"foo": {"deep": [1, {"x": None}]}, "x_vendor": [None, 1.5, "s"], "seed2": "7"}
         for k, v in extras.items():
             with self.subTest(field=k):
                 self.mock.reset()
                 b = dict(GOOD, **{k: v})
-                b["messages"] = [{"role": "user", "content": "ignored " + k, "name": 5}]
-                self.ok_stream(json.dumps(b).encode(), "ignored " + k)
+                b["messages"] = [{"role": "user", "content": "kept " + k, "other": 5}]
+                self.ok_stream(json.dumps(b).encode(), "kept " + k)
+                up = self.mock.chat_requests()[0]["body_json"]
+                self.assertEqual(up[k], v)
+                self.assertEqual(up["messages"], b["messages"])
 
-    def test_23_stream_field_is_not_a_native_field(self):
-        # "stream" belongs to the OpenAI API; on /api/chat it is an unknown field.
-        b = dict(GOOD, stream="yes")
+    def test_23_stream_false_still_streams_natively(self):
+        # "stream" belongs to the OpenAI API; /api/chat always streams.
+        b = dict(GOOD, stream=False)
         b["messages"] = [{"role": "user", "content": "still a stream"}]
         self.ok_stream(json.dumps(b).encode(), "still a stream")
 

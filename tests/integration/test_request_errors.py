@@ -71,8 +71,8 @@ class RequestErrors(ChatdTestCase):
     def test_content_null(self):
         self.bad(with_messages([{"role": "user", "content": None}]))
 
-    def test_content_parts_array(self):
-        self.bad(with_messages([{"role": "user", "content": [{"type": "text", "text": "hi"}]}]))
+    def test_content_part_of_unknown_type(self):
+        self.bad(with_messages([{"role": "user", "content": [{"type": "video", "video": {}}]}]))
 
     def test_content_missing(self):
         self.bad(with_messages([{"role": "user"}]))
