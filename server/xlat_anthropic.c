@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jsonv.h"
 #include "prov.h"
 
 #define PATH_MAX_LEN 128  /* "messages[1023].tool_calls[99].function" and a bit */
@@ -246,11 +247,11 @@ static int put_input(xlat *x, cJSON *b, const cJSON *args, const char *path)
         n--;
     if (n == 0)
         return cJSON_AddObjectToObject(b, "input") ? 0 : nomem(x);
-    cJSON *in = prov_parse_exact(s, n);
-    if (!cJSON_IsObject(in)) {
-        cJSON_Delete(in);
+    const char *why;
+    size_t lead = strspn(s, " \t\r\n");
+    if (s[lead] != '{' || jsonv_check(s, n, &why) < 0) /* checked first: then NULL is memory */
         return fail(x, PROV_BUILD_INVALID, "%s.function.arguments must be a JSON object", path);
-    }
+    cJSON *in = prov_parse_exact(s, n);
     if (cJSON_AddItemToObject(b, "input", in))
         return 0;
     cJSON_Delete(in);

@@ -320,6 +320,52 @@ START_TEST(long_names_cut)
 }
 END_TEST
 
+/* With allocation n failing, for every n until none fails: "out of memory" and nothing
+ * built (a leak shows under the sanitizers and valgrind). */
+static long allocs_left;
+
+static void *failing_malloc(size_t n)
+{
+    return allocs_left-- > 0 ? malloc(n) : NULL;
+}
+
+START_TEST(no_memory_at_every_allocation)
+{
+    cJSON *req = json(
+        "{'messages':[{'role':'system','content':'S'},{'role':'user','content':[{'type':'text',"
+        "'text':'see'},{'type':'image_url','image_url':{'url':'data:image/gif;base64,R0lG'}},"
+        "{'type':'image_url','image_url':{'url':'https://a.example/b.png'}}]},"
+        "{'role':'assistant','content':'ok','tool_calls':[{'id':'c1','type':'function',"
+        "'function':{'name':'f','arguments':'{\\'a\\':[1,{\\'b\\':null}]}'}},{'id':'c2',"
+        "'function':{'name':'g','arguments':''}}]},{'role':'tool','tool_call_id':'c1',"
+        "'content':[{'type':'text','text':'r'}]},{'role':'tool','tool_call_id':'c2','content':'s'}]"
+        ","
+        "'tools':[{'type':'function','function':{'name':'f','description':'d','parameters':"
+        "{'type':'object','properties':{'a':{'type':'array'}}}}},{'type':'function','function':"
+        "{'name':'g'}}],'tool_choice':'required','parallel_tool_calls':false,'stop':['x','y'],"
+        "'user':'u','reasoning_effort':'low','top_p':0.5}");
+    long n = 0;
+    for (;; n++) {
+        cJSON *got = (cJSON *)1;
+        char err[64] = "";
+        cJSON_Hooks hooks = {failing_malloc, free};
+        allocs_left = n;
+        cJSON_InitHooks(&hooks);
+        int rc = xlat_anthropic(req, MODEL, &got, err, sizeof(err));
+        cJSON_InitHooks(NULL);
+        if (rc == 0) {
+            cJSON_Delete(got);
+            break;
+        }
+        ck_assert_int_eq(rc, PROV_BUILD_NOMEM);
+        ck_assert_str_eq(err, "out of memory");
+        ck_assert_ptr_null(got);
+    }
+    ck_assert_int_gt(n, 50); /* it did fail at many places first */
+    cJSON_Delete(req);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("xlat_anthropic");
@@ -327,6 +373,7 @@ int main(void)
     tcase_add_loop_test(t, translations, 0, sizeof(CASES) / sizeof(CASES[0]));
     tcase_add_loop_test(t, refusals, 0, sizeof(REFUSED) / sizeof(REFUSED[0]));
     tcase_add_test(t, long_names_cut);
+    tcase_add_test(t, no_memory_at_every_allocation);
     suite_add_tcase(s, t);
     return check_run(s);
 }
