@@ -1,6 +1,6 @@
-/* prov_anthropic — the Anthropic Messages API provider: a /messages request built from the
- * chat request (system messages lifted out, same-role turns merged), its SSE stream read
- * into sink calls. build's -1 also covers an api key holding control characters. */
+/* prov_anthropic — the Anthropic Messages API provider: a /messages request from the client's
+ * whole chat request (translated by xlat_anthropic), its SSE stream read into sink calls, with
+ * tool_use blocks as tool calls. build's -1 also covers an api key holding control characters. */
 #ifndef CHATD_PROV_ANTHROPIC_H
 #define CHATD_PROV_ANTHROPIC_H
 
