@@ -7,7 +7,6 @@
 #include "lim.h"
 #include "utf8.h"
 
-#define EMIT_KEEP_BYTES 4096
 
 void emit_init(emit *e, stream *s, const pace_cfg *pc, uint64_t now)
 {
@@ -236,12 +235,10 @@ uint64_t emit_pump(emit *e, uint64_t now)
         e->term_sent = 1;
         e->ended_ms = now;
     }
-    /* Between upstream chunks the queue is usually empty: its small allocation stays
-     * for the next one; a large one (a paced backlog) goes back. */
-    if (e->term_sent || e->text.alloc > EMIT_KEEP_BYTES) {
-        buf_shrink(&e->text);
-        buf_shrink(&e->lens);
-    }
+    /* An empty queue holds no memory: a stream's characters live in the store, and a
+     * thousand idle streams must not keep a queue's worth each. */
+    buf_shrink(&e->text);
+    buf_shrink(&e->lens);
     return n;
 }
 

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -40,7 +41,8 @@ struct reader {
     int following;             /* stream_follow'ed and not yet unfollowed */
     uint64_t last_write_ms;
     uint64_t first_char_ms;
-    stream_term term;          /* the terminal event written (finished) */
+    int term_kind;             /* finished: STREAM_TERM_DONE or _ERROR */
+    char term_word[32];        /* finished: the finish reason, or the error type */
     sched_task task;           /* resume the connection: there is news */
     stream_sub sub;
     reader *next, *prev;       /* the set's readers */
@@ -193,6 +195,15 @@ static void on_hup(loop *l, int fd, unsigned ev, void *ud)
 
 /* ---------- the response ---------- */
 
+/* The terminal event is written: what the access log says of it. */
+static void finish(reader *r, const stream_term *t)
+{
+    r->finished = 1;
+    r->term_kind = t->kind;
+    snprintf(r->term_word, sizeof(r->term_word), "%s",
+             t->kind == STREAM_TERM_ERROR ? t->type : t->finish_reason);
+}
+
 /* Reads what is new and writes it in the reader's format. */
 static int encode_more(reader *r)
 {
@@ -202,10 +213,8 @@ static int encode_more(reader *r)
     if (stream_read(r->s, &r->sub, r->enc.next_id, clusters ? clusters : 1, READ_BYTES, ch) < 0)
         return -1;
     int rc = enc_chunk(&r->enc, r->info, ch, &r->out);
-    if (rc == 1) {
-        r->finished = 1;
-        r->term = ch->term;
-    }
+    if (rc == 1)
+        finish(r, &ch->term);
     return rc < 0 ? -1 : 0;
 }
 
@@ -313,8 +322,7 @@ static enum MHD_Result respond_whole(reader *r, struct MHD_Connection *mc)
     if (stream_read(r->s, &r->sub, 1, SIZE_MAX, SIZE_MAX, ch) < 0 || !ch->has_term ||
         (w = enc_whole_as(r->enc.fmt, r->info, ch, &r->out)) < 0)
         return resp_error(mc, r->api, 500, "internal_error", "answer too large", NULL, NULL);
-    r->finished = 1;
-    r->term = ch->term;
+    finish(r, &ch->term);
     stream_chunk_free(ch); /* a whole answer's room goes back at once */
     unsigned status = w == 1                              ? 502 /* not sayable in the format */
                       : ch->term.kind == STREAM_TERM_DONE ? 200
@@ -365,7 +373,8 @@ void reader_get_stats(const reader *r, reader_stats *st)
     st->gone = r->gone;
     st->streaming = r->streaming;
     st->finished = r->finished;
-    st->term = r->term;
+    st->term_kind = r->term_kind;
+    st->term_word = r->term_word;
 }
 
 /* ---------- the set ---------- */

@@ -37,8 +37,9 @@ typedef struct reader_stats {
     uint64_t first_char_ms;  /* when the first went to MHD; 0: none */
     int gone;                /* the client hung up */
     int streaming;           /* the event-stream response was queued */
-    int finished;            /* the terminal event was written: term says which */
-    stream_term term;
+    int finished;            /* the terminal event was written: */
+    int term_kind;           /* STREAM_TERM_DONE or STREAM_TERM_ERROR, */
+    const char *term_word;   /* and its finish reason or error type */
 } reader_stats;
 
 reader_set *reader_set_new(const reader_host *h);

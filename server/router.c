@@ -678,11 +678,11 @@ static void outcome(const http_req *hr, enum MHD_RequestTerminationCode toe, cha
         reader_get_stats(hr->r, &st);
     if (hr->r && (st.gone || (st.streaming && !st.finished)))
         o = "client_gone";
-    else if (hr->r && st.finished && st.term.kind == STREAM_TERM_ERROR) {
-        snprintf(out, n, "error:%s", st.term.type);
+    else if (hr->r && st.finished && st.term_kind == STREAM_TERM_ERROR) {
+        snprintf(out, n, "error:%s", st.term_word);
         return;
     } else if (hr->r && st.finished)
-        o = strcmp(st.term.finish_reason, "cancelled") ? "done" : "cancelled";
+        o = strcmp(st.term_word, "cancelled") ? "done" : "cancelled";
     snprintf(out, n, "%s", o);
 }
 

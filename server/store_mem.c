@@ -27,13 +27,12 @@ struct stream {
     atomic_int refs;
     pthread_mutex_t mu;               /* guards everything below */
     stream_phase phase;
-    stream_term early;                /* FAILED_EARLY */
     buf text;                         /* cluster bytes */
     buf lens;                         /* uint16_t a cluster */
-    buf ckpt;                         /* uint32_t: byte offset of cluster k * CKPT_EVERY */
+    buf ckpt;                         /* uint32_t: byte offset of cluster (k+1) * CKPT_EVERY */
     uint64_t count;                   /* clusters */
     int has_term;
-    stream_term term;
+    stream_term term;                 /* has_term: how it ended; FAILED_EARLY: why */
     int cancel_req;
     stream_sub *subs;                 /* the readers following */
     int nreaders;
@@ -245,7 +244,7 @@ static void mem_fail_early(stream *s, const stream_term *why)
     LOCK(s);
     if (s->phase == STREAM_WAITING) {
         s->phase = STREAM_FAILED_EARLY;
-        s->early = *why;
+        s->term = *why; /* has_term stays 0: nothing can be read after it */
         notify_readers(s);
     }
     UNLOCK(s);
@@ -260,7 +259,7 @@ static const uint16_t *lens_of(const stream *s)
 static int push(stream *s, const char *p, uint16_t len)
 {
     size_t n = len & STREAM_LEN_MASK;
-    if (s->count % CKPT_EVERY == 0) {
+    if (s->count && s->count % CKPT_EVERY == 0) { /* cluster 0 is at 0: not kept */
         uint32_t off = (uint32_t)buf_len(&s->text);
         if (buf_add(&s->ckpt, &off, sizeof(off)) < 0)
             return -1;
@@ -314,7 +313,7 @@ static size_t offset_of(const stream *s, uint64_t i)
         return buf_len(&s->text);
     const uint32_t *ck = (const uint32_t *)(const void *)buf_ptr(&s->ckpt);
     const uint16_t *l = lens_of(s);
-    size_t off = ck[i / CKPT_EVERY];
+    size_t off = i >= CKPT_EVERY ? ck[i / CKPT_EVERY - 1] : 0;
     for (uint64_t k = i / CKPT_EVERY * CKPT_EVERY; k < i; k++)
         off += l[k] & STREAM_LEN_MASK;
     return off;
@@ -327,7 +326,7 @@ static int mem_read(stream *s, stream_sub *sub, uint64_t next_id, size_t max_clu
     LOCK(s);
     out->phase = s->phase;
     if (s->phase == STREAM_FAILED_EARLY)
-        out->early = s->early;
+        out->early = s->term;
     /* A client can only have seen events that exist: a later id is not one of ours. */
     uint64_t max_next = s->has_term ? s->count + 2 : s->count + 1;
     uint64_t first = next_id ? next_id : 1;
