@@ -109,12 +109,16 @@ class Anthropic(OpenAIAssertions, ProviderCase):
         self.assertIs(body["stream"], True)
         self.assertEqual(body["max_tokens"], 77)
         self.assertEqual(body["temperature"], 0.5)
-        self.assertIsInstance(body["system"], str)
-        self.assertIn("Be brief.", body["system"])
-        self.assertIn("Use French.", body["system"])
+        # system and developer messages become system text blocks, in order
+        self.assertEqual(body["system"], [{"type": "text", "text": "Be brief."},
+                                          {"type": "text", "text": "Use French."}])
         self.assertEqual([m["role"] for m in body["messages"]], ["user", "assistant", "user"])
-        self.assertEqual(body["messages"][-1]["content"], "second question 中文")
-        self.assertEqual(body["messages"][1]["content"], "first answer é")
+        self.assertEqual(body["messages"][0]["content"],
+                         [{"type": "text", "text": "first question"}])
+        self.assertEqual(body["messages"][1]["content"],
+                         [{"type": "text", "text": "first answer é"}])
+        self.assertEqual(body["messages"][-1]["content"],
+                         [{"type": "text", "text": "second question 中文"}])
         self.assertNotIn("SECRET123", rec["body"])
 
     def test_max_tokens_always_sent(self):
