@@ -88,6 +88,15 @@ class Cancel(ChatdTestCase):
                 self.assertJSONError(resp, 405, "method_not_allowed")
                 self.assertIn("POST", resp.header("Allow") or "")
 
+    def test_wrong_method_on_cancel_is_405_whatever_the_id(self):
+        """The path is known whether or not the id is: the method is judged first."""
+        for sid in (UNKNOWN_ID, "nothex", "0" * 23):
+            for method in ("GET", "PUT", "DELETE"):
+                with self.subTest(sid=sid, method=method):
+                    resp = self.cancel(sid, method=method)
+                    self.assertJSONError(resp, 405, "method_not_allowed")
+                    self.assertEqual(resp.header("Allow"), "POST")
+
     def test_cancel_after_the_end_reports_finished_and_keeps_done_stop(self):
         r = self.chat("all done")
         start, _ = self.assertDone(r, "all done")
