@@ -21,7 +21,7 @@ int enc_init(enc *c, enc_fmt fmt, int include_usage, const stream_info *info)
     c->fmt = fmt;
     c->include_usage = include_usage;
     buf_init(&c->head, EVENT_JSON_MAX);
-    anth_stream_init(&c->anth);
+    anth_stream_init(&c->anth, 3 * (size_t)LIM_LOG_TEXT); /* the log's bytes, 4 per entry */
     if (fmt == ENC_OAI_SSE)
         return oai_chunk_head(&c->head, info->id, info->created, info->model);
     return 0;
@@ -30,6 +30,7 @@ int enc_init(enc *c, enc_fmt fmt, int include_usage, const stream_info *info)
 void enc_free(enc *c)
 {
     buf_free(&c->head);
+    anth_stream_free(&c->anth);
 }
 
 static int add_str(buf *b, const char *s)
@@ -147,10 +148,13 @@ static int enc_entry(enc *c, buf *out, uint16_t len, const char *p)
     }
 }
 
+/* 0 written, 1 written in part (Anthropic's held blocks: call again), -1 out full. */
 static int enc_done(enc *c, const stream_term *t, buf *out)
 {
-    if (c->fmt == ENC_ANTH_SSE)
-        return anth_done(&c->anth, out, t->finish_reason, t->prompt_tokens, t->completion_tokens);
+    if (c->fmt == ENC_ANTH_SSE) {
+        int rc = anth_done(&c->anth, out, t->finish_reason, t->prompt_tokens, t->completion_tokens);
+        return rc < 0 ? -1 : !rc;
+    }
     if (c->fmt == ENC_OAI_SSE)
         return oai_chunk_end(out, buf_ptr(&c->head), buf_len(&c->head), t->finish_reason,
                              c->include_usage, t->prompt_tokens, t->completion_tokens);
@@ -222,8 +226,9 @@ int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out)
     if (!ch->has_term || c->next_id != ch->first_id + ch->n)
         return 0;
     const stream_term *t = &ch->term;
-    if ((t->kind == STREAM_TERM_DONE ? enc_done(c, t, out) : enc_error(c, t, out)) < 0)
-        return -1;
+    int rc = t->kind == STREAM_TERM_DONE ? enc_done(c, t, out) : enc_error(c, t, out);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0; /* more of the end to write at the next call */
     c->next_id++;
     return 1;
 }

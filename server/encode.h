@@ -16,11 +16,12 @@ typedef enum { ENC_NATIVE, ENC_OAI_SSE, ENC_OAI_JSON, ENC_ANTH_SSE, ENC_ANTH_JSO
 
 typedef struct enc {
     enc_fmt fmt;
-    int include_usage;   /* OpenAI stream: the usage chunk */
-    int retry_sent;      /* native: the retry line opens every response */
-    uint64_t next_id;    /* the next event to write */
-    buf head;            /* OpenAI stream: the fields every chunk repeats */
-    anth_stream anth;    /* Anthropic stream: the open block, its index and kind */
+    int include_usage; /* OpenAI stream: the usage chunk */
+    int retry_sent;    /* native: the retry line opens every response */
+    uint64_t next_id;  /* the next event to write */
+    buf head;          /* OpenAI stream: the fields every chunk repeats */
+    anth_stream anth;  /* Anthropic stream: the open block, its index and kind, and the
+                          blocks held until the end (see anth_out.h) */
 } enc;
 
 /* The format answers once, whole, after the stream's end (stream:false). */
@@ -35,7 +36,8 @@ void enc_free(enc *c);
  * reader sizes its reads with it so that their encoding stays under its cap. */
 size_t enc_per_event(const enc *c);
 /* Writes the start event when it is next, then the chunk's clusters from c->next_id,
- * then its terminal event. 1 once the terminal event is written, 0 if not yet, -1 when
+ * then its terminal event. 1 once the terminal event is written, 0 if not yet (in
+ * Anthropic's stream the blocks held until the end may take several calls), -1 when
  * out is full (a cap error). */
 int enc_chunk(enc *c, const stream_info *info, const stream_chunk *ch, buf *out);
 /* The non-streamed answer from a chunk that holds the whole stream and its end, as

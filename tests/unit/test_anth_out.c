@@ -71,7 +71,7 @@ END_TEST
 START_TEST(blocks_follow_the_kinds)
 {
     anth_stream s;
-    anth_stream_init(&s);
+    anth_stream_init(&s, 1 << 20);
     buf out;
     buf_init(&out, 1 << 16);
     ck_assert_int_eq(anth_text(&s, &out, 1, "hm", 2), 0);
@@ -82,7 +82,7 @@ START_TEST(blocks_follow_the_kinds)
     ck_assert_int_eq(anth_tool_args(&s, &out, 0, "", 0), 0);
     ck_assert_int_eq(anth_tool_args(&s, &out, 0, "\":1}", 4), 0);
     ck_assert_int_eq(anth_text(&s, &out, 0, "!", 1), 0);
-    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", 7, 9), 0);
+    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", 7, 9), 1);
     assert_bytes_of(&out,
                     START_THINKING(0) THINK(0, "hm") STOP(0) START_TEXT(1) TEXT(1, "H")
                         TEXT(1, "\xc3\xa9") STOP(1) TOOL(2, "call_1", "get_weather")
@@ -91,27 +91,181 @@ START_TEST(blocks_follow_the_kinds)
                                     END("tool_use", "{\"input_tokens\":7,\"output_tokens\":9}"),
                     "blocks");
     buf_free(&out);
+    anth_stream_free(&s);
 }
 END_TEST
 
-/* Parallel calls: each call its own block; fragments of an earlier call that arrive after
- * the next one started go to the earlier call's block index, never into the open one. */
-START_TEST(interleaved_arguments_keep_their_block)
+/* Interleaved calls, as OpenAI streams parallel calls: the first call's block stays open
+ * and its fragments stream live; the second call, started while it is open, is held
+ * with its fragments and follows as a whole block after the first one's stop. */
+START_TEST(interleaved_calls_follow_whole)
 {
     anth_stream s;
-    anth_stream_init(&s);
+    anth_stream_init(&s, 1 << 20);
+    buf out;
+    buf_init(&out, 1 << 16);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "H", 1), 0);
+    ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{\"a", 3), 0);
+    ck_assert_int_eq(anth_tool(&s, &out, 1, "b", 1, "g", 1), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 1, "{\"t", 3), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "\":1}", 4), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 1, "", 0), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 1, "\":2}", 4), 0);
+    assert_bytes_of(&out,
+                    START_TEXT(0) TEXT(0, "H") STOP(0) TOOL(1, "a", "f") ARGS(1, "\"{\\\"a\"")
+                        ARGS(1, "\"\\\":1}\""),
+                    "before the end");
+    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", -1, -1), 1);
+    assert_bytes_of(&out,
+                    START_TEXT(0) TEXT(0, "H") STOP(0) TOOL(1, "a", "f") ARGS(1, "\"{\\\"a\"")
+                        ARGS(1, "\"\\\":1}\"") STOP(1) TOOL(2, "b", "g") ARGS(2, "\"{\\\"t\"")
+                            ARGS(2, "\"\\\":2}\"") STOP(2) END("tool_use", "{\"output_tokens\":0}"),
+                    "interleaved");
+    buf_free(&out);
+    anth_stream_free(&s);
+}
+END_TEST
+
+/* Text between a call's fragments and after a later call: held, never into the open
+ * tool_use block; at the end the held text, the later call and the text after it follow
+ * as blocks in order of first appearance, one text delta per cluster. */
+START_TEST(text_between_fragments_is_held)
+{
+    anth_stream s;
+    anth_stream_init(&s, 1 << 20);
     buf out;
     buf_init(&out, 1 << 16);
     ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "x", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "\xc3\xa9", 2), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "}", 1), 0);
     ck_assert_int_eq(anth_tool(&s, &out, 1, "b", 1, "g", 1), 0);
     ck_assert_int_eq(anth_tool_args(&s, &out, 1, "{}", 2), 0);
-    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{}", 2), 0);
-    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", -1, -1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "z", 1), 0);
+    assert_bytes_of(&out, TOOL(0, "a", "f") ARGS(0, "\"{\"") ARGS(0, "\"}\""), "before the end");
+    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", 2, 3), 1);
     assert_bytes_of(&out,
-                    TOOL(0, "a", "f") STOP(0) TOOL(1, "b", "g") ARGS(1, "\"{}\"") ARGS(0, "\"{}\"")
-                        STOP(1) END("tool_use", "{\"output_tokens\":0}"),
-                    "interleaved");
+                    TOOL(0, "a", "f") ARGS(0, "\"{\"") ARGS(0, "\"}\"") STOP(0) START_TEXT(1)
+                        TEXT(1, "x") TEXT(1, "\xc3\xa9") STOP(1) TOOL(2, "b", "g") ARGS(2, "\"{}\"")
+                            STOP(2) START_TEXT(3) TEXT(3, "z") STOP(3)
+                                END("tool_use", "{\"input_tokens\":2,\"output_tokens\":3}"),
+                    "text between");
     buf_free(&out);
+    anth_stream_free(&s);
+}
+END_TEST
+
+/* Calls one after the other, then thinking and text after them: the second call (which
+ * may start before the first has all its fragments, for all chatd knows) is held, a
+ * call without fragments is a block with no delta, and the thinking and text after the
+ * calls are their own blocks. */
+START_TEST(text_after_calls_follows_them)
+{
+    anth_stream s;
+    anth_stream_init(&s, 1 << 20);
+    buf out;
+    buf_init(&out, 1 << 16);
+    ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{}", 2), 0);
+    ck_assert_int_eq(anth_tool(&s, &out, 1, "b", 1, "g", 1), 0);
+    ck_assert_int_eq(anth_tool(&s, &out, 1, "b", 1, "g", 1), 0); /* a second start: nothing */
+    ck_assert_int_eq(anth_tool(&s, &out, 2, "c", 1, "h", 1), 0);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 2, "{}", 2), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 1, "t", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "o", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "k", 1), 0);
+    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", -1, 1), 1);
+    assert_bytes_of(&out,
+                    TOOL(0, "a", "f") ARGS(0, "\"{}\"") STOP(0) TOOL(1, "b", "g") STOP(1)
+                        TOOL(2, "c", "h") ARGS(2, "\"{}\"") STOP(2) START_THINKING(3) THINK(3, "t")
+                            STOP(3) START_TEXT(4) TEXT(4, "o") TEXT(4, "k") STOP(4)
+                                END("tool_use", "{\"output_tokens\":1}"),
+                    "text after");
+    buf_free(&out);
+    anth_stream_free(&s);
+}
+END_TEST
+
+/* A single call: each event is written as it arrives, nothing waits for the end. */
+START_TEST(single_call_streams_live)
+{
+    anth_stream s;
+    anth_stream_init(&s, 1 << 20);
+    buf out;
+    buf_init(&out, 1 << 16);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "H", 1), 0);
+    assert_bytes_of(&out, START_TEXT(0) TEXT(0, "H"), "text");
+    buf_reset(&out);
+    ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    assert_bytes_of(&out, STOP(0) TOOL(1, "a", "f"), "start");
+    buf_reset(&out);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{\"a", 3), 0);
+    assert_bytes_of(&out, ARGS(1, "\"{\\\"a\""), "fragment");
+    buf_reset(&out);
+    ck_assert_int_eq(anth_tool_args(&s, &out, 0, "\":1}", 4), 0);
+    assert_bytes_of(&out, ARGS(1, "\"\\\":1}\""), "last fragment");
+    buf_reset(&out);
+    ck_assert_int_eq(anth_done(&s, &out, "tool_calls", -1, 2), 1);
+    assert_bytes_of(&out, STOP(1) END("tool_use", "{\"output_tokens\":2}"), "end");
+    ck_assert_uint_eq(buf_len(&s.held), 0);
+    buf_free(&out);
+    anth_stream_free(&s);
+}
+END_TEST
+
+/* Much held: anth_done writes it some ANTH_DRAIN_STEP bytes at a time (0: call again),
+ * the pieces together the same bytes as one write. */
+START_TEST(held_blocks_drain_in_steps)
+{
+    anth_stream s;
+    anth_stream_init(&s, 1 << 20);
+    buf out, want;
+    buf_init(&out, 1 << 20);
+    buf_init(&want, 1 << 20);
+    ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    ck_assert_int_eq(anth_tool(&s, &out, 1, "b", 1, "g", 1), 0);
+    buf_addstr(&want, TOOL(0, "a", "f") STOP(0) TOOL(1, "b", "g"));
+    for (int i = 0; i < 400; i++) {
+        ck_assert_int_eq(anth_tool_args(&s, &out, 1, "1", 1), 0);
+        buf_addstr(&want, ARGS(1, "\"1\""));
+    }
+    buf_addstr(&want, STOP(1) START_TEXT(2));
+    for (int i = 0; i < 400; i++) {
+        ck_assert_int_eq(anth_text(&s, &out, 0, "x", 1), 0);
+        buf_addstr(&want, TEXT(2, "x"));
+    }
+    buf_addstr(&want, STOP(2) END("tool_use", "{\"output_tokens\":0}"));
+    int rc, calls = 0;
+    while ((rc = anth_done(&s, &out, "tool_calls", -1, -1)) == 0) {
+        calls++;
+        ck_assert_int_lt(calls, 100);
+    }
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_ge(calls, (int)(buf_len(&want) / (2 * ANTH_DRAIN_STEP)));
+    ck_assert_int_eq(buf_failed(&want), 0);
+    ck_assert_uint_eq(buf_len(&out), buf_len(&want));
+    ck_assert(!memcmp(buf_ptr(&out), buf_ptr(&want), buf_len(&want)));
+    buf_free(&out);
+    buf_free(&want);
+    anth_stream_free(&s);
+}
+END_TEST
+
+/* Held bytes over their cap: -1, as a full out is. */
+START_TEST(held_over_cap_is_refused)
+{
+    anth_stream s;
+    anth_stream_init(&s, 8);
+    buf out;
+    buf_init(&out, 4096);
+    ck_assert_int_eq(anth_tool(&s, &out, 0, "a", 1, "f", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "x", 1), 0);
+    ck_assert_int_eq(anth_text(&s, &out, 0, "y", 1), -1);
+    ck_assert_int_eq(anth_tool(&s, &out, 1, "bbbbbbbb", 8, "g", 1), -1);
+    buf_free(&out);
+    anth_stream_free(&s);
 }
 END_TEST
 
@@ -119,7 +273,7 @@ END_TEST
 START_TEST(arguments_without_a_start_are_refused)
 {
     anth_stream s;
-    anth_stream_init(&s);
+    anth_stream_init(&s, 1 << 20);
     buf out;
     buf_init(&out, 4096);
     ck_assert_int_eq(anth_tool_args(&s, &out, 0, "{}", 2), -1);
@@ -127,6 +281,7 @@ START_TEST(arguments_without_a_start_are_refused)
     ck_assert_int_eq(anth_tool_args(&s, &out, -1, "{}", 2), -1);
     ck_assert_uint_eq(buf_len(&out), 0);
     buf_free(&out);
+    anth_stream_free(&s);
 }
 END_TEST
 
@@ -134,12 +289,13 @@ END_TEST
 START_TEST(empty_answer_ends_plainly)
 {
     anth_stream s;
-    anth_stream_init(&s);
+    anth_stream_init(&s, 1 << 20);
     buf out;
     buf_init(&out, 4096);
-    ck_assert_int_eq(anth_done(&s, &out, "length", 3, 0), 0);
+    ck_assert_int_eq(anth_done(&s, &out, "length", 3, 0), 1);
     assert_bytes_of(&out, END("max_tokens", "{\"input_tokens\":3,\"output_tokens\":0}"), "empty");
     buf_free(&out);
+    anth_stream_free(&s);
 }
 END_TEST
 
@@ -211,21 +367,23 @@ END_TEST
 START_TEST(full_buffer_leaves_bytes_as_they_were)
 {
     anth_stream s;
-    anth_stream_init(&s);
+    anth_stream_init(&s, 1 << 20);
     buf out;
     buf_init(&out, 40);
     ck_assert_int_eq(buf_addstr(&out, "keep"), 0);
     ck_assert_int_eq(anth_text(&s, &out, 0, "x", 1), -1);
     assert_bytes_of(&out, "keep", "after a failed write");
     buf_free(&out);
+    anth_stream_free(&s);
 }
 END_TEST
 
 int main(void)
 {
-    return check_tests("anth_out", message_start_and_ping, blocks_follow_the_kinds,
-                       interleaved_arguments_keep_their_block,
-                       arguments_without_a_start_are_refused, empty_answer_ends_plainly,
-                       stop_reasons_and_error_types, error_shapes, whole_message,
-                       full_buffer_leaves_bytes_as_they_were);
+    return check_tests(
+        "anth_out", message_start_and_ping, blocks_follow_the_kinds, interleaved_calls_follow_whole,
+        text_between_fragments_is_held, text_after_calls_follows_them, single_call_streams_live,
+        held_blocks_drain_in_steps, held_over_cap_is_refused, arguments_without_a_start_are_refused,
+        empty_answer_ends_plainly, stop_reasons_and_error_types, error_shapes, whole_message,
+        full_buffer_leaves_bytes_as_they_were);
 }

@@ -554,6 +554,61 @@ START_TEST(anthropic_whole_refusals)
 }
 END_TEST
 
+/* Interleaved calls and text after them, with more held than one step of the end: the
+ * terminal event takes several enc_chunk calls (0 until the last, next_id staying at the
+ * end), each with an emptied out as the reader's, and the pieces are anth_out's bytes. */
+START_TEST(anthropic_held_end_in_pieces)
+{
+    stream_info in = info_of("abc", "m");
+    enum { N = 2 + 600 };
+    entry e[N];
+    e[0] = (entry)E(STREAM_KIND_TOOL, "\0c1\0f");
+    e[1] = (entry)E(STREAM_KIND_TOOL, "\1c2\0g");
+    for (int i = 2; i < N; i++)
+        e[i] = (entry)E(STREAM_KIND_TEXT, "x");
+    stream_chunk ch;
+    log_chunk(&ch, e, N);
+    term_done(&ch, "tool_calls", 1, 2);
+    enc c;
+    ck_assert_int_eq(enc_init(&c, ENC_ANTH_SSE, 0, &in), 0);
+    buf out, all, want;
+    buf_init(&out, LIM_READER_OUT);
+    buf_init(&all, 1 << 20);
+    buf_init(&want, 1 << 20);
+    int rc, calls = 0;
+    while ((rc = enc_chunk(&c, &in, &ch, &out)) == 0) {
+        ck_assert_uint_gt(buf_len(&out), 0);
+        ck_assert_uint_eq(c.next_id, N + 1);
+        buf_add(&all, buf_ptr(&out), buf_len(&out));
+        buf_reset(&out);
+        ck_assert_int_lt(++calls, 100);
+    }
+    ck_assert_int_eq(rc, 1);
+    ck_assert_int_ge(calls, 2);
+    ck_assert_uint_eq(c.next_id, N + 2);
+    buf_add(&all, buf_ptr(&out), buf_len(&out));
+    anth_stream s;
+    anth_stream_init(&s, 1 << 20);
+    anth_message_start(&want, "abc", "m", 1);
+    anth_tool(&s, &want, 0, "c1", 2, "f", 1);
+    anth_tool(&s, &want, 1, "c2", 2, "g", 1);
+    for (int i = 2; i < N; i++)
+        anth_text(&s, &want, 0, "x", 1);
+    while (anth_done(&s, &want, "tool_calls", 1, 2) == 0)
+        ;
+    ck_assert_int_eq(buf_failed(&want), 0);
+    ck_assert_int_eq(buf_failed(&all), 0);
+    ck_assert_uint_eq(buf_len(&all), buf_len(&want));
+    ck_assert(!memcmp(buf_ptr(&all), buf_ptr(&want), buf_len(&want)));
+    anth_stream_free(&s);
+    buf_free(&out);
+    buf_free(&all);
+    buf_free(&want);
+    enc_free(&c);
+    stream_chunk_free(&ch);
+}
+END_TEST
+
 /* enc_per_event bounds the largest framing one cluster gets in Anthropic's stream: a
  * thinking cluster that closes a text block and opens its own, at the largest index. */
 START_TEST(anthropic_per_event_bound)
@@ -585,5 +640,5 @@ int main(void)
                        escaping, per_event_bounds_the_framing, full_out_is_cap_error,
                        anthropic_stream_from_log, anthropic_stream_in_pieces,
                        anthropic_whole_from_log, anthropic_whole_refusals,
-                       anthropic_per_event_bound);
+                       anthropic_held_end_in_pieces, anthropic_per_event_bound);
 }
