@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/../.."
 
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"fuzz_req fuzz_ssep fuzz_prov fuzz_seg fuzz_stream fuzz_jsonv"}
+targets=${FUZZ_TARGETS:-"fuzz_req fuzz_ssep fuzz_prov fuzz_seg fuzz_stream fuzz_jsonv fuzz_xlat"}
 bin=build/fuzz
 art=$bin/artifacts
 logs=$bin/logs

@@ -288,6 +288,81 @@ REQS = {
 }
 
 
+# fuzz_xlat: request bodies, OpenAI's (each provider builds them) and Anthropic's (anth_in
+# translates them); from the translation tables of the unit tests.
+USER_HI = {"role": "user", "content": "Hi"}
+XLAT = {
+    "oai-tools-whole": REQS["tools-whole"],
+    "oai-parts": REQS["parts"],
+    "oai-roles": req_body({"messages": [
+        {"role": "system", "content": "A"}, {"role": "user", "content": "u1"},
+        {"role": "developer", "content": [{"type": "text", "text": "B"}]},
+        {"role": "assistant", "content": "A", "refusal": None},
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+        {"role": "user", "content": ""}]}),
+    "oai-images": req_body({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": "DATA:image/jpeg;BASE64,/9j/", "detail": "auto"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.webp"}}]}]}),
+    "oai-tool-round": req_body({"messages": [
+        {"role": "user", "content": "Weather in Paris and Oslo?"},
+        {"role": "assistant", "content": None, "reasoning_content": "Two cities.", "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"id": "call_2", "type": "function", "function": {"name": "now", "arguments": ""}},
+            {"id": "call_3", "function": {"name": "add", "arguments": {"x": 1}}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C"},
+        {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "noon"}]},
+        {"role": "user", "content": "Thanks"}]}),
+    "oai-tools-choice": req_body({"messages": [USER_HI], "tools": [
+        {"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                                          "parameters": {"type": "object", "properties": {
+                                              "city": {"type": "string"}}}}},
+        {"type": "function", "function": {"name": "now"}}],
+        "tool_choice": {"type": "function", "function": {"name": "now"}},
+        "parallel_tool_calls": False}),
+    "oai-params": req_body({"messages": [USER_HI], "temperature": 0, "top_p": 0.9, "top_k": 40,
+                            "min_p": 0.05, "max_tokens": 10, "max_completion_tokens": 20,
+                            "stop": ["a", "", "\n\n"], "seed": 42, "presence_penalty": 0,
+                            "frequency_penalty": 0.5, "user": "u-42", "n": 1, "logprobs": False,
+                            "logit_bias": {}, "modalities": ["text"], "keep_alive": "10m"}),
+    "oai-formats": req_body({"messages": [USER_HI], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "p", "schema": {
+            "type": "object", "properties": {"age": {"type": "integer"}}}}}}),
+    "oai-effort": req_body({"messages": [USER_HI], "reasoning_effort": "high",
+                            "max_completion_tokens": 10000}),
+    "oai-refused": req_body({"messages": [USER_HI], "n": 2, "logit_bias": {"50256": -100},
+                             "prediction": {"type": "content", "content": "x"}, "frobnicate": 1}),
+    "oai-dup-keys": b'{"model":"a","messages":[{"role":"user","content":"x"}],"stream":false,'
+                    b'"model":"b","stream_options":{"include_usage":false,"x":1},"z":[1.5e3,-0.0]}',
+    "anth-tool-round": req_body({"system": [{"type": "text", "text": "a"}], "max_tokens": 64,
+                                 "messages": [USER_HI, {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "hm", "signature": "sig"},
+        {"type": "text", "text": "Let me look."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Zürich"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "now", "input": {}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "12 C"},
+            {"type": "tool_result", "tool_use_id": "toolu_2", "is_error": True,
+             "content": [{"type": "text", "text": "no"}]},
+            {"type": "text", "text": "and?"}]}]}),
+    "anth-tools": req_body({"messages": [USER_HI], "stop_sequences": ["END"],
+                            "metadata": {"user_id": "u1"}, "tools": [
+        {"name": "get_weather", "description": "Weather", "input_schema": {
+            "type": "object", "properties": {"city": {"type": "string"}}},
+         "cache_control": {"type": "ephemeral"}}],
+        "tool_choice": {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        "thinking": {"type": "enabled", "budget_tokens": 10000}}),
+    "anth-images": req_body({"system": "be brief", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "see"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
+        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.jpg"}},
+        {"type": "document", "title": "r.pdf", "source": {
+            "type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]}]}),
+}
+
+
 # ---- fuzz_stream programs (see fuzz_stream.c) ----
 def add(kind, data):
     out = b""
@@ -439,6 +514,8 @@ def main():
     stopping("fuzz_seg", "emoji-zwj", TEXTS["emoji-zwj"], 2)
     for name, body in REQS.items():
         write("fuzz_req", name, body)
+    for name, body in XLAT.items():
+        write("fuzz_xlat", name, body)
     for name, prog in STREAMS.items():
         write("fuzz_stream", name, prog)
     for name, text in JSONV.items():
