@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "jsonv.h"
+#include "prov.h"
 #include "utf8.h"
 
 #define PATH_LEN 160 /* a field's path, e.g. messages[12].content[3].source.media_type */
@@ -81,10 +82,13 @@ static int known(tr *t, const cJSON *o, const char *path, const char *const *key
         size_t i = 0;
         while (keys[i] && strcmp(keys[i], c->string))
             i++;
-        if (!keys[i])
+        if (!keys[i]) {
+            char name[PROV_FIELD_NAME_MAX];
+            prov_field_name(name, sizeof(name), c->string);
             return bad(t, ANTH_IN_INVALID,
                        "%s%s%s: unknown field (not part of Anthropic's Messages API)", path,
-                       *path ? "." : "", c->string);
+                       *path ? "." : "", name);
+        }
     }
     return 0;
 }
@@ -161,6 +165,9 @@ static int source_url(tr *t, const cJSON *b, const char *path, int allow_url, cJ
             return rc;
         if (!u)
             return bad(t, ANTH_IN_INVALID, "%s.url must be a string", sp);
+        /* what the OpenAI-shaped request may carry (data: URLs come as base64 here) */
+        if (strncmp(u, "https://", 8) || !u[8])
+            return bad(t, ANTH_IN_INVALID, "%s.url must be an https: URL", sp);
         *url = cJSON_CreateString(u);
         return *url ? 0 : ANTH_IN_NOMEM;
     }
@@ -421,6 +428,9 @@ static int messages(tr *t, const cJSON *arr, cJSON *msgs)
         } else if (!cJSON_IsArray(content)) {
             return bad(t, ANTH_IN_INVALID,
                        "%s.content must be a string or an array of content blocks", path);
+        } else if (cJSON_GetArraySize(content) == 0) {
+            return bad(t, ANTH_IN_INVALID, "%s.content: all messages must have non-empty content",
+                       path);
         } else if ((rc = (*role == 'u' ? user_turn : assistant_turn)(t, content, path, msgs))) {
             return rc;
         }
@@ -675,8 +685,10 @@ int anth_in_translate(const char *body, size_t len, char **out, char *err, size_
         return bad(&t, ANTH_IN_INVALID, "request body is not valid UTF-8");
     if (jsonv_check(body, len, &why) < 0)
         return bad(&t, ANTH_IN_INVALID, "request body is not valid JSON: %s", why);
+    /* jsonv_check has seen exactly one value, yet cJSON may still refuse it (a lone
+     * surrogate escape, a number too long for its buffer): not valid JSON, as req.c says */
     cJSON *in = cJSON_ParseWithLength(body, len), *o = NULL;
-    int rc = in ? 0 : ANTH_IN_NOMEM; /* jsonv_check passed: only memory can fail here */
+    int rc = in ? 0 : bad(&t, ANTH_IN_INVALID, "request body is not valid JSON");
     if (!rc && !cJSON_IsObject(in))
         rc = bad(&t, ANTH_IN_INVALID, "request body must be a JSON object");
     if (!rc)

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "req.h"
+#include "utf8.h"
 
 #define KEY_LINE_MAX 8192  /* longest api key header line accepted */
 #define STREAM_MSG_MAX 512 /* an error message reported mid-stream, bytes with the NUL */
@@ -211,6 +212,19 @@ static void one_line(const char *s, size_t n, char *out, size_t outsz)
     while (o > 0 && out[o - 1] == ' ')
         o--;
     out[o] = '\0';
+}
+
+void prov_field_name(char *out, size_t n, const char *name)
+{
+    if (n == 0)
+        return;
+    size_t o = 0;
+    for (; name[o] && o + 1 < n; o++) {
+        unsigned char c = (unsigned char)name[o];
+        out[o] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    /* the name, or a path holding it, may already end in a cut sequence */
+    out[utf8_trim(out, o)] = '\0';
 }
 
 void prov_error_reason(const char *body, size_t n, prov_reason_fn pick, char *out, size_t outsz)

@@ -65,6 +65,11 @@ void prov_http_free(prov_http *h);
 
 /* ---- for the provider modules ---- */
 
+/* A client's field name made safe for a one-line reason: control bytes as '?', cut to
+ * n-1 bytes (n >= 1) between UTF-8 sequences, never inside one (nor ending in a cut one). */
+#define PROV_FIELD_NAME_MAX 64
+void prov_field_name(char *out, size_t n, const char *name);
+
 /* Where a provider's requests go and which headers they carry, for prov_build_http. */
 typedef struct prov_endpoint {
     const char *path;           /* appended to the base URL, e.g. "/chat/completions" */

@@ -48,7 +48,9 @@ static int nomem(xlat *x)
 
 static int not_supported(xlat *x, const char *path)
 {
-    return fail(x, PROV_BUILD_UNSUPPORTED, "%s is not supported by Anthropic", path);
+    char safe[PATH_MAX_LEN];
+    prov_field_name(safe, sizeof(safe), path);
+    return fail(x, PROV_BUILD_UNSUPPORTED, "%s is not supported by Anthropic", safe);
 }
 
 /* ---- small helpers ---- */
@@ -763,8 +765,8 @@ static int check_fields(xlat *x, const cJSON *req)
         while (i < sizeof(FIELDS) / sizeof(FIELDS[0]) && strcmp(FIELDS[i].name, f->string) != 0)
             i++;
         if (i == sizeof(FIELDS) / sizeof(FIELDS[0]))
-            return not_supported(x, f->string);
-        if (FIELDS[i].ok && !FIELDS[i].ok(f))
+            return not_supported(x, f->string); /* made safe there */
+        if (FIELDS[i].ok && !FIELDS[i].ok(f))   /* a known name: safe as it is */
             return fail(x, PROV_BUILD_UNSUPPORTED, "%s: Anthropic supports only %s", f->string,
                         FIELDS[i].only);
     }

@@ -125,7 +125,9 @@ static int check_fields(xlat *x)
             continue;
         if (!strcmp(v->string, "n"))
             return fail(x, UNSUPPORTED, "n: ollama gives one choice per request (n must be 1)");
-        return fail(x, UNSUPPORTED, "%s: ollama has no equivalent", v->string);
+        char safe[PROV_FIELD_NAME_MAX];
+        prov_field_name(safe, sizeof(safe), v->string);
+        return fail(x, UNSUPPORTED, "%s: ollama has no equivalent", safe);
     }
     return 0;
 }
@@ -358,7 +360,9 @@ static int check_msg_keys(xlat *x, const cJSON *m, const char *role, size_t i)
         if (cJSON_IsNull(v) || !strcmp(v->string, "role") || !strcmp(v->string, "content") ||
             msg_key_ok(role, v->string))
             continue;
-        return fail(x, UNSUPPORTED, "messages[%zu].%s: ollama has no equivalent", i, v->string);
+        char safe[PROV_FIELD_NAME_MAX];
+        prov_field_name(safe, sizeof(safe), v->string);
+        return fail(x, UNSUPPORTED, "messages[%zu].%s: ollama has no equivalent", i, safe);
     }
     return 0;
 }

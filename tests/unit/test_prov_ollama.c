@@ -555,6 +555,10 @@ static const refusal REFUSALS[] = {
     {WITH("'service_tier':'flex'"), UNSUP, "service_tier: ollama has no equivalent"},
     {WITH("'web_search_options':{}"), UNSUP, "web_search_options: ollama has no equivalent"},
     {WITH("'x_custom':1,'n':3"), UNSUP, "x_custom: ollama has no equivalent"},
+    /* a client's field name is made safe for the one-line reason */
+    {WITH("'a\\nb\\u007fc':1"), UNSUP, "a?b?c: ollama has no equivalent"},
+    {MSGS("{'role':'user','content':'x','n\\rm':1}") "}", UNSUP,
+     "messages[0].n?m: ollama has no equivalent"},
     /* formats and options of the wrong shape */
     {WITH("'response_format':{'type':'json_schema','json_schema':{'name':'p'}}"), INVAL,
      "response_format.json_schema.schema must be an object"},

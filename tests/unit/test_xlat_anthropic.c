@@ -9,6 +9,7 @@
 
 #include "check_main.h"
 #include "prov.h"
+#include "utf8.h"
 #include "xlat_anthropic.h"
 
 #define MODEL "claude-x"
@@ -225,6 +226,10 @@ static const rcase REFUSED[] = {
     {"{" USER_MSG ",'metadata':{'k':'v'}}", U, "metadata is not supported by Anthropic"},
     {"{" USER_MSG ",'service_tier':'flex'}", U, "service_tier is not supported by Anthropic"},
     {"{" USER_MSG ",'frobnicate':true}", U, "frobnicate is not supported by Anthropic"},
+    /* a client's field name is made safe for the one-line reason */
+    {"{" USER_MSG ",'a\\nb\\u0001c':1}", U, "a?b?c is not supported by Anthropic"},
+    {"{'messages':[{'role':'user','content':'x','n\\tm':1}]}", U,
+     "messages[0].n?m is not supported by Anthropic"},
     {"{" USER_MSG ",'temperature':1.5}", U, "temperature: Anthropic supports 0 to 1"},
     {"{'messages':[{'role':'user','content':[{'type':'text','text':'hi'},"
      "{'type':'input_audio','input_audio':{'data':'UklGR','format':'wav'}}]}]}", U,
@@ -320,6 +325,25 @@ START_TEST(long_names_cut)
 }
 END_TEST
 
+/* A long name of multi-byte characters is cut between characters, never inside one. */
+START_TEST(long_names_cut_between_characters)
+{
+    char body[1200] = "{'messages':[{'role':'user','content':'x'}],'";
+    for (int i = 0; i < 200; i++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "':1}");
+    cJSON *req = json(body), *got = NULL;
+    char err[256];
+    ck_assert_int_eq(xlat_anthropic(req, MODEL, &got, err, sizeof(err)), PROV_BUILD_UNSUPPORTED);
+    const char *tail = strstr(err, " is not supported by Anthropic");
+    ck_assert_ptr_nonnull(tail);
+    ck_assert_uint_eq((size_t)(tail - err) % 2, 0); /* whole two-byte characters only */
+    ck_assert(utf8_valid(err, strlen(err)));
+    ck_assert_ptr_null(got);
+    cJSON_Delete(req);
+}
+END_TEST
+
 /* With allocation n failing, for every n until none fails: "out of memory" and nothing
  * built (a leak shows under the sanitizers and valgrind). */
 static long allocs_left;
@@ -373,6 +397,7 @@ int main(void)
     tcase_add_loop_test(t, translations, 0, sizeof(CASES) / sizeof(CASES[0]));
     tcase_add_loop_test(t, refusals, 0, sizeof(REFUSED) / sizeof(REFUSED[0]));
     tcase_add_test(t, long_names_cut);
+    tcase_add_test(t, long_names_cut_between_characters);
     tcase_add_test(t, no_memory_at_every_allocation);
     suite_add_tcase(s, t);
     return check_run(s);
