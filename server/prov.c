@@ -8,7 +8,6 @@
 
 #include "buf.h"
 #include "req.h"
-#include "utf8.h"
 
 #define KEY_LINE_MAX 8192  /* longest api key header line accepted */
 #define STREAM_MSG_MAX 512 /* an error message reported mid-stream, bytes with the NUL */
@@ -224,7 +223,16 @@ void prov_field_name(char *out, size_t n, const char *name)
         out[o] = c < 0x20 || c == 0x7f ? '?' : (char)c;
     }
     /* the name, or a path holding it, may already end in a cut sequence */
-    out[utf8_trim(out, o)] = '\0';
+    size_t lead = o;
+    while (lead > 0 && o - lead < 4 && is_cont((unsigned char)out[lead - 1]))
+        lead--;
+    if (lead > 0 && (unsigned char)out[lead - 1] >= 0xC0) {
+        unsigned char c = (unsigned char)out[lead - 1];
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (o - (lead - 1) < need)
+            o = lead - 1;
+    }
+    out[o] = '\0';
 }
 
 void prov_error_reason(const char *body, size_t n, prov_reason_fn pick, char *out, size_t outsz)

@@ -341,6 +341,16 @@ START_TEST(long_names_cut_between_characters)
     ck_assert(utf8_valid(err, strlen(err)));
     ck_assert_ptr_null(got);
     cJSON_Delete(req);
+    /* in a message, the path holding the name is cut first: odd offset, same result */
+    char body2[1200] = "{'messages':[{'role':'user','content':'x','";
+    for (int i = 0; i < 200; i++)
+        strcat(body2, "\xc3\xa9");
+    strcat(body2, "':1}]}");
+    req = json(body2);
+    ck_assert_int_eq(xlat_anthropic(req, MODEL, &got, err, sizeof(err)), PROV_BUILD_UNSUPPORTED);
+    ck_assert_msg(utf8_valid(err, strlen(err)), "cut inside a character: %s", err);
+    ck_assert(strncmp(err, "messages[0].\xc3\xa9", 14) == 0);
+    cJSON_Delete(req);
 }
 END_TEST
 
