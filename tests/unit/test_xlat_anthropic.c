@@ -228,6 +228,8 @@ static const rcase REFUSED[] = {
     {"{" USER_MSG ",'frobnicate':true}", U, "frobnicate is not supported by Anthropic"},
     /* a client's field name is made safe for the one-line reason */
     {"{" USER_MSG ",'a\\nb\\u0001c':1}", U, "a?b?c is not supported by Anthropic"},
+    {"{'messages':[{'role':'user','content':'x','':1}]}", U,
+     "messages[0]. is not supported by Anthropic"},
     {"{'messages':[{'role':'user','content':'x','n\\tm':1}]}", U,
      "messages[0].n?m is not supported by Anthropic"},
     {"{" USER_MSG ",'temperature':1.5}", U, "temperature: Anthropic supports 0 to 1"},
