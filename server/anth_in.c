@@ -220,8 +220,8 @@ static int tool_message(tr *t, const cJSON *b, const char *path, cJSON *msgs)
         return rc;
     const char *id = str_of(b, "tool_use_id");
     const cJSON *content = field(b, "content"), *err = field(b, "is_error");
-    if (!id)
-        return bad(t, ANTH_IN_INVALID, "%s.tool_use_id must be a string", path);
+    if (!id || !*id)
+        return bad(t, ANTH_IN_INVALID, "%s.tool_use_id must be a non-empty string", path);
     if (err && !cJSON_IsBool(err))
         return bad(t, ANTH_IN_INVALID, "%s.is_error must be a boolean", path);
     if (content && !cJSON_IsString(content) && !cJSON_IsArray(content))
@@ -320,8 +320,8 @@ static int tool_call(tr *t, const cJSON *b, const char *path, cJSON *calls)
         return rc;
     const char *id = str_of(b, "id"), *name = str_of(b, "name");
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
-    if (!id || !name)
-        return bad(t, ANTH_IN_INVALID, "%s needs id and name strings", path);
+    if (!id || !name || !*id || !*name)
+        return bad(t, ANTH_IN_INVALID, "%s needs id and name as non-empty strings", path);
     if (!cJSON_IsObject(input))
         return bad(t, ANTH_IN_INVALID, "%s.input must be an object", path);
     char *args = cJSON_PrintUnformatted(input);

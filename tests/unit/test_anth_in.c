@@ -178,6 +178,15 @@ static const refusal refusals[] = {
     {"{\"messages\":[" USER_HI ",{\"role\":\"assistant\",\"content\":[]}]}", ANTH_IN_INVALID,
      "messages[1].content: all messages must have non-empty content"},
     {"{\"messages\":[" USER_HI "],\"a\\nb\\u0001c\":1}", ANTH_IN_INVALID, "a?b?c: unknown field"},
+    {"{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"\","
+     "\"name\":\"f\",\"input\":{}}]}]}",
+     ANTH_IN_INVALID, "messages[0].content[0] needs id and name as non-empty strings"},
+    {"{\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\","
+     "\"name\":\"\",\"input\":{}}]}]}",
+     ANTH_IN_INVALID, "messages[0].content[0] needs id and name as non-empty strings"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+     "\"tool_use_id\":\"\"}]}]}",
+     ANTH_IN_INVALID, "messages[0].content[0].tool_use_id must be a non-empty string"},
     {"[1]", ANTH_IN_INVALID, "must be a JSON object"},
     {"{\"messages\":", ANTH_IN_INVALID, "not valid JSON"},
     {"{\"messages\":\"\xff\"}", ANTH_IN_INVALID, "not valid UTF-8"},
