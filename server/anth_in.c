@@ -582,11 +582,15 @@ static int thinking_param(tr *t, const cJSON *th, cJSON *o)
 }
 
 /* A number copied under OpenAI's name. */
-static int number(tr *t, const cJSON *in, const char *k, cJSON *o)
+/* in[k], a number from lo to hi (a whole one when whole), copied to o. The ranges are
+ * Anthropic's, within those the OpenAI-shaped request is checked against. */
+static int number(tr *t, const cJSON *in, const char *k, double lo, double hi, int whole, cJSON *o)
 {
     const cJSON *v = field(in, k);
-    if (v && !cJSON_IsNumber(v))
-        return bad(t, ANTH_IN_INVALID, "%s must be a number", k);
+    if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+              (whole && v->valuedouble != (double)(long long)v->valuedouble)))
+        return bad(t, ANTH_IN_INVALID, "%s must be %s from %g to %g", k,
+                   whole ? "an integer" : "a number", lo, hi);
     if (v)
         put(t, o, k, dup(v));
     return 0;
@@ -658,8 +662,9 @@ static int translate(tr *t, const cJSON *in, cJSON *o)
     cJSON *msgs = put(t, o, "messages", cJSON_CreateArray());
     if ((rc = system_message(t, field(in, "system"), msgs)) ||
         (rc = messages(t, cJSON_GetObjectItemCaseSensitive(in, "messages"), msgs)) ||
-        (rc = number(t, in, "max_tokens", o)) || (rc = number(t, in, "temperature", o)) ||
-        (rc = number(t, in, "top_p", o)))
+        (rc = number(t, in, "max_tokens", 1, 1e7, 1, o)) ||
+        (rc = number(t, in, "temperature", 0, 1, 0, o)) ||
+        (rc = number(t, in, "top_p", 0, 1, 0, o)))
         return rc;
     if ((v = field(in, "stop_sequences")) && (rc = stop_sequences(t, v, o)))
         return rc;
