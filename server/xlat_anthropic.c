@@ -148,8 +148,9 @@ static int data_source(xlat *x, cJSON *src, const char *url, const char *path)
         if (mn == strlen(MEDIA_TYPES[i]) && strncasecmp(head, MEDIA_TYPES[i], mn) == 0)
             media = MEDIA_TYPES[i];
     if (!media) {
-        char got[MEDIA_TYPE_MAX];
-        snprintf(got, sizeof(got), "%.*s", (int)(mn < sizeof(got) ? mn : sizeof(got) - 1), head);
+        char raw[MEDIA_TYPE_MAX], got[MEDIA_TYPE_MAX];
+        snprintf(raw, sizeof(raw), "%.*s", (int)(mn < sizeof(raw) ? mn : sizeof(raw) - 1), head);
+        prov_field_name(got, sizeof(got), raw); /* the client's text, made safe */
         return fail(x, PROV_BUILD_UNSUPPORTED,
                     "%s.image_url.url: media type \"%s\" is not supported by Anthropic "
                     "(image/jpeg, image/png, image/gif, image/webp)",

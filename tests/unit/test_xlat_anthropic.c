@@ -250,6 +250,9 @@ static const rcase REFUSED[] = {
     {IMAGE("data:image/bmp;base64,Qk0=", ""), U,
      "messages[0].content[1].image_url.url: media type \"image/bmp\" is not supported by "
      "Anthropic (image/jpeg, image/png, image/gif, image/webp)"},
+    {IMAGE("data:image/\\tx;base64,Qk0=", ""), U,
+     "messages[0].content[1].image_url.url: media type \"image/?x\" is not supported by "
+     "Anthropic (image/jpeg, image/png, image/gif, image/webp)"},
     {IMAGE("data:image/png;base64,", ""), I, "messages[0].content[1].image_url.url has no data"},
     {"{'messages':[{'role':'user','content':'x','name':'alice'}]}", U,
      "messages[0].name is not supported by Anthropic"},
