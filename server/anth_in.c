@@ -39,9 +39,11 @@ static int bad(tr *t, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->err, t->errsz, fmt, ap);
+    char raw[512];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    t->err[utf8_trim(t->err, strlen(t->err))] = '\0'; /* a cut never splits a character */
+    /* One line, never a split character: names and types come from the client. */
+    prov_field_name(t->err, t->errsz, raw);
     return code;
 }
 

@@ -32,10 +32,12 @@ static int fail(xlat *x, int rc, const char *fmt, ...)
     if (x->rc == 0) {
         x->rc = rc;
         if (x->err && x->errsz) {
+            char raw[512];
             va_list ap;
             va_start(ap, fmt);
-            vsnprintf(x->err, x->errsz, fmt, ap);
+            vsnprintf(raw, sizeof(raw), fmt, ap);
             va_end(ap);
+            prov_field_name(x->err, x->errsz, raw); /* one line: names come from the client */
         }
     }
     return -1;

@@ -34,10 +34,12 @@ static int fail(xlat *x, int rc, const char *fmt, ...) __attribute__((format(pri
 static int fail(xlat *x, int rc, const char *fmt, ...)
 {
     if (x->err && x->errsz) {
+        char raw[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(x->err, x->errsz, fmt, ap);
+        vsnprintf(raw, sizeof(raw), fmt, ap);
         va_end(ap);
+        prov_field_name(x->err, x->errsz, raw); /* one line: names come from the client */
     }
     return rc;
 }
