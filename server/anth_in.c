@@ -623,6 +623,17 @@ static int metadata(tr *t, const cJSON *v, cJSON *o)
     return rc;
 }
 
+/* The model names req.c accepts, checked here so the refusal names the client's field. */
+static int model_ok(const cJSON *m)
+{
+    if (!cJSON_IsString(m) || !*m->valuestring || strlen(m->valuestring) > 256)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)m->valuestring; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
 static const char *const TOP_KEYS[] = {"model",
                                        "messages",
                                        "system",
@@ -653,8 +664,10 @@ static int translate(tr *t, const cJSON *in, cJSON *o)
             rc = bad(t, ANTH_IN_UNSUPPORTED, "%s has no equivalent in OpenAI's chat request",
                      NO_EQUIVALENT[i]);
     const cJSON *model = field(in, "model"), *stream = field(in, "stream"), *v;
-    if (!rc && model && !cJSON_IsString(model))
-        rc = bad(t, ANTH_IN_INVALID, "model must be a string");
+    if (!rc && model && !model_ok(model))
+        rc = bad(t, ANTH_IN_INVALID,
+                 "model must be a non-empty string of at most 256 bytes without control "
+                 "characters");
     if (!rc && stream && !cJSON_IsBool(stream))
         rc = bad(t, ANTH_IN_INVALID, "stream must be a boolean");
     if (rc)
