@@ -328,9 +328,10 @@ static int add_tool_result(xlat *x, cJSON *dst, const cJSON *m, const char *path
 
 /* The fields each role may carry (non-null), space-separated; any other is refused.
  * reasoning_content is an earlier answer's thinking: Anthropic takes thinking back only with
- * the signature it made, which OpenAI's shape has no room for, so it is dropped (it is the
- * model's own output, not part of what the client asks). annotations are an earlier
- * answer's citations: output too. */
+ * the signature it made, which OpenAI's shape has no room for; annotations are an earlier
+ * answer's citations, which Anthropic takes only as its own citation blocks. Both are
+ * refused unless empty (clients echo "" and [] back), like any field without an
+ * equivalent. */
 static const struct {
     const char *role;
     const char *fields;
@@ -338,7 +339,7 @@ static const struct {
     {"system", "role content"},
     {"developer", "role content"},
     {"user", "role content"},
-    {"assistant", "role content tool_calls refusal reasoning_content annotations"},
+    {"assistant", "role content tool_calls refusal"},
     {"tool", "role content tool_call_id"},
 };
 
@@ -350,6 +351,18 @@ static int has_word(const char *list, const char *w)
     for (const char *p = list; (p = strstr(p, w)); p += n)
         if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
             return 1;
+    return 0;
+}
+
+/* An earlier answer's reasoning_content "" or annotations []: nothing to carry. */
+static int empty_output(const cJSON *f)
+{
+    if (!f->string)
+        return 0;
+    if (!strcmp(f->string, "reasoning_content"))
+        return cJSON_IsString(f) && !*f->valuestring;
+    if (!strcmp(f->string, "annotations"))
+        return cJSON_IsArray(f) && !f->child;
     return 0;
 }
 
@@ -370,7 +383,7 @@ static int check_message(xlat *x, const cJSON *m, const char *path)
                     "%s.role: Anthropic supports system, developer, user, assistant and tool",
                     path);
     for (const cJSON *f = m->child; f; f = f->next) {
-        if (!present(f) || (f->string && has_word(ROLES[r].fields, f->string)))
+        if (!present(f) || (f->string && has_word(ROLES[r].fields, f->string)) || empty_output(f))
             continue;
         char fp[PATH_MAX_LEN];
         pathf(fp, "%s.%s", path, f->string ? f->string : "");

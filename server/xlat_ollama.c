@@ -91,7 +91,7 @@ static const char *const KNOWN[] = {
     "model", "stream", "stream_options", "messages", "temperature", "top_p", "top_k", "min_p",
     "seed", "stop", "max_tokens", "max_completion_tokens", "presence_penalty",
     "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls", "response_format",
-    "reasoning_effort", "think", "keep_alive", "user", NULL};
+    "reasoning_effort", "think", "keep_alive", NULL};
 /* clang-format on */
 
 static int is_default(const char *key, const cJSON *v)
@@ -104,6 +104,8 @@ static int is_default(const char *key, const cJSON *v)
         return cJSON_IsNumber(v) && v->valuedouble == 0;
     if (!strcmp(key, "logit_bias"))
         return cJSON_IsObject(v) && !v->child;
+    if (!strcmp(key, "user")) /* an end-user id for the provider's abuse checks: none here */
+        return cJSON_IsString(v) && !*v->valuestring;
     if (!strcmp(key, "modalities"))
         return cJSON_GetArraySize(v) == 1 && is_str(cJSON_GetArrayItem(v, 0), "text");
     return 0;
@@ -361,6 +363,10 @@ static int check_msg_keys(xlat *x, const cJSON *m, const char *role, size_t i)
     {
         if (cJSON_IsNull(v) || !strcmp(v->string, "role") || !strcmp(v->string, "content") ||
             msg_key_ok(role, v->string))
+            continue;
+        /* an earlier answer's citations, echoed back empty: nothing to carry */
+        if (!strcmp(role, "assistant") && !strcmp(v->string, "annotations") &&
+            cJSON_IsArray(v) && !v->child)
             continue;
         char safe[PROV_FIELD_NAME_MAX];
         prov_field_name(safe, sizeof(safe), v->string);

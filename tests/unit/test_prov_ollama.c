@@ -375,10 +375,13 @@ typedef struct build_case {
 #define PNG "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 static const build_case BUILDS[] = {
-    /* chatd's own fields (model, stream, stream_options) are not sent; user is no setting */
+    /* chatd's own fields (model, stream, stream_options) are not sent; an empty user says nothing */
     {"{'model':'gpt-4o','messages':[" USER "],'stream':true,'stream_options':{'include_usage':true},"
-     "'user':'u-1'}",
+     "'user':''}",
      BODY(USER, "")},
+    /* an answer echoed back with empty annotations */
+    {"{'messages':[" USER ",{'role':'assistant','content':'Yes.','annotations':[],'refusal':null}]}",
+     BODY(USER ",{'role':'assistant','content':'Yes.'}", "")},
     /* roles; system and developer are system messages; UTF-8 and escapes as they are */
     {"{'messages':[{'role':'system','content':'Be brief.'},{'role':'developer','content':'No lists.'},"
      "{'role':'user','content':'Caf\xC3\xA9 \\'q\\'\\n'},{'role':'assistant','content':'Yes.'},"
@@ -514,6 +517,8 @@ static const refusal REFUSALS[] = {
      "messages[1].audio: ollama has no equivalent"},
     {MSGS("{'role':'user','content':'x','tool_calls':[]}") "}", UNSUP,
      "messages[0].tool_calls: ollama has no equivalent"},
+    {MSGS(USER ",{'role':'assistant','content':'a','annotations':[{'type':'url_citation'}]}") "}", UNSUP,
+     "messages[1].annotations: ollama has no equivalent"},
     {MSGS("7") "}", INVAL, "messages[0] must be an object"},
     {"{'messages':{}}", INVAL, "messages must be an array"},
     {"[1]", INVAL, "the request must be a JSON object"},
@@ -553,6 +558,7 @@ static const refusal REFUSALS[] = {
     {WITH("'audio':{'voice':'alloy','format':'wav'}"), UNSUP, "audio: ollama has no equivalent"},
     {WITH("'prediction':{'type':'content','content':'x'}"), UNSUP, "prediction: ollama has no equivalent"},
     {WITH("'service_tier':'flex'"), UNSUP, "service_tier: ollama has no equivalent"},
+    {WITH("'user':'u-1'"), UNSUP, "user: ollama has no equivalent"},
     {WITH("'web_search_options':{}"), UNSUP, "web_search_options: ollama has no equivalent"},
     {WITH("'x_custom':1,'n':3"), UNSUP, "x_custom: ollama has no equivalent"},
     /* a client's field name is made safe for the one-line reason */

@@ -65,9 +65,9 @@ static const xcase CASES[] = {
      "{'type':'image','source':{'type':'url','url':'https://example.com/cat.webp'}}]}]}"},
 
     {"a tool round: text then tool_use blocks; tool results in one user turn, the next user "
-     "message after them; reasoning_content dropped; echoed nulls and annotations accepted",
+     "message after them; echoed nulls, an empty reasoning_content and empty annotations accepted",
      "{'messages':[{'role':'user','content':'Weather in Paris and Oslo?'},"
-     "{'role':'assistant','content':'Checking.','reasoning_content':'The user wants two cities.',"
+     "{'role':'assistant','content':'Checking.','reasoning_content':'',"
      "'refusal':null,'annotations':[],'audio':null,'function_call':null,'tool_calls':["
      "{'id':'call_1','type':'function','function':{'name':'get_weather','arguments':'{\\'city\\':\\'Paris\\'}'}},"
      "{'id':'call_2','type':'function','function':{'name':'get_weather','arguments':' {\\'city\\': \\'Oslo\\'} \\n'}}]},"
@@ -198,6 +198,7 @@ typedef struct rcase {
 #define U PROV_BUILD_UNSUPPORTED
 #define I PROV_BUILD_INVALID
 #define USER_MSG "'messages':[{'role':'user','content':'x'}]"
+#define USER_MSG_OBJ "{'role':'user','content':'x'}"
 #define ASSISTANT_CALL(args)                                                                       \
     "{'messages':[{'role':'user','content':'x'},{'role':'assistant','content':null,'tool_calls':"  \
     "[{'id':'c1','type':'function','function':{'name':'f','arguments':" args "}}]}]}"
@@ -226,6 +227,11 @@ static const rcase REFUSED[] = {
     {"{" USER_MSG ",'metadata':{'k':'v'}}", U, "metadata is not supported by Anthropic"},
     {"{" USER_MSG ",'service_tier':'flex'}", U, "service_tier is not supported by Anthropic"},
     {"{" USER_MSG ",'frobnicate':true}", U, "frobnicate is not supported by Anthropic"},
+    /* an earlier answer's thinking goes back to Anthropic only with its signature */
+    {"{'messages':[" USER_MSG_OBJ ",{'role':'assistant','content':'a','reasoning_content':'why'}]}", U,
+     "messages[1].reasoning_content is not supported by Anthropic"},
+    {"{'messages':[" USER_MSG_OBJ ",{'role':'assistant','content':'a','annotations':[{'type':'url_citation'}]}]}", U,
+     "messages[1].annotations is not supported by Anthropic"},
     /* a client's field name is made safe for the one-line reason */
     {"{" USER_MSG ",'a\\nb\\u0001c':1}", U, "a?b?c is not supported by Anthropic"},
     {"{'messages':[{'role':'user','content':'x','':1}]}", U,
