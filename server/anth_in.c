@@ -31,7 +31,10 @@ typedef struct tr {
     char *err;
     size_t errsz;
     int oom;
-    size_t cap; /* bound of any text built from the request: the body's size */
+    size_t cap;           /* bound of any text built from the request: the body's size */
+    const cJSON *in;      /* the request */
+    int nrefs;            /* tool_reference blocks seen in its tool results */
+    const cJSON *turn_oc; /* the last system turn's output_config: in force for the answer */
 } tr;
 
 static int bad(tr *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -244,6 +247,21 @@ static int tool_message(tr *t, const cJSON *b, const char *path, cJSON *msgs)
         at(cp, path, ".content", j);
         if ((rc = block_type(t, c, cp, &type)))
             break;
+        if (!strcmp(type, "tool_reference")) { /* a deferred tool loaded (tool search) */
+            static const char *const rkeys[] = {"type", "tool_name", NULL};
+            const char *name = str_of(c, "tool_name");
+            if ((rc = known(t, c, cp, rkeys)) || !name || !*name) {
+                rc = rc ? rc
+                        : bad(t, ANTH_IN_INVALID, "%s.tool_name must be a non-empty string", cp);
+                break;
+            }
+            t->nrefs++;
+            if (j++)
+                buf_addstr(&text, "\n");
+            buf_addstr(&text, "Tool available: ");
+            buf_addstr(&text, name);
+            continue;
+        }
         if (strcmp(type, "text")) {
             rc = bad(t, ANTH_IN_UNSUPPORTED,
                      "%s: a tool result's %s block has no equivalent in OpenAI's tool message", cp,
@@ -402,9 +420,15 @@ static int assistant_turn(tr *t, const cJSON *content, const char *path, cJSON *
     return rc;
 }
 
+static int system_message(tr *t, const cJSON *sys, const char *path, cJSON *msgs);
+
+/* Turns: user and assistant, and system turns in between (instructions given at that
+ * point of the conversation) as system messages where they stand. */
 static int messages(tr *t, const cJSON *arr, cJSON *msgs)
 {
     static const char *const keys[] = {"role", "content", NULL};
+    static const char *const system_keys[] = {"role", "content", "output_config", NULL};
+    static const char *const effort_keys[] = {"effort", NULL};
     if (!cJSON_IsArray(arr))
         return bad(t, ANTH_IN_INVALID, arr ? "messages must be an array" : "messages is required");
     if (cJSON_GetArraySize(arr) == 0)
@@ -417,13 +441,25 @@ static int messages(tr *t, const cJSON *arr, cJSON *msgs)
         at(path, "messages", "", i++);
         if (!cJSON_IsObject(m))
             return bad(t, ANTH_IN_INVALID, "%s must be an object", path);
-        if ((rc = known(t, m, path, keys)))
-            return rc;
         const char *role = str_of(m, "role");
+        int system = role && !strcmp(role, "system");
+        if ((rc = known(t, m, path, system ? system_keys : keys)))
+            return rc;
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (!role || (strcmp(role, "user") && strcmp(role, "assistant")))
-            return bad(t, ANTH_IN_INVALID, "%s.role must be user or assistant", path);
-        if (cJSON_IsString(content)) {
+        if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system")))
+            return bad(t, ANTH_IN_INVALID, "%s.role must be user, assistant or system", path);
+        if (system) {
+            char cp[PATH_LEN];
+            const cJSON *oc = field(m, "output_config");
+            at(cp, path, ".output_config", -1);
+            if (oc && (!cJSON_IsObject(oc) || (rc = known(t, oc, cp, effort_keys))))
+                return rc ? rc : bad(t, ANTH_IN_INVALID, "%s must be an object", cp);
+            if (oc)
+                t->turn_oc = oc;
+            at(cp, path, ".content", -1);
+            if (!content || (rc = system_message(t, content, cp, msgs)))
+                return rc ? rc : bad(t, ANTH_IN_INVALID, "%s is required", cp);
+        } else if (cJSON_IsString(content)) {
             cJSON *o = put(t, msgs, NULL, cJSON_CreateObject());
             put(t, o, "role", cJSON_CreateString(role));
             put(t, o, "content", dup(content));
@@ -440,8 +476,9 @@ static int messages(tr *t, const cJSON *arr, cJSON *msgs)
     return 0;
 }
 
-/* system: a string, or text blocks (as content parts) -> the first message. */
-static int system_message(tr *t, const cJSON *sys, cJSON *msgs)
+/* system: a string, or text blocks (as content parts) -> a system message; path names
+ * it in errors ("system", or a system turn's messages[i].content). */
+static int system_message(tr *t, const cJSON *sys, const char *path, cJSON *msgs)
 {
     if (!sys)
         return 0;
@@ -456,7 +493,7 @@ static int system_message(tr *t, const cJSON *sys, cJSON *msgs)
         {
             char bp[PATH_LEN];
             const char *type;
-            at(bp, "system", "", j++);
+            at(bp, path, "", j++);
             if (rc || (rc = block_type(t, b, bp, &type)))
                 break;
             rc = strcmp(type, "text") ? bad(t, ANTH_IN_INVALID, "%s must be a text block", bp)
@@ -467,7 +504,7 @@ static int system_message(tr *t, const cJSON *sys, cJSON *msgs)
             return rc;
         }
     } else {
-        return bad(t, ANTH_IN_INVALID, "system must be a string or an array of text blocks");
+        return bad(t, ANTH_IN_INVALID, "%s must be a string or an array of text blocks", path);
     }
     cJSON *m = put(t, msgs, NULL, cJSON_CreateObject());
     put(t, m, "role", cJSON_CreateString("system"));
@@ -477,13 +514,41 @@ static int system_message(tr *t, const cJSON *sys, cJSON *msgs)
 
 /* ---------- tools and parameters ---------- */
 
+/* Whether a tool result of the request holds a tool_reference to name: a deferred tool
+ * that tool search has loaded. */
+static int referenced(const tr *t, const char *name)
+{
+    const cJSON *m, *b, *c;
+    if (!t->nrefs)
+        return 0;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(t->in, "messages"))
+    {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        const cJSON *blocks = cJSON_IsArray(content) ? content : NULL;
+        cJSON_ArrayForEach(b, blocks)
+        {
+            const cJSON *rc = cJSON_GetObjectItemCaseSensitive(b, "content");
+            if (!cJSON_IsArray(rc) || !str_of(b, "type") ||
+                strcmp(str_of(b, "type"), "tool_result"))
+                continue;
+            cJSON_ArrayForEach(c, rc)
+            {
+                const char *type = str_of(c, "type"), *n = str_of(c, "tool_name");
+                if (type && n && !strcmp(type, "tool_reference") && !strcmp(n, name))
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* tools[{name, description, input_schema}] -> [{type:function, function:{name,
  * description, parameters}}]; Anthropic's server tools (typed web_search_..., bash_...)
  * run on Anthropic's side and have no equivalent. */
 static int tools(tr *t, const cJSON *arr, cJSON *o)
 {
-    static const char *const keys[] = {"type",          "name",   "description", "input_schema",
-                                       "cache_control", "strict", NULL};
+    static const char *const keys[] = {"type",          "name",   "description",   "input_schema",
+                                       "cache_control", "strict", "defer_loading", NULL};
     if (!cJSON_IsArray(arr))
         return bad(t, ANTH_IN_INVALID, "tools must be an array");
     cJSON *out = put(t, o, "tools", cJSON_CreateArray());
@@ -513,6 +578,13 @@ static int tools(tr *t, const cJSON *arr, cJSON *o)
             return bad(t, ANTH_IN_INVALID, "%s.input_schema must be an object", path);
         if (strict && !cJSON_IsBool(strict))
             return bad(t, ANTH_IN_INVALID, "%s.strict must be a boolean", path);
+        /* A deferred tool is not in the model's context until tool search loads it (a
+         * tool_reference in a tool result): so it goes upstream only from then on. */
+        const cJSON *defer = field(tl, "defer_loading");
+        if (defer && !cJSON_IsBool(defer))
+            return bad(t, ANTH_IN_INVALID, "%s.defer_loading must be a boolean", path);
+        if (cJSON_IsTrue(defer) && !referenced(t, name))
+            continue;
         cJSON *fn = put(t, out, NULL, cJSON_CreateObject());
         put(t, fn, "type", cJSON_CreateString("function"));
         cJSON *f = put(t, fn, "function", cJSON_CreateObject());
@@ -564,23 +636,120 @@ const char *anth_in_effort(double budget)
     return budget < 4096 ? "low" : budget < 16384 ? "medium" : "high";
 }
 
-/* thinking {type: enabled, budget_tokens} -> reasoning_effort; disabled -> nothing. */
-static int thinking_param(tr *t, const cJSON *th, cJSON *o)
+/* output_config.effort (low, medium, high, max) as a reasoning_effort; NULL when absent.
+ * A system turn's output_config (set from that turn on) wins over the request's. */
+static int effort_of(tr *t, const cJSON *oc, const char **effort)
 {
-    static const char *const keys[] = {"type", "budget_tokens", NULL};
+    const cJSON *e = field(t->turn_oc, "effort");
+    if (!e)
+        e = field(oc, "effort");
+    *effort = NULL;
+    if (!e)
+        return 0;
+    const char *v = cJSON_GetStringValue(e);
+    if (!v || (strcmp(v, "low") && strcmp(v, "medium") && strcmp(v, "high") && strcmp(v, "max")))
+        return bad(t, ANTH_IN_INVALID, "output_config.effort must be low, medium, high or max");
+    *effort = strcmp(v, "max") ? v : "high"; /* OpenAI's highest */
+    return 0;
+}
+
+/* thinking -> reasoning_effort: enabled by its budget_tokens, adaptive by
+ * output_config.effort (else medium); disabled -> nothing. display (summarized or
+ * omitted) asks how thinking is shown: the upstream's reasoning text is relayed as
+ * thinking_delta either way. Without thinking, an effort alone still sets
+ * reasoning_effort. */
+static int thinking_param(tr *t, const cJSON *th, const cJSON *oc, cJSON *o)
+{
+    static const char *const keys[] = {"type", "budget_tokens", "display", NULL};
+    const char *effort;
+    int rc = effort_of(t, oc, &effort);
+    if (rc)
+        return rc;
+    if (!th) {
+        if (effort)
+            put(t, o, "reasoning_effort", cJSON_CreateString(effort));
+        return 0;
+    }
     const char *type = str_of(th, "type");
     if (!cJSON_IsObject(th) || !type)
         return bad(t, ANTH_IN_INVALID, "thinking must be an object with a type");
-    int rc = known(t, th, "thinking", keys);
-    if (rc || !strcmp(type, "disabled"))
+    if ((rc = known(t, th, "thinking", keys)))
         return rc;
+    const cJSON *display = field(th, "display");
+    const char *d = cJSON_GetStringValue(display);
+    if (display && (!d || (strcmp(d, "summarized") && strcmp(d, "omitted"))))
+        return bad(t, ANTH_IN_INVALID, "thinking.display must be summarized or omitted");
+    if (!strcmp(type, "disabled"))
+        return 0;
+    if (!strcmp(type, "adaptive")) {
+        put(t, o, "reasoning_effort", cJSON_CreateString(effort ? effort : "medium"));
+        return 0;
+    }
     const cJSON *budget = field(th, "budget_tokens");
     if (strcmp(type, "enabled"))
-        return bad(t, ANTH_IN_INVALID, "thinking.type must be enabled or disabled");
+        return bad(t, ANTH_IN_INVALID, "thinking.type must be enabled, adaptive or disabled");
     if (!cJSON_IsNumber(budget) || budget->valuedouble < 1)
         return bad(t, ANTH_IN_INVALID, "thinking.budget_tokens must be a positive integer");
-    put(t, o, "reasoning_effort", cJSON_CreateString(anth_in_effort(budget->valuedouble)));
+    put(t, o, "reasoning_effort",
+        cJSON_CreateString(effort ? effort : anth_in_effort(budget->valuedouble)));
     return 0;
+}
+
+/* output_config: effort (read with thinking) and format, a JSON schema the answer
+ * follows -> response_format json_schema. */
+static int output_config(tr *t, const cJSON *oc, cJSON *o)
+{
+    static const char *const keys[] = {"effort", "format", NULL};
+    static const char *const fkeys[] = {"type", "schema", NULL};
+    if (!cJSON_IsObject(oc))
+        return bad(t, ANTH_IN_INVALID, "output_config must be an object");
+    int rc = known(t, oc, "output_config", keys);
+    const cJSON *f = field(oc, "format");
+    if (rc || !f)
+        return rc;
+    if (!cJSON_IsObject(f) || (rc = known(t, f, "output_config.format", fkeys)))
+        return rc ? rc : bad(t, ANTH_IN_INVALID, "output_config.format must be an object");
+    const char *type = str_of(f, "type");
+    const cJSON *schema = field(f, "schema");
+    if (!type || strcmp(type, "json_schema") || !cJSON_IsObject(schema))
+        return bad(t, ANTH_IN_INVALID,
+                   "output_config.format must be {\"type\":\"json_schema\",\"schema\":{...}}");
+    cJSON *rf = put(t, o, "response_format", cJSON_CreateObject());
+    put(t, rf, "type", cJSON_CreateString("json_schema"));
+    cJSON *js = put(t, rf, "json_schema", cJSON_CreateObject());
+    put(t, js, "name", cJSON_CreateString("output"));
+    put(t, js, "schema", dup(schema));
+    put(t, js, "strict", cJSON_CreateTrue());
+    return 0;
+}
+
+/* context_management: edits the server makes to the context. Clearing thinking while
+ * keeping all of it changes nothing (Claude Code sends that); any other edit has no
+ * equivalent. */
+static int context_management(tr *t, const cJSON *cm)
+{
+    static const char *const keys[] = {"edits", NULL};
+    static const char *const ekeys[] = {"type", "keep", NULL};
+    if (!cJSON_IsObject(cm))
+        return bad(t, ANTH_IN_INVALID, "context_management must be an object");
+    int rc = known(t, cm, "context_management", keys), i = 0;
+    const cJSON *edits = field(cm, "edits"), *e;
+    if (!rc && edits && !cJSON_IsArray(edits))
+        return bad(t, ANTH_IN_INVALID, "context_management.edits must be an array");
+    cJSON_ArrayForEach(e, edits)
+    {
+        char path[PATH_LEN];
+        at(path, "context_management.edits", "", i++);
+        const char *type = str_of(e, "type"), *keep = str_of(e, "keep");
+        if (rc || !cJSON_IsObject(e) || (rc = known(t, e, path, ekeys)))
+            return rc ? rc : bad(t, ANTH_IN_INVALID, "%s must be an object", path);
+        if (!type || strncmp(type, "clear_thinking_", 15) || !keep || strcmp(keep, "all"))
+            return bad(t, ANTH_IN_UNSUPPORTED,
+                       "%s: only clearing no thinking (keep: all) has an equivalent in "
+                       "OpenAI's chat request",
+                       path);
+    }
+    return rc;
 }
 
 /* A number copied under OpenAI's name. */
@@ -651,10 +820,11 @@ static const char *const TOP_KEYS[] = {"model",
                                        "container",
                                        "mcp_servers",
                                        "context_management",
+                                       "output_config",
                                        NULL};
 /* Anthropic's parameters that OpenAI's chat request cannot say. */
-static const char *const NO_EQUIVALENT[] = {"top_k",       "service_tier",       "container",
-                                            "mcp_servers", "context_management", NULL};
+static const char *const NO_EQUIVALENT[] = {"top_k", "service_tier", "container", "mcp_servers",
+                                            NULL};
 
 static int translate(tr *t, const cJSON *in, cJSON *o)
 {
@@ -675,7 +845,7 @@ static int translate(tr *t, const cJSON *in, cJSON *o)
     if (model)
         put(t, o, "model", dup(model));
     cJSON *msgs = put(t, o, "messages", cJSON_CreateArray());
-    if ((rc = system_message(t, field(in, "system"), msgs)) ||
+    if ((rc = system_message(t, field(in, "system"), "system", msgs)) ||
         (rc = messages(t, cJSON_GetObjectItemCaseSensitive(in, "messages"), msgs)) ||
         (rc = number(t, in, "max_tokens", 1, 1e7, 1, o)) ||
         (rc = number(t, in, "temperature", 0, 1, 0, o)) ||
@@ -691,14 +861,18 @@ static int translate(tr *t, const cJSON *in, cJSON *o)
         return rc;
     if ((v = field(in, "tool_choice")) && (rc = tool_choice(t, v, o)))
         return rc;
-    if ((v = field(in, "thinking")) && (rc = thinking_param(t, v, o)))
+    if ((v = field(in, "output_config")) && (rc = output_config(t, v, o)))
         return rc;
+    if ((rc = thinking_param(t, field(in, "thinking"), field(in, "output_config"), o)))
+        return rc;
+    if ((v = field(in, "context_management")))
+        return context_management(t, v);
     return 0;
 }
 
 int anth_in_translate(const char *body, size_t len, char **out, char *err, size_t errsz)
 {
-    tr t = {err, errsz, 0, len + 64};
+    tr t = {err, errsz, 0, len + 64, NULL, 0, NULL};
     const char *why;
     *out = NULL;
     if (!utf8_valid(body, len))
@@ -711,6 +885,7 @@ int anth_in_translate(const char *body, size_t len, char **out, char *err, size_
     int rc = in ? 0 : bad(&t, ANTH_IN_INVALID, "request body is not valid JSON");
     if (!rc && !cJSON_IsObject(in))
         rc = bad(&t, ANTH_IN_INVALID, "request body must be a JSON object");
+    t.in = in;
     if (!rc)
         rc = (o = cJSON_CreateObject()) ? translate(&t, in, o) : ANTH_IN_NOMEM;
     if (!rc && (t.oom || !(*out = cJSON_PrintUnformatted(o))))

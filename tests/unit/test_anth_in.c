@@ -92,6 +92,46 @@ static const xlat_case xlats[] = {
      "{\"messages\":[" USER_HI
      "],\"tool_choice\":{\"type\":\"none\"},\"thinking\":{\"type\":\"disabled\"}}",
      "{\"messages\":[" USER_HI "],\"tool_choice\":\"none\"}"},
+    {"a system turn between user turns is a system message where it stands",
+     "{\"messages\":[" USER_HI ",{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+     "\"text\":\"env\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}",
+     "{\"messages\":[" USER_HI ",{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+     "\"text\":\"env\"}]}]}"},
+    {"adaptive thinking takes output_config's effort (max is OpenAI's high); display and a "
+     "no-op context edit (Claude Code's) accepted",
+     "{\"messages\":[" USER_HI "],\"thinking\":{\"type\":\"adaptive\",\"display\":\"omitted\"},"
+     "\"output_config\":{\"effort\":\"max\"},\"context_management\":{\"edits\":[{\"type\":"
+     "\"clear_thinking_20251015\",\"keep\":\"all\"}]}}",
+     "{\"messages\":[" USER_HI "],\"reasoning_effort\":\"high\"}"},
+    {"a system turn's output_config is in force from there on: its effort wins",
+     "{\"messages\":[" USER_HI ",{\"role\":\"system\",\"content\":\"env\",\"output_config\":"
+     "{\"effort\":\"low\"}}],\"thinking\":{\"type\":\"adaptive\"},\"output_config\":"
+     "{\"effort\":\"high\"}}",
+     "{\"messages\":[" USER_HI ",{\"role\":\"system\",\"content\":\"env\"}],"
+     "\"reasoning_effort\":\"low\"}"},
+    {"adaptive thinking without an effort is medium; an effort alone sets it too",
+     "{\"messages\":[" USER_HI "],\"thinking\":{\"type\":\"adaptive\"}}",
+     "{\"messages\":[" USER_HI "],\"reasoning_effort\":\"medium\"}"},
+    {"output_config: an effort without thinking; a format as a JSON schema response",
+     "{\"messages\":[" USER_HI "],\"output_config\":{\"effort\":\"low\",\"format\":{\"type\":"
+     "\"json_schema\",\"schema\":{\"type\":\"object\"}}}}",
+     "{\"messages\":[" USER_HI "],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+     "{\"name\":\"output\",\"schema\":{\"type\":\"object\"},\"strict\":true}},"
+     "\"reasoning_effort\":\"low\"}"},
+    {"a deferred tool goes upstream only once a tool result references it",
+     "{\"messages\":[" USER_HI ",{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+     "\"id\":\"t1\",\"name\":\"ToolSearch\",\"input\":{\"query\":\"select:Web\"}}]},"
+     "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
+     "\"content\":[{\"type\":\"tool_reference\",\"tool_name\":\"Web\"}]}]}],"
+     "\"tools\":[{\"name\":\"ToolSearch\",\"input_schema\":{}},"
+     "{\"name\":\"Web\",\"input_schema\":{},\"defer_loading\":true},"
+     "{\"name\":\"Cron\",\"input_schema\":{},\"defer_loading\":true}]}",
+     "{\"messages\":[" USER_HI ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{"
+     "\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"ToolSearch\","
+     "\"arguments\":\"{\\\"query\\\":\\\"select:Web\\\"}\"}}]},{\"role\":\"tool\","
+     "\"tool_call_id\":\"t1\",\"content\":\"Tool available: Web\"}],\"tools\":["
+     "{\"type\":\"function\",\"function\":{\"name\":\"ToolSearch\",\"parameters\":{}}},"
+     "{\"type\":\"function\",\"function\":{\"name\":\"Web\",\"parameters\":{}}}]}"},
     {"nulls are absent fields",
      "{\"messages\":[" USER_HI "],\"top_k\":null,\"system\":null,\"metadata\":{\"user_id\":null}}",
      "{\"messages\":[" USER_HI "]}"},
@@ -122,8 +162,26 @@ static const refusal refusals[] = {
     {"{\"messages\":[" USER_HI "],\"frobnicate\":1}", ANTH_IN_INVALID, "frobnicate: unknown field"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"name\":\"n\"}]}", ANTH_IN_INVALID,
      "messages[0].name"},
-    {"{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", ANTH_IN_INVALID,
-     "messages[0].role"},
+    {"{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", ANTH_IN_INVALID, "messages[0].role"},
+    {"{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"image\"}]}]}", ANTH_IN_INVALID,
+     "messages[0].content[0] must be a text block"},
+    {"{\"messages\":[" USER_HI "],\"context_management\":{\"edits\":[{\"type\":"
+     "\"clear_tool_uses_20250919\"}]}}",
+     ANTH_IN_UNSUPPORTED, "context_management.edits[0]"},
+    {"{\"messages\":[" USER_HI "],\"context_management\":{\"edits\":[{\"type\":"
+     "\"clear_thinking_20251015\",\"keep\":{\"type\":\"thinking_turns\",\"value\":1}}]}}",
+     ANTH_IN_UNSUPPORTED, "context_management.edits[0]"},
+    {"{\"messages\":[" USER_HI "],\"output_config\":{\"effort\":\"extreme\"}}", ANTH_IN_INVALID,
+     "output_config.effort"},
+    {"{\"messages\":[{\"role\":\"system\",\"content\":\"x\",\"output_config\":{\"format\":{}}}]}",
+     ANTH_IN_INVALID, "messages[0].output_config.format: unknown field"},
+    {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"output_config\":{}}]}", ANTH_IN_INVALID,
+     "messages[0].output_config: unknown field"},
+    {"{\"messages\":[" USER_HI "],\"thinking\":{\"type\":\"adaptive\",\"display\":\"loud\"}}",
+     ANTH_IN_INVALID, "thinking.display"},
+    {"{\"messages\":[" USER_HI "],\"tools\":[{\"name\":\"f\",\"input_schema\":{},"
+     "\"defer_loading\":1}]}",
+     ANTH_IN_INVALID, "tools[0].defer_loading"},
     {"{\"messages\":[]}", ANTH_IN_INVALID, "messages must not be empty"},
     {"{\"model\":\"m\"}", ANTH_IN_INVALID, "messages is required"},
     {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\",\"x\":1}]}]"
