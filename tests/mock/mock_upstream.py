@@ -48,6 +48,10 @@ chat.completion object instead, the stream's content and calls assembled.
                   then the calls one after the other (index 0 whole, then index 1)
   tools-mixed     text before, between and after the calls, and one chunk that carries
                   both content and a tool_calls entry (as some compatible servers do)
+  agent-read      an agent's two turns: without a tool result in the request, one call
+                  of the tool "Read" with {"file_path": the first absolute *.txt path in
+                  the user's text}; with one, the text "The file says: " and the last
+                  tool result's text, then finish_reason "stop"
 
 Modifiers
   crlf / cr       event lines end with CRLF / a bare CR
@@ -324,6 +328,31 @@ def tokens_of(text, tok):
     return out
 
 
+def message_text(m):
+    """A message's text: its content as a string, or its text parts joined."""
+    c = m.get("content") if isinstance(m, dict) else None
+    if isinstance(c, str):
+        return c
+    if isinstance(c, list):
+        return "\n".join(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def agent_script(body):
+    """The deltas of the agent-read scenario and its finish reason."""
+    msgs = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    results = [m for m in msgs if m.get("role") == "tool"]
+    if results:
+        return [{"content": t} for t in tokens_of("The file says: " + message_text(results[-1]), None)], "stop"
+    users = "\n".join(message_text(m) for m in msgs if m.get("role") == "user")
+    found = re.search(r"(/[^\s\"']+\.txt)", users)
+    args = json.dumps({"file_path": found.group(1) if found else "/nonexistent.txt"})
+    call = {"id": "call_agentRead1", "name": "Read"}
+    return [{"tool_calls": [tool_start(0, call)]},
+            {"tool_calls": [tool_frag(0, args[:7])]},
+            {"tool_calls": [tool_frag(0, args[7:])]}], "tool_calls"
+
+
 def last_user_text(body):
     for m in reversed(body.get("messages") or []):
         if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str):
@@ -564,7 +593,7 @@ class Handler(MockHandler):
             text = big_text(sc["param"] or 100000)
             toks = tokens_of(text, sc["tok"] or 16)
 
-        if main.startswith("tools"):
+        if main.startswith("tools") or main == "agent-read":
             return self.run_tools(body, text, want_usage)
 
         self.start_stream()
@@ -647,8 +676,18 @@ class Handler(MockHandler):
             self.send_event({"error": {"message": "unknown mock scenario " + main}})
             self.end_body()
 
+    def run_agent(self, body, want_usage):
+        deltas, reason = agent_script(body)
+        self.start_stream()
+        self.send_event(self.chunk_obj({"role": "assistant", "content": ""}))
+        for d in deltas:
+            self.send_event(self.chunk_obj(d))
+        self.finish_ok(reason=reason, usage=want_usage)
+
     def run_tools(self, body, text, want_usage):
         main = self.sc["main"]
+        if main == "agent-read":
+            return self.run_agent(body, want_usage)
         if main not in ("tools", "tools-only", "tools-mixed"):
             return self.send_json(400, {"error": {"message": "unknown mock scenario " + main,
                                                   "type": "invalid_request_error"}})

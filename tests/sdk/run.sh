@@ -1,5 +1,5 @@
 #!/bin/sh
-# The client SDK tests (openai, @anthropic-ai/sdk, the Vercel AI SDK, LangChain), each
+# The client SDK tests (openai, @anthropic-ai/sdk, the Vercel AI SDK, LangChain, Claude Code), each
 # against chatd in front of the mock upstreams of tests/mock: installs the locked
 # dependencies when node_modules is missing or older than the lockfile, then runs every
 # *.test.mjs here within SDK_BUDGET_S seconds (default 150). Ends with node's "# pass N" /
