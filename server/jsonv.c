@@ -408,6 +408,79 @@ int jsonv_check(const char *s, size_t n, const char **why)
     return jsonv_find(s, n, NULL, 0, NULL, NULL, why);
 }
 
+/* ---- walking an object's members ---- */
+
+/* The value the cursor is on, checked; *v its text. value() skips the white space after
+ * it, which is no part of it: trimmed here. */
+static int member_value(cur *c, jsonv_span *v)
+{
+    ws(c);
+    const unsigned char *start = c->p;
+    if (value(c, 0) < 0)
+        return -1;
+    const unsigned char *end = c->p;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    *v = (jsonv_span){(const char *)start, (size_t)(end - start), type_of(*start), 0};
+    v->escaped = v->type == JSONV_STRING && c->escaped;
+    return 0;
+}
+
+/* One member's name and colon; *name its text. */
+static int walked_name(cur *c, jsonv_span *name)
+{
+    const unsigned char *start = c->p;
+    if (c->p >= c->end || *c->p != '"' || string(c) < 0)
+        return -1;
+    *name = (jsonv_span){(const char *)start, (size_t)(c->p - start), JSONV_STRING, c->escaped};
+    ws(c);
+    if (c->p >= c->end || *c->p++ != ':')
+        return -1;
+    return 0;
+}
+
+/* The members after the opening brace, up to and past the closing one. */
+static int walk(cur *c, jsonv_member_fn fn, void *ctx)
+{
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 0;
+    }
+    for (;;) {
+        jsonv_span name, v;
+        if (walked_name(c, &name) < 0 || member_value(c, &v) < 0)
+            return -1;
+        int rc = fn(ctx, &name, &v);
+        if (rc)
+            return rc;
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            ws(c);
+            continue;
+        }
+        if (c->p < c->end && *c->p == '}') {
+            c->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+int jsonv_members(const char *s, size_t n, jsonv_member_fn fn, void *ctx)
+{
+    cur c = {(const unsigned char *)s, (const unsigned char *)s + n, NULL, 1, 0, 0, NULL, NULL};
+    ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return -1;
+    int rc = walk(&c, fn, ctx);
+    if (rc)
+        return rc;
+    ws(&c);
+    return c.p == c.end ? 0 : -1;
+}
+
 /* ---- unescaping ---- */
 
 /* Code point u as UTF-8 in out, the way cJSON writes it; the byte count. */

@@ -6,7 +6,8 @@
  * The same single pass can also locate the values at a few paths (jsonv_find), so that a
  * reader wanting three fields of a small document needs no tree; jsonv_unescape then
  * decodes a located string. What jsonv_find accepts is exactly what jsonv_check accepts:
- * it is one checker, with the locating switched on. */
+ * it is one checker, with the locating switched on. jsonv_members walks the top object's
+ * members in order, each as its exact text, for a writer that copies most of them. */
 #ifndef CHATD_JSONV_H
 #define CHATD_JSONV_H
 
@@ -89,5 +90,18 @@ int jsonv_find(const char *s, size_t n, const jsonv_path *paths, size_t npaths, 
  * other bytes are copied as they are). Its length (at most v->n - 2), or -1 when v is not
  * a string, holds a lone surrogate, or its value and the NUL need more than cap bytes. */
 long jsonv_unescape(const jsonv_span *v, char *out, size_t cap);
+
+/* ---- walking an object's members ---- */
+
+/* Called for each member: its name (a string span, quotes included, escaped set when it
+ * holds an escape) and its value (its exact text, no white space around it). Non-zero
+ * stops the walk. */
+typedef int (*jsonv_member_fn)(void *ctx, const jsonv_span *name, const jsonv_span *value);
+
+/* Walks the members of the object s[0..n) is, in the order they stand (a repeated name
+ * each time), checking as it goes: 0 when all were seen, fn's non-zero when it stopped
+ * the walk, or -1 when the text is not one valid JSON object. Meant for text jsonv_check
+ * accepted: on other text fn may have seen the members before the fault. */
+int jsonv_members(const char *s, size_t n, jsonv_member_fn fn, void *ctx);
 
 #endif

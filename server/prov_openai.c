@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "jsonv.h"
+#include "jsonw.h"
 #include "lim.h"
 #include "req.h"
 #include "sse_parse.h"
@@ -67,9 +69,10 @@ static cJSON *stream_options(const cJSON *root)
     return o;
 }
 
-/* The client's request as sent, every field kept, with only model, stream and
- * stream_options chatd's; malloc'd JSON, or NULL (no memory). */
-static char *upstream_body(const chat_req *req, const char *model)
+/* The client's request as a tree, every field kept, with only model, stream and
+ * stream_options chatd's; malloc'd JSON, or NULL (no memory). For a request that has no
+ * text of its own (raw NULL). */
+static char *tree_body(const chat_req *req, const char *model)
 {
     char *body = NULL;
     cJSON *o = cJSON_Duplicate(req->root, 1);
@@ -79,6 +82,87 @@ static char *upstream_body(const chat_req *req, const char *model)
         body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return body;
+}
+
+/* ---- build: the client's text, member for member ---- */
+
+/* Bytes the upstream body may have beyond the client's own: chatd's three members. */
+#define BODY_MARGIN 128
+
+/* name (a member's name as it stands) unescaped is word. */
+static int named(const jsonv_span *name, const char *word)
+{
+    char nm[32];
+    return jsonv_unescape(name, nm, sizeof(nm)) >= 0 && !strcmp(nm, word);
+}
+
+/* Copying an object's members to b, all but those one skip function names. */
+typedef struct copy {
+    buf *b;
+    int (*skip)(struct copy *c, const jsonv_span *name, const jsonv_span *value);
+    size_t copied;
+    jsonv_span so; /* the client's stream_options, when the top object has them */
+} copy;
+
+/* A jsonv_member_fn: the member as it stands, after a comma when one came before it. */
+static int copy_member(void *ctx, const jsonv_span *name, const jsonv_span *value)
+{
+    copy *c = ctx;
+    if (c->skip(c, name, value))
+        return 0;
+    if (c->copied++)
+        buf_addstr(c->b, ",");
+    buf_add(c->b, name->p, name->n);
+    buf_addstr(c->b, ":");
+    buf_add(c->b, value->p, value->n);
+    return 0;
+}
+
+/* The top object: chatd writes model, stream and stream_options itself. */
+static int skip_chatds(copy *c, const jsonv_span *name, const jsonv_span *value)
+{
+    if (named(name, "stream_options")) {
+        c->so = *value; /* req_parse let one stand at most */
+        return 1;
+    }
+    return named(name, "model") || named(name, "stream");
+}
+
+/* The client's stream_options: chatd sets include_usage. */
+static int skip_include_usage(copy *c, const jsonv_span *name, const jsonv_span *value)
+{
+    (void)c;
+    (void)value;
+    return named(name, "include_usage");
+}
+
+/* The client's text with only model, stream and stream_options chatd's: its members byte
+ * for byte and in its order, chatd's three after them. stream_options keeps what the
+ * client put in it but include_usage, which is true: chatd reports usage whether the
+ * client asked for it or not. malloc'd JSON, or NULL (no memory). */
+static char *raw_body(const chat_req *req, const char *model)
+{
+    size_t model_len = strlen(model);
+    buf b;
+    buf_init(&b, req->raw_len + 6 * model_len + BODY_MARGIN); /* \u escapes at worst */
+    copy top = {&b, skip_chatds, 0, {NULL, 0, JSONV_NONE, 0}};
+    buf_addstr(&b, "{");
+    int rc = jsonv_members(req->raw, req->raw_len, copy_member, &top);
+    buf_addstr(&b, top.copied ? ",\"model\":" : "\"model\":");
+    jsonw_str(&b, model, model_len);
+    buf_addstr(&b, ",\"stream\":true,\"stream_options\":{");
+    copy so = {&b, skip_include_usage, 0, {NULL, 0, JSONV_NONE, 0}};
+    if (rc == 0 && top.so.type == JSONV_OBJECT)
+        rc = jsonv_members(top.so.p, top.so.n, copy_member, &so);
+    buf_addstr(&b, so.copied ? ",\"include_usage\":true}}" : "\"include_usage\":true}}");
+    char *body = rc == 0 && !buf_failed(&b) ? buf_take(&b) : NULL;
+    buf_free(&b);
+    return body;
+}
+
+static char *upstream_body(const chat_req *req, const char *model)
+{
+    return req->raw ? raw_body(req, model) : tree_body(req, model);
 }
 
 static int openai_build(const chat_req *req, const char *base_url, const char *api_key,

@@ -173,6 +173,59 @@ static int opt_ok(const struct opt *o, const cJSON *v)
     }
 }
 
+/* ---- repeated members ---- */
+
+/* The top-level names chatd reads besides those of OPTS: OPTS's index space goes on with
+ * these. */
+static const char *const READ[] = {"messages", "model", "tools", "tool_choice"};
+#define N_READ (sizeof(READ) / sizeof(READ[0]))
+#define NAME_MAX_READ 32 /* longer than any name chatd reads, its NUL included */
+
+static const char *read_name(size_t k)
+{
+    return k < N_OPTS ? OPTS[k].name : READ[k - N_OPTS];
+}
+
+typedef struct seen {
+    uint32_t bits; /* bit k: read_name(k) was met */
+    const char *twice;
+} seen;
+
+_Static_assert(N_OPTS + N_READ <= 32, "one bit per name read");
+
+/* A jsonv_member_fn: stops (1) at the second member of a name chatd reads. */
+static int note_name(void *ctx, const jsonv_span *name, const jsonv_span *value)
+{
+    (void)value;
+    seen *s = ctx;
+    char nm[NAME_MAX_READ];
+    if (jsonv_unescape(name, nm, sizeof(nm)) < 0)
+        return 0; /* too long for a name chatd reads */
+    for (size_t k = 0; k < N_OPTS + N_READ; k++) {
+        if (strcmp(nm, read_name(k)))
+            continue;
+        if (s->bits >> k & 1) {
+            s->twice = read_name(k);
+            return 1;
+        }
+        s->bits |= (uint32_t)1 << k;
+        return 0;
+    }
+    return 0;
+}
+
+/* body is a checked JSON object. */
+static int check_repeats(const char *body, size_t len, char *err, size_t errsz)
+{
+    seen s = {0, NULL};
+    if (jsonv_members(body, len, note_name, &s) == 0)
+        return 0;
+    if (!s.twice)
+        return fail(err, errsz, "request body is not valid JSON");
+    snprintf(err, errsz, "%s appears more than once", s.twice);
+    return -1;
+}
+
 static int check_options(const cJSON *root, char *err, size_t errsz)
 {
     for (size_t k = 0; k < N_OPTS; k++) {
@@ -320,6 +373,15 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
         fail(err, errsz, "request body must be a JSON object");
         goto bad;
     }
+    if (check_repeats(body, len, err, errsz) < 0)
+        goto bad;
+    out->raw = malloc(len ? len : 1);
+    if (!out->raw) {
+        fail(err, errsz, "out of memory");
+        goto bad;
+    }
+    memcpy(out->raw, body, len);
+    out->raw_len = len;
     if (parse_messages(get(out->root, "messages"), out, lim, err, errsz) < 0 ||
         parse_options(out->root, out, flags & REQ_OPENAI, err, errsz) < 0)
         goto bad;
@@ -333,6 +395,7 @@ void req_free(chat_req *r)
 {
     free(r->msgs);
     free(r->joined);
+    free(r->raw);
     cJSON_Delete(r->root);
     memset(r, 0, sizeof(*r));
 }

@@ -1,6 +1,7 @@
 /* req — the validated chat request, as every API (native, OpenAI-compatible) hands it on.
  * req_parse reads a JSON body and either fills a chat_req or says which field is wrong.
- * The chat_req owns its cJSON tree; every string points into it (or into joined). */
+ * The chat_req owns its cJSON tree (every string points into it, or into joined) and a
+ * copy of the body's text, which a provider can pass on byte for byte. */
 #ifndef CHATD_REQ_H
 #define CHATD_REQ_H
 
@@ -27,6 +28,11 @@ typedef struct chat_req {
     int include_usage; /* OpenAI API: stream_options.include_usage */
     cJSON *root;       /* the request as sent, every field kept; owns the strings above */
     char *joined;      /* the joined text parts some contents point into */
+    /* The body as parsed (malloc'd, owned here, freed by req_free; not NUL-terminated):
+     * root's text, every number and escape as the client wrote it. NULL in a chat_req
+     * not made by req_parse, which then has only root. */
+    char *raw;
+    size_t raw_len;
 } chat_req;
 
 /* Flags: OpenAI's API has the stream and stream_options fields; the native API checks
@@ -39,7 +45,10 @@ typedef struct req_limits {
 } req_limits;
 
 /* 0 and *out filled, or -1 with a one-line reason in err (invalid_request).
- * lim NULL: LIM_MESSAGES_MAX and no per-message cap. */
+ * lim NULL: LIM_MESSAGES_MAX and no per-message cap. A top-level member chatd reads may
+ * appear once only ("<name> appears more than once"): cJSON reads the first of a repeated
+ * name and other parsers the last, so the one checked here could differ from the one an
+ * upstream reads. Other names may repeat; they go on as they are. */
 int req_parse(const char *body, size_t len, int flags, const req_limits *lim, chat_req *out,
               char *err, size_t errsz);
 void req_free(chat_req *r);

@@ -62,30 +62,62 @@ class ToolsOpenAI(ChatdTestCase):
         return self.post(json.dumps(body, ensure_ascii=False).encode(),
                          path="/v1/chat/completions")
 
-    def upstream_body(self):
+    def upstream_request(self):
         reqs = self.mock.chat_requests()
         self.assertEqual(len(reqs), 1)
-        return reqs[0]["body_json"]
+        return reqs[0]
+
+    def upstream_body(self):
+        return self.upstream_request()["body_json"]
 
     # -- the request, passed through --
     def test_every_field_reaches_the_upstream_unchanged(self):
+        # Member texts a parser would change: a seed past a double's precision, an integer
+        # past 64 bits, a float's trailing zero, an exponent, escapes.
+        exact = [("seed", "1234567890123456789"), ("x_big", "12345678901234567890"),
+                 ("x_float", "1.10"), ("x_exp", "1e2"), ("x_escaped", '"\\u00e9\\/"')]
         for path, extra in (("/v1/chat/completions", {"stream": True}),
                             ("/v1/chat/completions", {"stream": False,
                                                       "stream_options": {"include_usage": False}}),
                             ("/api/chat", {})):
             with self.subTest(path=path, extra=extra):
                 self.mock.reset()
-                body = dict(WHOLE, **extra)
-                r = self.post(json.dumps(body, ensure_ascii=False).encode(), path=path)
+                members = [(json.dumps(k, ensure_ascii=False),
+                            json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+                           for k, v in dict(WHOLE, **extra).items() if k != "seed"]
+                members += [(json.dumps(k), text) for k, text in exact]
+                sent = "{" + ",".join(k + ":" + v for k, v in members) + "}"
+                r = self.post(sent.encode(), path=path)
                 self.assertEqual(r.status, 200, bytes(r.body[:300]))
-                up = self.upstream_body()
-                self.assertEqual(without_chatds(up), without_chatds(body))
+                rec = self.upstream_request()
+                # the client's members byte for byte and in order, then chatd's three
+                ours = ('"model":"echo","stream":true,'
+                        '"stream_options":{"include_usage":true}')
+                theirs = [k + ":" + v for k, v in members
+                          if k not in ('"model"', '"stream"', '"stream_options"')]
+                self.assertEqual(rec["body"], "{" + ",".join(theirs + [ours]) + "}")
+                for k, text in exact:
+                    self.assertIn('"%s":%s' % (k, text), rec["body"])
+                up = rec["body_json"]
+                self.assertEqual(without_chatds(up), without_chatds(json.loads(sent)))
                 self.assertEqual(up["model"], "echo")
                 self.assertIs(up["stream"], True)
                 self.assertEqual(up["stream_options"], {"include_usage": True})
                 # the echo mock streams the last user message back
                 if path == "/api/chat":
                     self.assertEqual("".join(r.deltas()), "Thanks \u6771\u4eac")
+
+    def test_a_repeated_field_chatd_reads_is_refused(self):
+        for name, a, b in (("model", '"echo"', '"tools"'), ("stream", "false", "true"),
+                           ("temperature", "0.5", "9")):
+            with self.subTest(name=name):
+                sent = ('{"messages":[{"role":"user","content":"hi"}],"%s":%s,"%s":%s}'
+                        % (name, a, name, b))
+                r = self.post(sent.encode(), path="/v1/chat/completions")
+                err = self.assertJSONError(r, 400, "invalid_request_error")
+                self.assertEqual(err["code"], "invalid_request")
+                self.assertEqual(err["message"], "%s appears more than once" % name)
+        self.assertEqual(self.mock.chat_requests(), [])
 
     def test_more_than_one_choice_is_refused_by_name(self):
         r = self.completions(dict(WHOLE, n=2))

@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "check_main.h"
+#include <stdio.h>
 #include <string.h>
 
 #include "jsonv.h"
@@ -314,11 +315,133 @@ START_TEST(unescape_refuses)
 }
 END_TEST
 
+/* ---- jsonv_members ---- */
+
+/* The walk's record: "name=value;" per member, each span's text as it stands. */
+typedef struct walked {
+    char text[512];
+    size_t n_members, stop_at; /* stop_at: fn returns 7 on that member (1-based); 0 never */
+    int escaped[8];
+} walked;
+
+static int note_member(void *ctx, const jsonv_span *name, const jsonv_span *value)
+{
+    walked *w = ctx;
+    ck_assert_int_eq(name->type, JSONV_STRING);
+    ck_assert_int_eq(name->p[0], '"');
+    ck_assert_int_eq(name->p[name->n - 1], '"');
+    if (w->n_members < 8)
+        w->escaped[w->n_members] = name->escaped;
+    size_t len = strlen(w->text);
+    snprintf(w->text + len, sizeof(w->text) - len, "%.*s=%.*s;", (int)name->n, name->p,
+             (int)value->n, value->p);
+    return ++w->n_members == w->stop_at ? 7 : 0;
+}
+
+static int walk(const char *s, walked *w)
+{
+    memset(w, 0, sizeof(*w));
+    return jsonv_members(s, strlen(s), note_member, w);
+}
+
+START_TEST(members_in_order_as_text)
+{
+    walked w;
+    ck_assert_int_eq(walk("{\"a\":1.10,\"b\":12345678901234567890,\"a\":1e2}", &w), 0);
+    ck_assert_str_eq(w.text, "\"a\"=1.10;\"b\"=12345678901234567890;\"a\"=1e2;");
+    ck_assert_uint_eq(w.n_members, 3);
+}
+END_TEST
+
+START_TEST(members_nested_values)
+{
+    walked w;
+    ck_assert_int_eq(walk("{\"o\":{\"x\":[1,{\"y\":\"}\"}]},\"s\":\"a,b\",\"n\":null}", &w), 0);
+    ck_assert_str_eq(w.text, "\"o\"={\"x\":[1,{\"y\":\"}\"}]};\"s\"=\"a,b\";\"n\"=null;");
+}
+END_TEST
+
+START_TEST(members_escaped_names)
+{
+    walked w;
+    ck_assert_int_eq(walk("{\"mod\\u0065l\":\"\\u00e9\",\"plain\":true,\"q\\\"\":0}", &w), 0);
+    ck_assert_str_eq(w.text, "\"mod\\u0065l\"=\"\\u00e9\";\"plain\"=true;\"q\\\"\"=0;");
+    ck_assert_int_eq(w.escaped[0], 1);
+    ck_assert_int_eq(w.escaped[1], 0);
+    ck_assert_int_eq(w.escaped[2], 1);
+}
+END_TEST
+
+START_TEST(members_white_space_everywhere)
+{
+    walked w;
+    ck_assert_int_eq(
+        walk(" \t\r\n{ \"a\" :\n[ 7 ,\t{ \"b\"\r\n: \"w\" } ] ,\n\"b\" : null\t}\n ", &w), 0);
+    ck_assert_str_eq(w.text, "\"a\"=[ 7 ,\t{ \"b\"\r\n: \"w\" } ];\"b\"=null;");
+}
+END_TEST
+
+START_TEST(members_of_empty_object)
+{
+    walked w;
+    ck_assert_int_eq(walk("{}", &w), 0);
+    ck_assert_int_eq(walk(" { \n } ", &w), 0);
+    ck_assert_uint_eq(w.n_members, 0);
+}
+END_TEST
+
+START_TEST(members_stopped_by_fn)
+{
+    walked w;
+    memset(&w, 0, sizeof(w));
+    w.stop_at = 2;
+    const char *s = "{\"a\":1,\"b\":2,\"c\":3}";
+    ck_assert_int_eq(jsonv_members(s, strlen(s), note_member, &w), 7);
+    ck_assert_str_eq(w.text, "\"a\"=1;\"b\"=2;");
+}
+END_TEST
+
+START_TEST(members_of_no_object)
+{
+    const char *bad[] = {"[]", "\"x\"", "1", "null", "", "   ", "[{\"a\":1}]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        walked w;
+        ck_assert_msg(walk(bad[i], &w) == -1, "walked %s", bad[i]);
+        ck_assert_uint_eq(w.n_members, 0);
+    }
+}
+END_TEST
+
+START_TEST(members_of_invalid_text)
+{
+    const char *bad[] = {"{",         "{\"a\"}",    "{\"a\":}",        "{\"a\":1,}",
+                         "{a:1}",     "{\"a\":1}x", "{\"a\":1}{}",     "{\"a\":01}",
+                         "{\"a\" 1}", "{\"a\":[1}", "{\"a\":\"\\x\"}", "{\"a\":1 \"b\":2}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        walked w;
+        ck_assert_msg(walk(bad[i], &w) == -1, "walked %s", bad[i]);
+    }
+    char deep[256] = "{\"a\":";
+    size_t k = strlen(deep);
+    for (int i = 0; i < JSONV_MAX_DEPTH; i++)
+        deep[k++] = '[';
+    for (int i = 0; i < JSONV_MAX_DEPTH; i++)
+        deep[k++] = ']';
+    strcpy(deep + k, "}");
+    walked w;
+    ck_assert_int_eq(walk(deep, &w), -1); /* one level too deep, as jsonv_check says */
+    ck_assert_int_eq(jsonv_check(deep, strlen(deep), NULL), -1);
+}
+END_TEST
+
 int main(void)
 {
     return check_tests("jsonv", accepts_valid_json, refuses_what_cjson_lets_through, caps_nesting,
                        find_agrees_with_check, find_caps_nesting_alike, find_nested_values,
                        find_first_of_repeated_names, find_names_compared_unescaped,
                        find_with_white_space_everywhere, find_marks_escaped_strings, find_notes,
-                       unescape_as_cjson, unescape_refuses);
+                       unescape_as_cjson, unescape_refuses, members_in_order_as_text,
+                       members_nested_values, members_escaped_names, members_white_space_everywhere,
+                       members_of_empty_object, members_stopped_by_fn, members_of_no_object,
+                       members_of_invalid_text);
 }

@@ -559,23 +559,27 @@ static void request(const char *body, chat_req *req)
 
 /* The whole OpenAI request: every field goes upstream as the client sent it, unknown ones
  * included; only model, stream and stream_options are chatd's. */
-static const char WHOLE[] =
-    "{\"model\":\"client-model\",\"messages\":["
-    "{\"role\":\"developer\",\"content\":\"Be brief.\"},"
-    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Caf\xC3\xA9?\"},"
-    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBO\"}}]},"
-    "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"hm\",\"tool_calls\":"
-    "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
-    "\"arguments\":\"{\\\"a\\\":\\\"\\u00e9\\\"}\"}}]},"
-    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}],"
-    "\"stream\":false,\"stream_options\":{\"include_usage\":false,\"include_obfuscation\":false},"
-    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
-    "{\"type\":\"object\",\"properties\":{}}}}],\"tool_choice\":\"auto\","
-    "\"parallel_tool_calls\":false,\"response_format\":{\"type\":\"json_object\"},"
-    "\"stop\":[\"END\"],\"seed\":1234567890123,\"top_p\":0.25,\"temperature\":0.5,"
-    "\"max_tokens\":100,\"max_completion_tokens\":50,\"frequency_penalty\":0.5,"
-    "\"presence_penalty\":-0.5,\"logit_bias\":{\"50256\":-100},\"user\":\"u\","
-    "\"metadata\":{\"k\":\"v\"},\"n\":1,\"x_unknown\":{\"deep\":[1,\"two\",null,true]}}";
+#define W_MESSAGES                                                                                 \
+    "\"messages\":["                                                                               \
+    "{\"role\":\"developer\",\"content\":\"Be brief.\"},"                                          \
+    "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Caf\xC3\xA9?\"},"               \
+    "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBO\"}}]},"           \
+    "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"hm\",\"tool_calls\":"        \
+    "[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"f\","                      \
+    "\"arguments\":\"{\\\"a\\\":\\\"\\u00e9\\\"}\"}}]},"                                           \
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}]"
+#define W_REST                                                                                     \
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"               \
+    "{\"type\":\"object\",\"properties\":{}}}}],\"tool_choice\":\"auto\","                         \
+    "\"parallel_tool_calls\":false,\"response_format\":{\"type\":\"json_object\"},"                \
+    "\"stop\":[\"END\"],\"seed\":1234567890123456789,\"top_p\":0.25,\"temperature\":0.50,"         \
+    "\"max_tokens\":1e2,\"max_completion_tokens\":50,\"frequency_penalty\":0.5,"                   \
+    "\"presence_penalty\":-0.5,\"logit_bias\":{\"50256\":-100},\"user\":\"\\u00e9\\/\","           \
+    "\"metadata\":{\"k\":\"v\"},\"n\":1,\"x_unknown\":{\"deep\":[1,\"two\",null,true]},"           \
+    "\"x_big\":12345678901234567890,\"x_float\":1.10,\"x_dup\":1,\"x_dup\":[2]"
+static const char WHOLE[] = "{\"model\":\"client-model\"," W_MESSAGES
+                            ",\"stream\":false,\"stream_options\":{\"include_usage\":false,"
+                            "\"include_obfuscation\":false}," W_REST "}";
 
 START_TEST(build_passes_the_request_through)
 {
@@ -591,25 +595,12 @@ START_TEST(build_passes_the_request_through)
     ck_assert_uint_eq(count_headers(h.headers, "Authorization: Bearer sk-test-123"), 1);
     ck_assert_ptr_null(strstr(h.body, "sk-test"));
     ck_assert_ptr_null(strstr(h.url, "sk-test"));
-
-    cJSON *b = body_of(&h), *want = cJSON_Parse(WHOLE);
-    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "model")), "m1");
+    /* the rest is the client's, byte for byte and in its order; chatd's three after it */
+    ck_assert_str_eq(h.body, "{" W_MESSAGES "," W_REST ",\"model\":\"m1\",\"stream\":true,"
+                             "\"stream_options\":{\"include_obfuscation\":false,"
+                             "\"include_usage\":true}}");
+    cJSON *b = body_of(&h); /* and it is JSON */
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(b, "stream")));
-    cJSON *so = cJSON_GetObjectItem(b, "stream_options");
-    ck_assert_int_eq(cJSON_GetArraySize(so), 2);
-    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(so, "include_usage")));
-    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(so, "include_obfuscation")));
-    /* the rest is the client's, member for member and in its order */
-    ck_assert_int_eq(cJSON_GetArraySize(b), cJSON_GetArraySize(want));
-    const cJSON *w = want->child;
-    for (const cJSON *m = b->child; m; m = m->next, w = w->next) {
-        ck_assert_str_eq(m->string, w->string);
-        if (strcmp(m->string, "model") && strcmp(m->string, "stream") &&
-            strcmp(m->string, "stream_options"))
-            ck_assert_msg(cJSON_Compare(m, w, 1), "%s differs", m->string);
-    }
-    ck_assert_ptr_nonnull(strstr(h.body, "\"seed\":1234567890123,"));
-    cJSON_Delete(want);
     cJSON_Delete(b);
     prov_http_free(&h);
     expect_http_empty(&h);
@@ -617,8 +608,66 @@ START_TEST(build_passes_the_request_through)
 }
 END_TEST
 
-/* chatd's three fields where the client left them out (at the end), and once each where
- * it repeated them. */
+/* Each body's upstream text (model "m"). */
+static void expect_body(const char *body, const char *want)
+{
+    chat_req req;
+    request(body, &req);
+    prov_http h;
+    ck_assert_int_eq(prov_openai.build(&req, "http://h", NULL, "m", &h, NULL, 0), 0);
+    ck_assert_str_eq(h.body, want);
+    prov_http_free(&h);
+    req_free(&req);
+}
+
+#define MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+#define OURS(so)                                                                                   \
+    ",\"model\":\"m\",\"stream\":true,\"stream_options\":{" so "\"include_usage\":true}}"
+
+/* Numbers, escapes and nested white space as the client wrote them; names chatd does not
+ * read may repeat. */
+#define KEPT                                                                                       \
+    "\"seed\":12,\"big\":12345678901234567890,\"f\":1.10,\"e\":1e2,\"E\":-0.5E-3,"                 \
+    "\"s\":\"\\u00e9\\ud83d\\ude00\\/\",\"\\u0078\":{ \"a\" : [ 1 ,2 ] }"
+START_TEST(build_keeps_the_client_text)
+{
+    expect_body("{" MSGS "," KEPT "}", "{" MSGS "," KEPT OURS(""));
+    expect_body("{\"z\":1,\"a\":2,\"z\":3," MSGS ",\"a\":[4]}",
+                "{\"z\":1,\"a\":2,\"z\":3," MSGS ",\"a\":[4]" OURS(""));
+    expect_body(" {\n\t\"b\" : true ,\r\n " MSGS " \n}\n ", "{\"b\":true," MSGS OURS(""));
+}
+END_TEST
+
+/* model, stream and stream_options leave wherever they stand, by name unescaped; chatd's
+ * follow the rest. stream_options keeps the client's members but include_usage. */
+START_TEST(build_replaces_chatds_members)
+{
+    expect_body("{\"model\":\"a\"," MSGS "}", "{" MSGS OURS(""));
+    expect_body("{\"stream\":false," MSGS ",\"x\":0}", "{" MSGS ",\"x\":0" OURS(""));
+    expect_body("{" MSGS ",\"stream_options\":null}", "{" MSGS OURS(""));
+    expect_body("{\"mod\\u0065l\":\"a\"," MSGS ",\"\\u0073tream\":false}", "{" MSGS OURS(""));
+    expect_body("{\"stream_options\":{\"x\":1.10,\"include_usage\":false,\"y\":[1e2]}," MSGS
+                ",\"stream\":true,\"model\":\"q\",\"modelx\":1}",
+                "{" MSGS ",\"modelx\":1" OURS("\"x\":1.10,\"y\":[1e2],"));
+    expect_body("{\"stream_options\":{\"include_\\u0075sage\":false}," MSGS "}", "{" MSGS OURS(""));
+    expect_body("{\"stream_options\":{}," MSGS "}", "{" MSGS OURS(""));
+    /* the model is chatd's, written as a JSON string whatever it holds */
+    chat_req req;
+    request("{" MSGS "}", &req);
+    char model[301];
+    memset(model, '\x01', 300);
+    model[300] = '\0';
+    prov_http h;
+    ck_assert_int_eq(prov_openai.build(&req, "http://h", NULL, model, &h, NULL, 0), 0);
+    cJSON *b = body_of(&h);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "model")), model);
+    cJSON_Delete(b);
+    prov_http_free(&h);
+    req_free(&req);
+}
+END_TEST
+
+/* chatd's three fields where the client left them out (at the end). */
 START_TEST(build_minimal)
 {
     chat_req req;
@@ -632,18 +681,28 @@ START_TEST(build_minimal)
                              "\"model\":\"llama3\",\"stream\":true,"
                              "\"stream_options\":{\"include_usage\":true}}");
     prov_http_free(&h);
+    prov_http_free(&h); /* twice is harmless */
     req_free(&req);
+}
+END_TEST
 
-    request("{\"model\":\"a\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":"
-            "\"hi\"}],\"model\":\"b\",\"stream_options\":null,\"stream\":false}",
-            &req);
+/* A request with no text of its own (only a tree): the tree printed, chatd's three fields
+ * in place of the first of each name, the others dropped. */
+START_TEST(build_from_a_tree)
+{
+    chat_req req = {.n = 1};
+    req.root = cJSON_Parse("{\"model\":\"a\",\"stream\":false,\"messages\":[{\"role\":\"user\","
+                           "\"content\":\"hi\"}],\"model\":\"b\",\"stream_options\":{\"x\":1},"
+                           "\"stream\":false}");
+    ck_assert_ptr_nonnull(req.root);
+    prov_http h;
     ck_assert_int_eq(prov_openai.build(&req, NULL, NULL, "m", &h, NULL, 0), 0);
     ck_assert_str_eq(h.url, "https://api.openai.com/v1/chat/completions");
     ck_assert_str_eq(h.body, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\","
-                             "\"content\":\"hi\"}],\"stream_options\":{\"include_usage\":true}}");
+                             "\"content\":\"hi\"}],\"stream_options\":{\"x\":1,"
+                             "\"include_usage\":true}}");
     prov_http_free(&h);
-    prov_http_free(&h); /* twice is harmless */
-    req_free(&req);
+    cJSON_Delete(req.root);
 }
 END_TEST
 
@@ -757,7 +816,10 @@ static Suite *openai_suite(void)
     tcase_add_test(tc, tool_calls_malformed);
     tcase_add_test(tc, tool_calls_leave_the_fast_reading);
     tcase_add_test(tc, build_passes_the_request_through);
+    tcase_add_test(tc, build_keeps_the_client_text);
+    tcase_add_test(tc, build_replaces_chatds_members);
     tcase_add_test(tc, build_minimal);
+    tcase_add_test(tc, build_from_a_tree);
     tcase_add_test(tc, build_refuses_more_than_one_choice);
     tcase_add_test(tc, build_rejects_key_with_newline);
     tcase_add_test(tc, error_reason_shapes);

@@ -272,6 +272,14 @@ static const struct {
     {WITH("'tool_choice':{}"), "tool_choice must be none, auto, required or an object"},
     {WITH("'tool_choice':{'type':'function','function':{}}"),
      "tool_choice.function.name must be a non-empty string"},
+    {WITH("'model':'a','model':'b'"), "model appears more than once"},
+    {WITH("'stream':false,'x':1,'stream':true"), "stream appears more than once"},
+    {WITH("'temperature':0,'mod\\u0065l':'a','model':'b'"), "model appears more than once"},
+    {WITH("'\\u0073eed':1,'seed':2"), "seed appears more than once"},
+    {WITH("'tools':[],'tools':[1]"), "tools appears more than once"},
+    {WITH("'n':1,'n':2"), "n appears more than once"},
+    {M(U) "x" /* not JSON: the JSON reason, not a repeat */, "request body is not valid JSON: "},
+    {"{'messages':[" U "],'messages':[" U "]}", "messages appears more than once"},
     {M("{'role':'user','content':'\xc3\x28'}"), "request body is not valid UTF-8"},
     {M("{'role':'user','content':'\xed\xa0\x80'}"), "request body is not valid UTF-8"},
     {M(U) " x", "request body is not valid JSON: "},
@@ -296,6 +304,45 @@ START_TEST(invalid_requests)
 END_TEST
 
 /* max_message_bytes counts a message's text and data: parts, tool calls, reasoning. */
+/* Every member chatd reads, once each; unknown ones may repeat. */
+START_TEST(repeats_of_unread_names)
+{
+    const char *body = "{'messages':[" U "],'model':'m','stream':true,'stream_options':{},"
+                       "'n':1,'temperature':1,'top_p':1,'frequency_penalty':0,"
+                       "'presence_penalty':0,'max_tokens':5,'max_completion_tokens':5,"
+                       "'seed':1,'logprobs':false,'top_logprobs':0,'parallel_tool_calls':true,"
+                       "'user':'u','metadata':{},'logit_bias':{},"
+                       "'response_format':{'type':'text'},'stop':'s','tools':[],"
+                       "'tool_choice':'auto','x':1,'x':2,'model_':1,'model_':2,'mode':3,'mode':4,"
+                       "'a_name_longer_than_any_chatd_reads_at_all':1,"
+                       "'a_name_longer_than_any_chatd_reads_at_all':2,'\\u00e9':1,'\\u00e9':2}";
+    char err[256] = "";
+    chat_req r;
+    ck_assert_msg(parse_as(body, REQ_OPENAI, NULL, &r, err) == 0, "%s", err);
+    req_free(&r);
+}
+END_TEST
+
+/* The chat_req keeps the body's text as it was parsed. */
+START_TEST(keeps_the_raw_body)
+{
+    const char *body =
+        "{ 'messages':[" U "], 'seed':1234567890123456789, 'x':12345678901234567890,\n'y':1.10 }";
+    char *b = Q(body), err[256] = "";
+    chat_req r;
+    ck_assert_int_eq(req_parse(b, strlen(b), REQ_OPENAI, NULL, &r, err, sizeof(err)), 0);
+    ck_assert_ptr_ne(r.raw, b);
+    ck_assert_uint_eq(r.raw_len, strlen(b));
+    ck_assert(!memcmp(r.raw, b, r.raw_len));
+    req_free(&r);
+    ck_assert_ptr_null(r.raw);
+    ck_assert_uint_eq(r.raw_len, 0);
+    ck_assert_int_eq(req_parse(b, strlen(b) - 2, REQ_OPENAI, NULL, &r, err, sizeof(err)), -1);
+    ck_assert_ptr_null(r.raw);
+    free(b);
+}
+END_TEST
+
 START_TEST(message_size_limit)
 {
     static const req_limits lim = {3, 10};
@@ -352,5 +399,6 @@ END_TEST
 int main(void)
 {
     return check_tests("req", valid_request, whole_openai_request, accepted_messages,
-                       invalid_requests, message_size_limit, utf8_validation);
+                       invalid_requests, repeats_of_unread_names, keeps_the_raw_body,
+                       message_size_limit, utf8_validation);
 }
