@@ -2,7 +2,8 @@
  * (REQ_OPENAI) accepts it, each provider builds its upstream request (fixed URL, key and
  * model): a build either succeeds with a body that is JSON cJSON parses, or fails with a
  * known code and a one-line reason naming the field. The OpenAI-compatible body is the
- * request as sent but for model, stream and stream_options. The same bytes as an Anthropic
+ * request as sent but for model, stream and stream_options, and from a request's text its
+ * other members are that text byte for byte, in order. The same bytes as an Anthropic
  * Messages request: what anth_in translates, req_parse accepts (and the providers build).
  * No crash, no leak, no undefined behaviour. */
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 
 #include "anth_in.h"
 #include "fuzz.h"
+#include "jsonv.h"
 #include "prov.h"
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
@@ -70,6 +72,54 @@ static void check_openai_body(const chat_req *req, const cJSON *body)
     cJSON_Delete(got);
 }
 
+/* The client's members but chatd's three, each as its text, joined by commas. */
+typedef struct kept {
+    char *p;
+    size_t n, cap;
+} kept;
+
+static int chatds(const jsonv_span *name)
+{
+    char nm[32];
+    return jsonv_unescape(name, nm, sizeof(nm)) >= 0 &&
+           (!strcmp(nm, "model") || !strcmp(nm, "stream") || !strcmp(nm, "stream_options"));
+}
+
+static int keep_member(void *ctx, const jsonv_span *name, const jsonv_span *value)
+{
+    kept *k = ctx;
+    if (chatds(name))
+        return 0;
+    FUZZ_CHECK(k->n + name->n + value->n + 2 <= k->cap, "members longer than their text");
+    if (k->n)
+        k->p[k->n++] = ',';
+    memcpy(k->p + k->n, name->p, name->n);
+    k->n += name->n;
+    k->p[k->n++] = ':';
+    memcpy(k->p + k->n, value->p, value->n);
+    k->n += value->n;
+    return 0;
+}
+
+/* From a request's text, the OpenAI-compatible body is "{", its members but chatd's three
+ * byte for byte, then chatd's model. */
+static void check_openai_text(const chat_req *req, const char *body)
+{
+    kept k = {malloc(req->raw_len + 2), 0, req->raw_len + 2};
+    FUZZ_CHECK(k.p, "out of memory");
+    FUZZ_CHECK(jsonv_members(req->raw, req->raw_len, keep_member, &k) == 0,
+               "jsonv_members refused a request req_parse accepted");
+    FUZZ_CHECK(body[0] == '{' && !strncmp(body + 1, k.p, k.n),
+               "openai: the members are not the client's text\n  sent %.*s\n  built %.400s",
+               (int)(req->raw_len < 400 ? req->raw_len : 400), req->raw, body);
+    const char *ours = body + 1 + k.n + (k.n ? 1 : 0);
+    FUZZ_CHECK(!k.n || body[1 + k.n] == ',', "openai: no comma after the client's members");
+    static const char OURS[] = "\"model\":\"" MODEL "\",\"stream\":true,\"stream_options\":{";
+    FUZZ_CHECK(!strncmp(ours, OURS, sizeof(OURS) - 1),
+               "openai: chatd's members do not follow the client's: %.400s", ours);
+    free(k.p);
+}
+
 /* Every provider's build of one accepted request. */
 static void build_all(const chat_req *req)
 {
@@ -94,6 +144,8 @@ static void build_all(const chat_req *req)
                    h.body);
         if (p == &prov_openai)
             check_openai_body(req, body);
+        if (p == &prov_openai && req->raw)
+            check_openai_text(req, h.body);
         cJSON_Delete(body);
         prov_http_free(&h);
     }
