@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lim.h"
 #include "req.h"
 #include "sse_parse.h"
 #include "xlat_anthropic.h"
@@ -148,13 +149,16 @@ static int tool_fragment(prov_stream *s, const char *p, size_t n)
 }
 
 /* content_block_start {type: tool_use, id, name, input: {}}: a call starts. Its input is {}
- * with the arguments streamed after; an input already filled in is its arguments whole. */
+ * with the arguments streamed after; an input already filled in is its arguments whole.
+ * More than LIM_TOOLS calls is an answer chatd cannot relay. */
 static int start_tool(prov_stream *s, const cJSON *ev, const cJSON *b)
 {
     const prov_sink *k = s->sink;
     int rc = close_tool(s);
     if (rc)
         return rc;
+    if (s->n_tools >= LIM_TOOLS)
+        return PROV_ERR_TOO_LONG;
     int index = s->n_tools++;
     s->tool_open = 1;
     s->tool_block = block_index(ev);

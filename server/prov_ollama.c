@@ -7,13 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lim.h"
 #include "ndjson.h"
 #include "req.h"
 #include "xlat_ollama.h"
 
 #define CHAT_PATH "/api/chat"
-#define CALLS_MAX 256  /* tool calls in one answer; more is an answer chatd cannot relay */
-#define CALL_ID_MAX 48 /* an id chatd makes: "call_<index>" and a suffix */
+#define CALLS_MAX LIM_TOOLS /* tool calls in one answer; more is an answer chatd cannot relay */
+#define CALL_ID_MAX 48      /* an id chatd makes: "call_<index>" and a suffix */
 
 struct prov_stream {
     ndjson nd;

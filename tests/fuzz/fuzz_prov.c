@@ -2,7 +2,9 @@
  *
  * The payload is fed as the plan says (see fuzz.h), then finish; a sink checks what each
  * callback gets (text never NULL, never empty, never longer than the input; counts sane;
- * an error message one line under the stream cap; UTF-8 in, UTF-8 out). The same bytes in
+ * an error message one line under the stream cap; UTF-8 in, UTF-8 out; a tool call's
+ * index under LIM_TOOLS and started once, its arguments only after its start, its id, name
+ * and argument bytes within their caps, UTF-8 in, UTF-8 out). The same bytes in
  * one feed must make the same calls with the same result. Byte 0's high bits, when
  * non-zero, make that sink call return non-zero: the feed must stop there and return it.
  *
@@ -10,6 +12,7 @@
  * never more than outsz-1 bytes, one line, trimmed; for a UTF-8 body valid UTF-8, each
  * result a prefix of the one with a larger out. */
 #include "fuzz.h"
+#include "lim.h"
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
 #include "prov_openai.h"
@@ -20,6 +23,15 @@
 
 static const prov *const PROVS[] = {&prov_openai, &prov_anthropic, &prov_ollama};
 
+/* The longest id a provider makes up for a call that came without one (Ollama's
+ * "call_<index>_<n>"); an id the upstream sent is no longer than the input. */
+#define MADE_ID_MAX 48
+/* An argument fragment is the upstream's text, or (Anthropic's filled-in input, Ollama's
+ * arguments object) cJSON's printing of a value in the input, which can be longer than
+ * its text: a number such as 5e-324 prints as 23 bytes. Never more than this many times
+ * the input, nor than "{}" (a call without arguments). */
+#define ARGS_GROWTH 4
+
 typedef struct run {
     fuzz_log log;
     size_t in_len;    /* payload bytes: no string the sink gets can be longer */
@@ -27,6 +39,7 @@ typedef struct run {
     unsigned stop_at; /* 1-based sink call that returns STOP_RC; 0: none */
     unsigned calls;
     int stopped;
+    unsigned char started[(LIM_TOOLS + 7) / 8]; /* the tool calls started so far */
 } run;
 
 static int next_call(run *r, char tag)
@@ -125,6 +138,55 @@ static int k_end(void *ctx)
     return next_call(ctx, 'E');
 }
 
+static int tool_started(const run *r, int index)
+{
+    return r->started[index / 8] >> (index % 8) & 1;
+}
+
+/* A tool call's id or name: a string within cap bytes, UTF-8 when the input is. */
+static void check_tool_str(const run *r, const char *what, const char *s, size_t cap)
+{
+    FUZZ_CHECK(s != NULL, "tool %s is NULL", what);
+    size_t n = strlen(s);
+    FUZZ_CHECK(n <= cap, "tool %s of %zu bytes (cap %zu)", what, n, cap);
+    int ok = utf8_valid(s, n);
+    FUZZ_CHECK(ok || !r->in_utf8, "tool %s is not UTF-8 although the input is", what);
+}
+
+static int k_tool(void *ctx, int index, const char *id, const char *name)
+{
+    run *r = ctx;
+    FUZZ_CHECK(index >= 0 && index < LIM_TOOLS, "tool call index %d (LIM_TOOLS %d)", index,
+               LIM_TOOLS);
+    FUZZ_CHECK(!tool_started(r, index), "tool call %d started twice", index);
+    r->started[index / 8] |= (unsigned char)(1u << (index % 8));
+    check_tool_str(r, "id", id, r->in_len > MADE_ID_MAX ? r->in_len : MADE_ID_MAX);
+    check_tool_str(r, "name", name, r->in_len);
+    int rc = next_call(r, 'T');
+    fuzz_log_long(&r->log, index);
+    fuzz_log_str(&r->log, id);
+    fuzz_log_str(&r->log, name);
+    return rc;
+}
+
+static int k_tool_args(void *ctx, int index, const char *p, size_t n)
+{
+    run *r = ctx;
+    FUZZ_CHECK(index >= 0 && index < LIM_TOOLS, "tool arguments for index %d (LIM_TOOLS %d)", index,
+               LIM_TOOLS);
+    FUZZ_CHECK(tool_started(r, index), "tool arguments for call %d, which has not started", index);
+    FUZZ_CHECK(p != NULL, "tool arguments NULL");
+    size_t cap = r->in_len * ARGS_GROWTH > 2 ? r->in_len * ARGS_GROWTH : 2;
+    FUZZ_CHECK(n <= cap, "tool arguments of %zu bytes from a %zu-byte input", n, r->in_len);
+    /* reads every byte, so a length past the fragment is an ASan report right here */
+    int ok = utf8_valid(p, n);
+    FUZZ_CHECK(ok || !r->in_utf8, "tool arguments are not UTF-8 although the input is");
+    int rc = next_call(r, 'A');
+    fuzz_log_long(&r->log, index);
+    fuzz_log_field(&r->log, p, n);
+    return rc;
+}
+
 static int rc_ok(int rc)
 {
     return rc == 0 || rc == PROV_ERR_PARSE || rc == PROV_ERR_TOO_LONG || rc == PROV_ERR_NOMEM ||
@@ -134,7 +196,8 @@ static int rc_ok(int rc)
 /* Feeds as chat.c does: stops at the first non-zero result, else finishes. */
 static int read_stream(const prov *pv, run *r, fuzz_plan *pl, const uint8_t *d, size_t n)
 {
-    prov_sink sink = {r, k_text, k_reasoning, k_finish, k_usage, k_error, k_end, NULL, NULL};
+    prov_sink sink = {r,       k_text, k_reasoning, k_finish,   k_usage,
+                      k_error, k_end,  k_tool,      k_tool_args};
     prov_stream *s = pv->open();
     FUZZ_CHECK(s != NULL, "%s: open failed", pv->name);
     int rc = 0;

@@ -373,6 +373,29 @@ START_TEST(tool_block_edges)
 END_TEST
 /* clang-format on */
 
+/* More than LIM_TOOLS tool blocks in one answer is an answer chatd cannot relay: every
+ * call's index stays under LIM_TOOLS. */
+START_TEST(tool_calls_capped)
+{
+    char *in = malloc((LIM_TOOLS + 2) * 200);
+    ck_assert_ptr_nonnull(in);
+    size_t o = 0;
+    for (int i = 0; i < LIM_TOOLS + 2; i++)
+        o += (size_t)sprintf(in + o,
+                             EV("content_block_start", "{\"type\":\"content_block_start\","
+                                                       "\"index\":%d,\"content_block\":{\"type\":"
+                                                       "\"tool_use\",\"id\":\"t%d\",\"name\":"
+                                                       "\"f\",\"input\":{}}}"),
+                             i, i);
+    rec r = {0};
+    ck_assert_int_eq(run(in, o, 0, &r), PROV_ERR_TOO_LONG);
+    ck_assert_int_eq(r.calls, 2 * LIM_TOOLS); /* each call's start and its "{}" */
+    ck_assert_ptr_nonnull(strstr(r.s, "tool:127|t127 f\nargs:127|{}\n"));
+    ck_assert_ptr_null(strstr(r.s, "tool:128|"));
+    free(in);
+}
+END_TEST
+
 /* A sink without tool callbacks reads the same stream for its text; a tool callback's
  * non-zero value stops the reader like any other. */
 START_TEST(tool_callbacks_optional_and_stopping)
@@ -584,6 +607,7 @@ static Suite *anthropic_suite(void)
     tcase_add_test(tc, no_argument_tools_get_braces);
     tcase_add_test(tc, text_between_and_after_tools);
     tcase_add_test(tc, tool_block_edges);
+    tcase_add_test(tc, tool_calls_capped);
     tcase_add_test(tc, tool_callbacks_optional_and_stopping);
     tcase_add_test(tc, build_full);
     tcase_add_test(tc, build_minimal_and_defaults);
