@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +234,29 @@ void prov_field_name(char *out, size_t n, const char *name)
             o = lead - 1;
     }
     out[o] = '\0';
+}
+
+void prov_vreason(char *out, size_t n, const char *fmt, va_list ap)
+{
+    char raw[512];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    prov_field_name(out, n, raw);
+}
+
+int prov_put(cJSON *o, const char *key, cJSON *v)
+{
+    if (v && cJSON_AddItemToObject(o, key, v))
+        return 0;
+    cJSON_Delete(v);
+    return PROV_BUILD_NOMEM;
+}
+
+int prov_push(cJSON *arr, cJSON *v)
+{
+    if (v && cJSON_AddItemToArray(arr, v))
+        return 0;
+    cJSON_Delete(v);
+    return PROV_BUILD_NOMEM;
 }
 
 void prov_error_reason(const char *body, size_t n, prov_reason_fn pick, char *out, size_t outsz)

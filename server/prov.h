@@ -7,6 +7,7 @@
 #ifndef CHATD_PROV_H
 #define CHATD_PROV_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct cJSON;
@@ -69,6 +70,16 @@ void prov_http_free(prov_http *h);
  * n-1 bytes (n >= 1) between UTF-8 sequences, never inside one (nor ending in a cut one). */
 #define PROV_FIELD_NAME_MAX 64
 void prov_field_name(char *out, size_t n, const char *name);
+
+/* A one-line reason formatted from fmt into out[n] as prov_field_name makes a name safe
+ * (the names and paths in it come from the client); formatted text past 511 bytes is cut. */
+void prov_vreason(char *out, size_t n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* o[key] = v, which is taken: 0, or PROV_BUILD_NOMEM with v deleted when v is NULL or
+ * cannot be added (no memory). prov_push likewise appends v to the array arr. */
+int prov_put(struct cJSON *o, const char *key, struct cJSON *v);
+int prov_push(struct cJSON *arr, struct cJSON *v);
 
 /* Where a provider's requests go and which headers they carry, for prov_build_http. */
 typedef struct prov_endpoint {

@@ -25,16 +25,6 @@ static int fail(char *err, size_t errsz, const char *msg)
     return -1;
 }
 
-static const cJSON *get(const cJSON *o, const char *key)
-{
-    return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static int absent(const cJSON *v)
-{
-    return !v || cJSON_IsNull(v);
-}
-
 /* ---- messages ---- */
 
 /* A message's content an array of text parts only (req_msg_check passed it). */
@@ -43,7 +33,7 @@ static int text_parts_only(const cJSON *content)
     const cJSON *p;
     cJSON_ArrayForEach(p, content)
     {
-        if (strcmp(get(p, "type")->valuestring, "text"))
+        if (strcmp(req_get(p, "type")->valuestring, "text"))
             return 0;
     }
     return 1;
@@ -52,8 +42,8 @@ static int text_parts_only(const cJSON *content)
 /* m as req_msg_check passed it; joined text parts go to *join, which moves past them. */
 static void fill_msg(const cJSON *m, chat_msg *out, char **join)
 {
-    const cJSON *content = get(m, "content");
-    out->role = get(m, "role")->valuestring;
+    const cJSON *content = req_get(m, "content");
+    out->role = req_get(m, "role")->valuestring;
     out->json = m;
     out->content = cJSON_IsString(content) ? content->valuestring : NULL;
     if (!cJSON_IsArray(content) || !text_parts_only(content))
@@ -63,7 +53,7 @@ static void fill_msg(const cJSON *m, chat_msg *out, char **join)
     const cJSON *p;
     cJSON_ArrayForEach(p, content)
     {
-        const char *t = get(p, "text")->valuestring;
+        const char *t = req_get(p, "text")->valuestring;
         size_t n = strlen(t);
         if (p != content->child)
             *o++ = JOIN_SEP;
@@ -229,15 +219,16 @@ static int check_repeats(const char *body, size_t len, char *err, size_t errsz)
 static int check_options(const cJSON *root, char *err, size_t errsz)
 {
     for (size_t k = 0; k < N_OPTS; k++) {
-        const cJSON *v = get(root, OPTS[k].name);
-        if (!absent(v) && !opt_ok(&OPTS[k], v))
+        const cJSON *v = req_get(root, OPTS[k].name);
+        if (!req_absent(v) && !opt_ok(&OPTS[k], v))
             return fail(err, errsz, OPTS[k].msg);
     }
-    const cJSON *so = get(root, "stream_options"), *iu = so ? get(so, "include_usage") : NULL;
-    if (!absent(iu) && !cJSON_IsBool(iu))
+    const cJSON *so = req_get(root, "stream_options"),
+                *iu = so ? req_get(so, "include_usage") : NULL;
+    if (!req_absent(iu) && !cJSON_IsBool(iu))
         return fail(err, errsz, "stream_options.include_usage must be a boolean");
-    const cJSON *rf = get(root, "response_format");
-    if (rf && cJSON_IsObject(rf) && !cJSON_IsString(get(rf, "type")))
+    const cJSON *rf = req_get(root, "response_format");
+    if (rf && cJSON_IsObject(rf) && !cJSON_IsString(req_get(rf, "type")))
         return fail(err, errsz, "response_format.type must be a string");
     return 0;
 }
@@ -245,7 +236,7 @@ static int check_options(const cJSON *root, char *err, size_t errsz)
 /* A function's name, as tools and tool_choice hold it: f.name, a non-empty string. */
 static int function_named(const cJSON *f)
 {
-    const cJSON *name = cJSON_IsObject(f) ? get(f, "name") : NULL;
+    const cJSON *name = cJSON_IsObject(f) ? req_get(f, "name") : NULL;
     return cJSON_IsString(name) && *name->valuestring;
 }
 
@@ -253,7 +244,7 @@ static int function_named(const cJSON *f)
  * a JSON Schema object. Other tool types go to the provider to judge. */
 static int check_tools(const cJSON *tools, char *err, size_t errsz)
 {
-    if (absent(tools))
+    if (req_absent(tools))
         return 0;
     if (!cJSON_IsArray(tools))
         return fail(err, errsz, "tools must be an array");
@@ -261,9 +252,9 @@ static int check_tools(const cJSON *tools, char *err, size_t errsz)
     const cJSON *t;
     cJSON_ArrayForEach(t, tools)
     {
-        const cJSON *type = cJSON_IsObject(t) ? get(t, "type") : NULL;
-        const cJSON *f = cJSON_IsObject(t) ? get(t, "function") : NULL;
-        const cJSON *params = cJSON_IsObject(f) ? get(f, "parameters") : NULL;
+        const cJSON *type = cJSON_IsObject(t) ? req_get(t, "type") : NULL;
+        const cJSON *f = cJSON_IsObject(t) ? req_get(t, "function") : NULL;
+        const cJSON *params = cJSON_IsObject(f) ? req_get(f, "parameters") : NULL;
         const char *why = NULL;
         if (!cJSON_IsString(type))
             why = "type must be a string";
@@ -271,7 +262,7 @@ static int check_tools(const cJSON *tools, char *err, size_t errsz)
             why = NULL;
         else if (!function_named(f))
             why = "function.name must be a non-empty string";
-        else if (!absent(params) && !cJSON_IsObject(params))
+        else if (!req_absent(params) && !cJSON_IsObject(params))
             why = "function.parameters must be an object";
         if (why) {
             snprintf(err, errsz, "tools[%zu].%s", k, why);
@@ -286,7 +277,7 @@ static int check_tools(const cJSON *tools, char *err, size_t errsz)
  * one). */
 static int check_tool_choice(const cJSON *tc, char *err, size_t errsz)
 {
-    if (absent(tc))
+    if (req_absent(tc))
         return 0;
     if (cJSON_IsString(tc)) {
         const char *s = tc->valuestring;
@@ -294,10 +285,10 @@ static int check_tool_choice(const cJSON *tc, char *err, size_t errsz)
             return 0;
         return fail(err, errsz, "tool_choice must be none, auto, required or an object");
     }
-    const cJSON *type = cJSON_IsObject(tc) ? get(tc, "type") : NULL;
+    const cJSON *type = cJSON_IsObject(tc) ? req_get(tc, "type") : NULL;
     if (!cJSON_IsString(type))
         return fail(err, errsz, "tool_choice must be none, auto, required or an object");
-    if (!strcmp(type->valuestring, "function") && !function_named(get(tc, "function")))
+    if (!strcmp(type->valuestring, "function") && !function_named(req_get(tc, "function")))
         return fail(err, errsz, "tool_choice.function.name must be a non-empty string");
     return 0;
 }
@@ -313,10 +304,10 @@ static int has_control(const char *s)
 /* The fields chatd itself reads, once they passed check_options. */
 static int read_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
 {
-    const cJSON *model = get(root, "model"), *temp = get(root, "temperature");
-    const cJSON *maxt = get(root, "max_tokens"), *maxc = get(root, "max_completion_tokens");
-    const cJSON *n = get(root, "n");
-    if (!absent(model)) {
+    const cJSON *model = req_get(root, "model"), *temp = req_get(root, "temperature");
+    const cJSON *maxt = req_get(root, "max_tokens"), *maxc = req_get(root, "max_completion_tokens");
+    const cJSON *n = req_get(root, "n");
+    if (!req_absent(model)) {
         if (!cJSON_IsString(model) || !*model->valuestring ||
             strlen(model->valuestring) > REQ_MODEL_MAX || has_control(model->valuestring))
             return fail(err, errsz,
@@ -324,27 +315,28 @@ static int read_options(const cJSON *root, chat_req *r, int openai, char *err, s
                         "without control characters");
         r->model = model->valuestring;
     }
-    if (!absent(temp)) {
+    if (!req_absent(temp)) {
         r->temperature = temp->valuedouble;
         r->has_temperature = 1;
     }
-    if (!absent(maxc))
+    if (!req_absent(maxc))
         r->max_tokens = (long)maxc->valuedouble;
-    else if (!absent(maxt))
+    else if (!req_absent(maxt))
         r->max_tokens = (long)maxt->valuedouble;
-    r->n = absent(n) ? 1 : (long)n->valuedouble;
+    r->n = req_absent(n) ? 1 : (long)n->valuedouble;
     if (!openai)
         return 0;
-    r->stream = cJSON_IsTrue(get(root, "stream"));
-    const cJSON *so = get(root, "stream_options");
-    r->include_usage = cJSON_IsObject(so) && cJSON_IsTrue(get(so, "include_usage"));
+    r->stream = cJSON_IsTrue(req_get(root, "stream"));
+    const cJSON *so = req_get(root, "stream_options");
+    r->include_usage = cJSON_IsObject(so) && cJSON_IsTrue(req_get(so, "include_usage"));
     return 0;
 }
 
 static int parse_options(const cJSON *root, chat_req *r, int openai, char *err, size_t errsz)
 {
-    if (check_options(root, err, errsz) < 0 || check_tools(get(root, "tools"), err, errsz) < 0 ||
-        check_tool_choice(get(root, "tool_choice"), err, errsz) < 0)
+    if (check_options(root, err, errsz) < 0 ||
+        check_tools(req_get(root, "tools"), err, errsz) < 0 ||
+        check_tool_choice(req_get(root, "tool_choice"), err, errsz) < 0)
         return -1;
     return read_options(root, r, openai, err, errsz);
 }
@@ -382,7 +374,7 @@ int req_parse(const char *body, size_t len, int flags, const req_limits *lim, ch
     }
     memcpy(out->raw, body, len);
     out->raw_len = len;
-    if (parse_messages(get(out->root, "messages"), out, lim, err, errsz) < 0 ||
+    if (parse_messages(req_get(out->root, "messages"), out, lim, err, errsz) < 0 ||
         parse_options(out->root, out, flags & REQ_OPENAI, err, errsz) < 0)
         goto bad;
     return 0;

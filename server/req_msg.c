@@ -50,12 +50,12 @@ __attribute__((format(printf, 2, 3))) static int fail(ck *c, const char *fmt, ..
     return -1;
 }
 
-static const cJSON *get(const cJSON *o, const char *key)
+const cJSON *req_get(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key);
 }
 
-static int absent(const cJSON *v)
+int req_absent(const cJSON *v)
 {
     return !v || cJSON_IsNull(v);
 }
@@ -64,8 +64,8 @@ static int absent(const cJSON *v)
 static int str_field(ck *c, const cJSON *o, const char *key, int nonempty, int optional,
                      const char *where)
 {
-    const cJSON *v = get(o, key);
-    if (optional && absent(v))
+    const cJSON *v = req_get(o, key);
+    if (optional && req_absent(v))
         return 0;
     if (!cJSON_IsString(v) || (nonempty && !*v->valuestring))
         return fail(c, "%s.%s must be a %sstring", where, key, nonempty ? "non-empty " : "");
@@ -99,39 +99,48 @@ static int image_url_ok(const char *u)
 
 static int image_part(ck *c, const cJSON *p, const char *at)
 {
-    const cJSON *img = get(p, "image_url");
+    const cJSON *img = req_get(p, "image_url");
     if (!cJSON_IsObject(img))
         return fail(c, "%s.image_url must be an object", at);
-    const cJSON *url = get(img, "url"), *detail = get(img, "detail");
+    const cJSON *url = req_get(img, "url"), *detail = req_get(img, "detail");
     if (!cJSON_IsString(url) || !image_url_ok(url->valuestring))
         return fail(c, "%s.image_url.url must be a data: or https: URL", at);
     c->bytes += strlen(url->valuestring);
     const char *d = cJSON_GetStringValue(detail);
-    if (!absent(detail) && (!d || (strcmp(d, "auto") && strcmp(d, "low") && strcmp(d, "high"))))
+    if (!req_absent(detail) && (!d || (strcmp(d, "auto") && strcmp(d, "low") && strcmp(d, "high"))))
         return fail(c, "%s.image_url.detail must be auto, low or high", at);
     return 0;
 }
 
+/* Part p's object member key (else NULL, with the reason); where = its path. */
+static const cJSON *part_object(ck *c, const cJSON *p, const char *key, const char *at,
+                                char where[64])
+{
+    const cJSON *o = req_get(p, key);
+    if (!cJSON_IsObject(o)) {
+        fail(c, "%s.%s must be an object", at, key);
+        return NULL;
+    }
+    snprintf(where, 64, "%s.%s", at, key);
+    return o;
+}
+
 static int audio_part(ck *c, const cJSON *p, const char *at)
 {
-    const cJSON *a = get(p, "input_audio");
     char where[64];
-    if (!cJSON_IsObject(a))
-        return fail(c, "%s.input_audio must be an object", at);
-    snprintf(where, sizeof(where), "%s.input_audio", at);
-    if (str_field(c, a, "data", 1, 0, where) < 0)
+    const cJSON *a = part_object(c, p, "input_audio", at, where);
+    if (!a || str_field(c, a, "data", 1, 0, where) < 0)
         return -1;
     return str_field(c, a, "format", 1, 0, where);
 }
 
 static int file_part(ck *c, const cJSON *p, const char *at)
 {
-    const cJSON *f = get(p, "file");
     char where[64];
-    if (!cJSON_IsObject(f))
-        return fail(c, "%s.file must be an object", at);
-    snprintf(where, sizeof(where), "%s.file", at);
-    if (absent(get(f, "file_data")) && absent(get(f, "file_id")))
+    const cJSON *f = part_object(c, p, "file", at, where);
+    if (!f)
+        return -1;
+    if (req_absent(req_get(f, "file_data")) && req_absent(req_get(f, "file_id")))
         return fail(c, "%s.file needs file_data or file_id", at);
     if (str_field(c, f, "file_data", 1, 1, where) < 0 ||
         str_field(c, f, "file_id", 1, 1, where) < 0 || str_field(c, f, "filename", 0, 1, where) < 0)
@@ -145,7 +154,7 @@ static int check_part(ck *c, const cJSON *p, size_t k, const char *role, unsigne
 {
     char at[48];
     snprintf(at, sizeof(at), ".content[%zu]", k);
-    const cJSON *type = get(p, "type");
+    const cJSON *type = req_get(p, "type");
     if (!cJSON_IsObject(p))
         return fail(c, "%s must be an object", at);
     unsigned bit = cJSON_IsString(type) ? part_bit(type->valuestring) : 0;
@@ -177,7 +186,7 @@ static int check_tool_call(ck *c, const cJSON *t, size_t k)
     snprintf(fn, sizeof(fn), "%s.function", at);
     if (!cJSON_IsObject(t))
         return fail(c, "%s must be an object", at);
-    const cJSON *type = get(t, "type"), *f = get(t, "function");
+    const cJSON *type = req_get(t, "type"), *f = req_get(t, "function");
     if (str_field(c, t, "id", 1, 0, at) < 0)
         return -1;
     if (!cJSON_IsString(type) || strcmp(type->valuestring, "function"))
@@ -191,7 +200,7 @@ static int check_tool_call(ck *c, const cJSON *t, size_t k)
 
 static int check_tool_calls(ck *c, const cJSON *tc, const char *role)
 {
-    if (absent(tc))
+    if (req_absent(tc))
         return 0;
     if (strcmp(role, "assistant"))
         return fail(c, ".tool_calls: only an assistant message makes tool calls");
@@ -211,7 +220,7 @@ static int check_tool_calls(ck *c, const cJSON *tc, const char *role)
 static int check_content(ck *c, const cJSON *content, const char *role, unsigned allowed,
                          int has_calls, size_t *join)
 {
-    if (absent(content)) {
+    if (req_absent(content)) {
         if (!strcmp(role, "assistant") && has_calls)
             return 0;
         return fail(c, ".content is required (null only beside an assistant's tool_calls)");
@@ -240,13 +249,13 @@ int req_msg_check(const cJSON *m, size_t i, size_t max_bytes, size_t *join, char
     *join = 0;
     if (!cJSON_IsObject(m))
         return fail(&c, " must be an object");
-    const cJSON *role = get(m, "role"), *calls = get(m, "tool_calls");
+    const cJSON *role = req_get(m, "role"), *calls = req_get(m, "tool_calls");
     int parts = cJSON_IsString(role) ? role_parts(role->valuestring) : -1;
     if (parts < 0)
         return fail(&c, ".role must be system, developer, user, assistant or tool");
     const char *r = role->valuestring;
     if (check_tool_calls(&c, calls, r) < 0 ||
-        check_content(&c, get(m, "content"), r, (unsigned)parts, !absent(calls), join) < 0)
+        check_content(&c, req_get(m, "content"), r, (unsigned)parts, !req_absent(calls), join) < 0)
         return -1;
     if (!strcmp(r, "tool") && str_field(&c, m, "tool_call_id", 1, 0, "") < 0)
         return -1;

@@ -14,4 +14,10 @@ typedef struct cJSON cJSON;
 int req_msg_check(const cJSON *m, size_t i, size_t max_bytes, size_t *join, char *err,
                   size_t errsz);
 
+/* The look-ups req.c and req_msg.c read a request with: o[key] (names compared as they
+ * are; NULL when absent or o is no object), and whether a value counts as absent (missing
+ * or null). */
+const cJSON *req_get(const cJSON *o, const char *key);
+int req_absent(const cJSON *v);
+
 #endif

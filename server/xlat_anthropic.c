@@ -31,13 +31,11 @@ static int fail(xlat *x, int rc, const char *fmt, ...)
 {
     if (x->rc == 0) {
         x->rc = rc;
-        if (x->err && x->errsz) {
-            char raw[512];
+        if (x->err) {
             va_list ap;
             va_start(ap, fmt);
-            vsnprintf(raw, sizeof(raw), fmt, ap);
+            prov_vreason(x->err, x->errsz, fmt, ap);
             va_end(ap);
-            prov_field_name(x->err, x->errsz, raw); /* one line: names come from the client */
         }
     }
     return -1;
@@ -86,15 +84,22 @@ static int is_count(const cJSON *v, double lo)
            v->valuedouble == (double)(long long)v->valuedouble;
 }
 
+/* v (taken) as o[key], or appended to arr: 0, or -1 with v deleted (no memory, reported). */
+static int put(xlat *x, cJSON *o, const char *key, cJSON *v)
+{
+    return prov_put(o, key, v) < 0 ? nomem(x) : 0;
+}
+
+static int push(xlat *x, cJSON *arr, cJSON *v)
+{
+    return prov_push(arr, v) < 0 ? nomem(x) : 0;
+}
+
 /* A new object appended to arr, or NULL (no memory, reported). */
 static cJSON *new_in(xlat *x, cJSON *arr)
 {
     cJSON *o = cJSON_CreateObject();
-    if (o && cJSON_AddItemToArray(arr, o))
-        return o;
-    cJSON_Delete(o);
-    nomem(x);
-    return NULL;
+    return push(x, arr, o) == 0 ? o : NULL;
 }
 
 static int put_str(xlat *x, cJSON *o, const char *key, const char *s)
@@ -110,11 +115,7 @@ static int put_num(xlat *x, cJSON *o, const char *key, double n)
 /* A copy of v as o[key]. */
 static int put_copy(xlat *x, cJSON *o, const char *key, const cJSON *v)
 {
-    cJSON *c = cJSON_Duplicate(v, 1);
-    if (c && cJSON_AddItemToObject(o, key, c))
-        return 0;
-    cJSON_Delete(c);
-    return nomem(x);
+    return put(x, o, key, cJSON_Duplicate(v, 1));
 }
 
 /* ---- content parts -> blocks ---- */
@@ -256,11 +257,7 @@ static int put_input(xlat *x, cJSON *b, const cJSON *args, const char *path)
     size_t lead = strspn(s, " \t\r\n");
     if (s[lead] != '{' || jsonv_check(s, n, &why) < 0) /* checked first: then NULL is memory */
         return fail(x, PROV_BUILD_INVALID, "%s.function.arguments must be a JSON object", path);
-    cJSON *in = prov_parse_exact(s, n);
-    if (cJSON_AddItemToObject(b, "input", in))
-        return 0;
-    cJSON_Delete(in);
-    return nomem(x);
+    return put(x, b, "input", prov_parse_exact(s, n));
 }
 
 /* tool_calls[k] (path names it) -> {"type":"tool_use","id","name","input"}. */
@@ -508,10 +505,8 @@ static int add_tool(xlat *x, cJSON *dst, const cJSON *tool, const char *path)
         (present(desc) && put_str(x, t, "description", desc->valuestring) < 0))
         return -1;
     cJSON *schema = present(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
-    if (!schema || !cJSON_AddItemToObject(t, "input_schema", schema)) {
-        cJSON_Delete(schema);
-        return nomem(x);
-    }
+    if (put(x, t, "input_schema", schema) < 0)
+        return -1;
     if (!cJSON_HasObjectItem(schema, "type") && put_str(x, schema, "type", "object") < 0)
         return -1;
     return 0;
@@ -681,11 +676,7 @@ static int add_stop_seq(xlat *x, cJSON *arr, const cJSON *e)
         return fail(x, PROV_BUILD_INVALID, "stop must be a string or an array of strings");
     if (!*e->valuestring)
         return 0; /* "" stops at nothing */
-    cJSON *c = cJSON_CreateString(e->valuestring);
-    if (c && cJSON_AddItemToArray(arr, c))
-        return 0;
-    cJSON_Delete(c);
-    return nomem(x);
+    return push(x, arr, cJSON_CreateString(e->valuestring));
 }
 
 /* stop, a string or an array of strings -> stop_sequences. */

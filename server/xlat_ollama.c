@@ -33,13 +33,11 @@ static int fail(xlat *x, int rc, const char *fmt, ...) __attribute__((format(pri
 /* rc, with the reason in err. */
 static int fail(xlat *x, int rc, const char *fmt, ...)
 {
-    if (x->err && x->errsz) {
-        char raw[512];
+    if (x->err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(raw, sizeof(raw), fmt, ap);
+        prov_vreason(x->err, x->errsz, fmt, ap); /* one line: names come from the client */
         va_end(ap);
-        prov_field_name(x->err, x->errsz, raw); /* one line: names come from the client */
     }
     return rc;
 }
@@ -56,31 +54,14 @@ static int is_str(const cJSON *v, const char *s)
     return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
 }
 
-/* v (taken) as o[key]: 0, or NOMEM with v freed. */
-static int put(cJSON *o, const char *key, cJSON *v)
-{
-    if (v && cJSON_AddItemToObject(o, key, v))
-        return 0;
-    cJSON_Delete(v);
-    return NOMEM;
-}
-
-static int push(cJSON *arr, cJSON *v)
-{
-    if (v && cJSON_AddItemToArray(arr, v))
-        return 0;
-    cJSON_Delete(v);
-    return NOMEM;
-}
-
 static int put_str(cJSON *o, const char *key, const char *s)
 {
-    return put(o, key, cJSON_CreateString(s));
+    return prov_put(o, key, cJSON_CreateString(s));
 }
 
 static int put_copy(cJSON *o, const char *key, const cJSON *v)
 {
-    return put(o, key, cJSON_Duplicate(v, 1));
+    return prov_put(o, key, cJSON_Duplicate(v, 1));
 }
 
 /* ---- top-level fields ---- */
@@ -166,7 +147,7 @@ static int add_image(xlat *x, cJSON *images, const cJSON *part, size_t i, size_t
         !b64_ok(comma + 1))
         return fail(x, INVALID,
                     "messages[%zu].content[%zu].image_url.url must be a base64 data: URL", i, j);
-    return push(images, cJSON_CreateString(comma + 1));
+    return prov_push(images, cJSON_CreateString(comma + 1));
 }
 
 /* Part j of message i: its text added to b (after a "\n" when b has some), its image to
@@ -224,7 +205,7 @@ static int add_content(xlat *x, cJSON *o, const cJSON *c, int images_ok, size_t 
         free(text);
     }
     if (rc == 0 && images && images->child) {
-        rc = put(o, "images", images);
+        rc = prov_put(o, "images", images);
         images = NULL;
     }
     cJSON_Delete(images);
@@ -273,12 +254,12 @@ static int add_call(xlat *x, cJSON *calls, const cJSON *c, size_t i, size_t j)
         return rc;
     const char *id = prov_nonempty(prov_get(c, "id"));
     cJSON *oc = cJSON_CreateObject();
-    if (push(calls, oc) < 0 || (id && put_str(oc, "id", id) < 0) ||
+    if (prov_push(calls, oc) < 0 || (id && put_str(oc, "id", id) < 0) ||
         !(of = cJSON_AddObjectToObject(oc, "function")) || put_str(of, "name", name) < 0) {
         cJSON_Delete(args);
         return NOMEM;
     }
-    return put(of, "arguments", args);
+    return prov_put(of, "arguments", args);
 }
 
 static int add_calls(xlat *x, cJSON *o, const cJSON *calls, size_t i)
@@ -286,7 +267,7 @@ static int add_calls(xlat *x, cJSON *o, const cJSON *calls, size_t i)
     if (!cJSON_IsArray(calls))
         return fail(x, INVALID, "messages[%zu].tool_calls must be an array", i);
     cJSON *out = cJSON_CreateArray();
-    int rc = put(o, "tool_calls", out);
+    int rc = prov_put(o, "tool_calls", out);
     size_t j = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, calls)
@@ -389,7 +370,7 @@ static int add_message(xlat *x, cJSON *out, const cJSON *m, size_t i)
     if (rc < 0)
         return rc;
     cJSON *o = cJSON_CreateObject();
-    if (push(out, o) < 0 || put_str(o, "role", to) < 0)
+    if (prov_push(out, o) < 0 || put_str(o, "role", to) < 0)
         return NOMEM;
     rc = add_content(x, o, field(m, "content"), !strcmp(role, "user"), i);
     if (rc == 0 && !strcmp(role, "assistant")) {
@@ -412,7 +393,7 @@ static int add_messages(xlat *x, cJSON *body)
     if (!cJSON_IsArray(msgs))
         return fail(x, INVALID, "messages must be an array");
     cJSON *out = cJSON_CreateArray();
-    int rc = put(body, "messages", out);
+    int rc = prov_put(body, "messages", out);
     size_t i = 0;
     const cJSON *m;
     cJSON_ArrayForEach(m, msgs)
@@ -506,7 +487,7 @@ static int add_think(xlat *x, cJSON *body)
     if (think)
         rc = put_copy(body, "think", think);
     else if (effort)
-        rc = put(body, "think", cJSON_CreateBool(strcmp(effort->valuestring, "none") != 0));
+        rc = prov_put(body, "think", cJSON_CreateBool(strcmp(effort->valuestring, "none") != 0));
     if (rc == 0 && keep)
         rc = put_copy(body, "keep_alive", keep);
     return rc;
@@ -534,7 +515,7 @@ static int get_number(xlat *x, const char *key, int whole, double min, const cJS
 
 static int put_number(cJSON *opt, const char *name, const cJSON *v)
 {
-    return v ? put(opt, name, cJSON_CreateNumber(v->valuedouble)) : 0;
+    return v ? prov_put(opt, name, cJSON_CreateNumber(v->valuedouble)) : 0;
 }
 
 /* max_completion_tokens replaced max_tokens: it wins when both are sent (both checked). */
@@ -554,9 +535,9 @@ static int add_stop(xlat *x, cJSON *opt)
         return 0;
     if (cJSON_IsString(stop)) {
         cJSON *arr = cJSON_CreateArray();
-        if (put(opt, "stop", arr) < 0)
+        if (prov_put(opt, "stop", arr) < 0)
             return NOMEM;
-        return push(arr, cJSON_CreateString(stop->valuestring));
+        return prov_push(arr, cJSON_CreateString(stop->valuestring));
     }
     int ok = cJSON_IsArray(stop);
     cJSON_ArrayForEach(s, stop) ok = ok && cJSON_IsString(s);
@@ -594,7 +575,7 @@ static int add_options(xlat *x, cJSON *body)
     if (rc == 0)
         rc = add_max_tokens(x, opt);
     if (rc == 0 && opt->child)
-        return put(body, "options", opt);
+        return prov_put(body, "options", opt);
     cJSON_Delete(opt);
     return rc;
 }
@@ -620,7 +601,7 @@ int xlat_ollama_body(const cJSON *root, const char *model, char **body, char *er
     if (rc == 0)
         rc = add_options(&x, o);
     if (rc == 0)
-        rc = put(o, "stream", cJSON_CreateTrue());
+        rc = prov_put(o, "stream", cJSON_CreateTrue());
     if (rc == 0 && !(*body = cJSON_PrintUnformatted(o)))
         rc = NOMEM;
     cJSON_Delete(o);
