@@ -272,9 +272,14 @@ class Hostile(ChatdTestCase):
                 self.bad_json(b'{"model":"echo","' + field.encode() + b'":' + num +
                               b',"messages":[{"role":"user","content":"x"}]}')
 
-    def test_08_huge_number_in_an_unknown_field_is_ignored(self):
-        self.ok_stream(b'{"model":"echo","x":1e999999,"y":' + b"9" * 5000 +
+    def test_08_huge_number_in_an_unknown_field_goes_upstream_as_sent(self):
+        self.mock.reset()
+        huge = b'"x":1e999999,"y":' + b"9" * 5000
+        self.ok_stream(b'{"model":"echo",' + huge +
                        b',"messages":[{"role":"user","content":"fine"}]}', "fine")
+        reqs = self.mock.chat_requests()
+        self.assertEqual(len(reqs), 1)
+        self.assertIn(huge.decode(), reqs[0]["body"], "the numbers' text reached the upstream unchanged")
 
     def test_09_raw_nul_byte_inside_a_string(self):
         # JSON forbids raw control characters in strings; taking the string only up to

@@ -848,7 +848,9 @@ class Handler(MockHandler):
             "completed": False, "closed_by_peer": False, "closed_at": None,
         }
         try:
-            body = json.loads(raw)
+            # An integer longer than Python's int conversion allows (4,300 digits) is kept
+            # as its text: it is valid JSON, and chatd passes the client's numbers on as sent.
+            body = json.loads(raw, parse_int=lambda t: int(t) if len(t) < 4300 else t)
         except ValueError:
             body = None
         rec["body_json"] = body
