@@ -20,7 +20,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstr
            -Wmissing-prototypes -Wno-unused-parameter $(SAN) \
            $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(SAN)
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lhiredis -lpthread -lm
 CHECK_LIBS := $(shell pkg-config --libs check)
 
 SRC     := $(wildcard server/*.c server/demo/*.c)

@@ -13,7 +13,8 @@ import sys
 # Lowest first. A module is a .c/.h pair named by its stem (a header-only module too).
 LAYERS = [
     ("leaves", """lim buf utf8 jsonw jsonv seg pace sse_encode sse_parse ndjson oai anth_out anth_in loop log
-                  metrics auth cfg quota redact req req_msg prov prov_openai prov_anthropic xlat_anthropic prov_ollama xlat_ollama up env"""),
+                  metrics auth cfg quota redact req req_msg prov prov_openai prov_anthropic xlat_anthropic prov_ollama xlat_ollama up env
+                  rconn_url rconn"""),
     ("services", "sched resp probe demo answers ask gen tok"),
     ("store", "store store_mem"),
     ("stream sides and formats", "emit encode"),
