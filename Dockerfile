@@ -14,7 +14,7 @@ FROM ${BASE} AS server
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev make pkg-config \
-      libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libutf8proc-dev \
+      libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libutf8proc-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server build reads, so a change to the UI, tests or docs keeps this cached.
@@ -60,7 +60,7 @@ FROM ${BASE}
 # anyway, so it adds about 0.5 MB.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libcurl4 libcjson1 libutf8proc2 ca-certificates curl \
+      libmicrohttpd12 libcurl4 libcjson1 libutf8proc2 libhiredis0.14 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 chatd \
  && useradd --system --uid 10001 --gid chatd --no-create-home \

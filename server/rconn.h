@@ -2,7 +2,10 @@
  * connects without blocking, pipelines AUTH/SELECT first, and after any loss reconnects
  * with capped exponential backoff, paced by the worker's pass (rconn_timeout_ms, rconn_tick).
  * One thread owns an rconn and makes every call on it; only rconn_ready and the counters
- * may be read from others. rconn owns its hiredis context and every command slot. */
+ * may be read from others. rconn owns its hiredis context and every command slot.
+ * The process must ignore SIGPIPE (hiredis writes with write(2)). A host name is resolved by
+ * hiredis' getaddrinfo, which blocks when it needs DNS: prefer an address or a unix socket.
+ * A blocking command (XREAD BLOCK) needs a reply_timeout_ms above its block time, or -1. */
 #ifndef CHATD_RCONN_H
 #define CHATD_RCONN_H
 
