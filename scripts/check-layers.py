@@ -16,7 +16,7 @@ LAYERS = [
                   metrics auth cfg quota redact req req_msg prov prov_openai prov_anthropic xlat_anthropic prov_ollama xlat_ollama up env
                   rconn_url rconn"""),
     ("services", "sched resp probe demo answers ask gen tok"),
-    ("store", "store store_mem"),
+    ("store", "store store_mem rlog repl store_redis"),
     ("stream sides and formats", "emit encode"),
     ("handlers", "chat reader files"),
     ("router", "router"),

@@ -99,6 +99,10 @@ static const cfg_key keys[] = {
        "0 = at once"),
     MS(stream_retention_ms, 60000, 0, 86400000,
        "how long a finished stream stays resumable"),
+    {.name = "redis_url", .type = K_SECRET, .meta = "URL", .sdef = "", FIELD(redis_url),
+     .shown = "none",
+     .help = "redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]: share streams, "
+             "cancels and limits among replicas; empty = in-process store"},
     {.name = "workers", .type = K_INT, .meta = "N", .idef = 0, .lo = 0, .hi = 256,
      FIELD(workers), .shown = "0 = one per online CPU",
      .help = "worker threads; 0 = one per online CPU"},

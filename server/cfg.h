@@ -45,6 +45,7 @@ typedef struct cfg {
     char web_root[CFG_PATH_MAX];
     long resume_grace_ms;
     long stream_retention_ms;
+    char redis_url[CFG_URL_MAX];    /* secret (it may hold a password); empty: in-process store */
     long workers; /* resolved: >= 1 after cfg_load */
     long max_body_bytes;
     long upstream_connect_timeout_ms;

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include "prov_ollama.h"
 #include "prov_openai.h"
 #include "quota.h"
+#include "rconn_url.h"
+#include "repl.h"
 #include "store.h"
 #include "worker.h"
 
@@ -128,6 +131,19 @@ static const char *url_host(const chatd_env *env, char *out, size_t n)
 }
 
 /* The shared environment from the configuration; 0, or the exit status (said why). */
+/* Who this replica is, in Redis: the host name and random bits (a restarted process is a
+ * new replica: its streams of before are gone). */
+static void replica_name(char *out, size_t n)
+{
+    char host[64] = "chatd";
+    unsigned char rnd[4] = {0};
+    gethostname(host, sizeof(host) - 1);
+    host[strcspn(host, ":{} ")] = '\0';
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(out, n, "%.24s-%02x%02x%02x%02x", host, rnd[0], rnd[1], rnd[2], rnd[3]);
+}
+
 static int make_env(const cfg *c, chatd_env *env)
 {
     char err[512];
@@ -158,6 +174,18 @@ static int make_env(const cfg *c, chatd_env *env)
         env->web_root_real[0] = '\0';
     }
     env->upstream_url = c->upstream_url;
+    if (c->redis_url[0]) {
+        rconn_url u;
+        char replica[REPL_REPLICA_MAX + 1];
+        if (rconn_url_parse(c->redis_url, &u, err, sizeof(err)) < 0) {
+            fprintf(stderr, "chatd: config: redis_url: %s\n", err);
+            return 2;
+        }
+        replica_name(replica, sizeof(replica));
+        repl_setup(&u, replica, c->stream_retention_ms);
+        fprintf(stderr, "chatd: replica %s, streams shared through Redis at %s\n", replica,
+                u.is_unix ? u.path : u.host);
+    }
     return 0;
 }
 
@@ -202,7 +230,7 @@ int main(int argc, char **argv)
     quota_init(c.max_streams_per_client, c.rate_limit_per_minute, c.rate_limit_burst);
     fprintf(stderr, "chatd: effective configuration:\n");
     cfg_print(&c, stderr);
-    if (store_use(&store_mem_ops) < 0) {
+    if (store_use(repl_enabled() ? store_redis() : &store_mem_ops) < 0) {
         fprintf(stderr, "chatd: out of memory\n");
         return 1;
     }

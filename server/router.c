@@ -37,7 +37,21 @@ typedef struct http_req {
     char path[200];
     int raw_bad;      /* the raw URI held an encoded NUL */
     char client[QUOTA_CLIENT_MAX]; /* who the limits count against */
+    int redis;        /* REDIS_*: a stream of another replica, asked of Redis */
+    int redis_result; /* what repl answered */
+    struct redis_wait *wait;
 } http_req;
+
+/* A request suspended while Redis is asked about a stream another replica produces. The
+ * answer resumes it, and the access handler runs its route again with the result; if the
+ * request ended first (a daemon stopping), the answer only frees this. */
+typedef struct redis_wait {
+    http_req *hr;
+    struct MHD_Connection *mc;
+    uint32_t *mhd_due;
+} redis_wait;
+
+enum { REDIS_NONE, REDIS_WAITING, REDIS_ANSWERED };
 
 /* One client connection, for the slow-request watchdog. */
 typedef struct http_conn {
@@ -349,6 +363,47 @@ static int64_t last_event_id(struct MHD_Connection *mc)
     return strtoll(v, NULL, 10);
 }
 
+static void on_redis_answer(void *ud, int result)
+{
+    redis_wait *rw = ud;
+    if (rw->hr) {
+        rw->hr->redis = REDIS_ANSWERED;
+        rw->hr->redis_result = result;
+        rw->hr->wait = NULL;
+        MHD_resume_connection(rw->mc);
+        *rw->mhd_due = UINT32_MAX; /* rare: let every shard look */
+    }
+    free(rw);
+}
+
+/* Asks Redis about stream id (its lookup, or a cancel) and suspends the request until the
+ * answer; MHD_NO when the request cannot wait, 1 when Redis is down. */
+static int ask_redis(router *w, struct MHD_Connection *mc, http_req *hr, const char *id, int cancel)
+{
+    redis_wait *rw = calloc(1, sizeof(*rw));
+    if (!rw)
+        return -1;
+    rw->hr = hr;
+    rw->mc = mc;
+    rw->mhd_due = w->h.mhd_due;
+    int rc = cancel ? repl_cancel(w->h.repl, id, on_redis_answer, rw)
+                    : repl_lookup(w->h.repl, id, on_redis_answer, rw);
+    if (rc < 0) {
+        free(rw);
+        return 1;
+    }
+    hr->wait = rw;
+    hr->redis = REDIS_WAITING;
+    MHD_suspend_connection(mc);
+    return 0;
+}
+
+static enum MHD_Result redis_down(struct MHD_Connection *mc)
+{
+    return resp_error(mc, API_NATIVE, 503, "overloaded",
+                      "the shared stream store (Redis) is unreachable; try again", "Retry-After", "1");
+}
+
 /* GET /api/streams/{id}: replay after Last-Event-ID, then follow live. */
 static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *id, http_req *hr)
 {
@@ -356,6 +411,14 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
     if (last == -2)
         return resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
     stream *s = stream_find(id);
+    if (!s && w->h.repl && hr->redis == REDIS_NONE) {
+        int rc = ask_redis(w, mc, hr, id, 0);
+        if (rc <= 0)
+            return rc < 0 ? MHD_NO : MHD_YES;
+        return redis_down(mc);
+    }
+    if (!s && hr->redis == REDIS_ANSWERED && hr->redis_result == REPL_UNAVAILABLE)
+        return redis_down(mc);
     if (!s)
         return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
     int64_t end = stream_last_id(s);
@@ -386,13 +449,29 @@ out:
     return rc;
 }
 
-/* POST /api/streams/{id}/cancel: the owner aborts the upstream on its next pass. */
-static enum MHD_Result cancel(struct MHD_Connection *mc, const char *id)
+/* POST /api/streams/{id}/cancel: the owner aborts the upstream on its next pass (on
+ * another replica: told through Redis). */
+static enum MHD_Result cancel(router *w, struct MHD_Connection *mc, const char *id, http_req *hr)
 {
+    char body[96];
     stream *s = stream_find(id);
+    if (!s && w->h.repl && hr->redis == REDIS_NONE) {
+        int rc = ask_redis(w, mc, hr, id, 1);
+        if (rc <= 0)
+            return rc < 0 ? MHD_NO : MHD_YES;
+        return redis_down(mc);
+    }
+    if (!s && hr->redis == REDIS_ANSWERED) {
+        if (hr->redis_result == REPL_UNAVAILABLE)
+            return redis_down(mc);
+        if (hr->redis_result > 0) {
+            int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}", id,
+                             hr->redis_result == 2 ? "finished" : "cancelling");
+            return resp_json(mc, 202, body, (size_t)n);
+        }
+    }
     if (!s)
         return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
-    char body[96];
     int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}",
                      stream_get_info(s)->id, stream_last_id(s) >= 0 ? "finished" : "cancelling");
     stream_cancel(s);
@@ -416,7 +495,7 @@ static enum MHD_Result route_streams(router *w, struct MHD_Connection *mc, const
     if (!id_ok)
         return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)",
                           NULL, NULL);
-    return want_post ? cancel(mc, id) : resume(w, mc, id, hr);
+    return want_post ? cancel(w, mc, id, hr) : resume(w, mc, id, hr);
 }
 
 /* Is origin in the comma-separated allow-list ("*" admits any)? */
@@ -655,6 +734,8 @@ enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const ch
         /* A request without a body, whole now: answering it here (not in the first call)
          * lets MHD keep the connection alive. */
         rc = first_call(w, mc, url, method, hr);
+    } else if (hr->redis == REDIS_ANSWERED && !hr->r) {
+        rc = route_first(w, mc, url, method, hr); /* the same route, with Redis' answer */
     } else if (hr->route != R_CHAT) {
         rc = hr->r ? reader_respond(hr->r, mc) : MHD_NO;
     } else {
@@ -744,6 +825,8 @@ void router_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     }
     if (hr->r)
         reader_detach(hr->r);
+    if (hr->wait)
+        hr->wait->hr = NULL; /* the answer, when it comes, finds no request */
     buf_free(&hr->body);
     free(hr);
     *con_cls = NULL;

@@ -14,6 +14,7 @@
 #include "env.h"
 #include "metrics.h"
 #include "reader.h"
+#include "repl.h"
 
 typedef struct router router;
 
@@ -26,6 +27,8 @@ typedef struct router_host {
     metrics *m;
     const int *stopping;              /* the worker is stopping: refuse new chats */
     int (*render_metrics)(buf *out);  /* every worker's metrics, summed */
+    repl *repl;                       /* streams of other replicas; NULL: in-process only */
+    uint32_t *mhd_due;                /* a bit per shard that MHD_run must visit */
 } router_host;
 
 router *router_new(const router_host *h);

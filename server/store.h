@@ -124,6 +124,8 @@ typedef struct store_ops {
 } store_ops;
 
 extern const store_ops store_mem_ops;
+/* store_mem shared with other replicas through Redis (store_redis.c, repl.h). */
+const store_ops *store_redis(void);
 extern const store_ops *store_impl;
 
 /* ---- the store ---- */

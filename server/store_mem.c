@@ -8,6 +8,7 @@
  * follower). Lock order: a stream's mutex, then a follower's scheduler (notify). The
  * table's mutex is never held with a stream's. */
 #include "store.h"
+#include "store_mem.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,6 +41,8 @@ struct stream {
     stream_sub *owner;
     struct stream *hnext;             /* the table's chain (table mutex) */
     int kept;                         /* in the table (table mutex) */
+    void *ext;                        /* a store built on this one: fixed at creation */
+    void (*ext_free)(void *ext);      /* runs with the last reference */
 };
 
 #define LOCK(s) pthread_mutex_lock(&(s)->mu)
@@ -172,15 +175,17 @@ static int mem_count(void)
 
 /* ---------- a stream's life ---------- */
 
-static stream *mem_create(const char *id, const char *model, int owner)
+stream *store_mem_create_ext(const stream_info *info, void *ext, void (*ext_free)(void *))
 {
     stream *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    utf8_copy(s->info.id, sizeof(s->info.id), id);
-    utf8_copy(s->info.model, sizeof(s->info.model), model);
-    s->info.owner = owner;
-    s->info.created = (long)time(NULL);
+    utf8_copy(s->info.id, sizeof(s->info.id), info->id);
+    utf8_copy(s->info.model, sizeof(s->info.model), info->model);
+    s->info.owner = info->owner;
+    s->info.created = info->created ? info->created : (long)time(NULL);
+    s->ext = ext;
+    s->ext_free = ext_free;
     atomic_init(&s->refs, 2); /* the caller's and the table's */
     pthread_mutex_init(&s->mu, NULL);
     buf_init(&s->text, LIM_LOG_TEXT);
@@ -188,11 +193,25 @@ static stream *mem_create(const char *id, const char *model, int owner)
     buf_init(&s->ckpt, LIM_LOG_TEXT / CKPT_EVERY * sizeof(uint32_t) + sizeof(uint32_t));
     s->alone_since_ms = loop_now_ms();
     if (keep(s) < 0) {
+        s->ext_free = NULL; /* the caller keeps ext when creation fails */
         atomic_store(&s->refs, 1);
         mem_unref(s);
         return NULL;
     }
     return s;
+}
+
+void *store_mem_ext(const stream *s)
+{
+    return s->ext;
+}
+
+static stream *mem_create(const char *id, const char *model, int owner)
+{
+    stream_info info = {.owner = owner};
+    utf8_copy(info.id, sizeof(info.id), id);
+    utf8_copy(info.model, sizeof(info.model), model);
+    return store_mem_create_ext(&info, NULL, NULL);
 }
 
 static void mem_ref(stream *s)
@@ -204,6 +223,8 @@ static void mem_unref(stream *s)
 {
     if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    if (s->ext_free)
+        s->ext_free(s->ext);
     buf_free(&s->text);
     buf_free(&s->lens);
     buf_free(&s->ckpt);

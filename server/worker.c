@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "repl.h"
 #include "store.h"
 
 #define WORKERS_MAX 256
@@ -51,7 +52,9 @@ static int render_metrics(buf *out)
         if (w)
             blocks[n++] = &w->m;
     }
-    return metrics_render(out, blocks, n, chat_live(), store_count());
+    if (metrics_render(out, blocks, n, chat_live(), store_count()) < 0)
+        return -1;
+    return repl_enabled() ? repl_render_metrics(out) : 0;
 }
 
 /* ---------- one pass ---------- */
@@ -64,6 +67,9 @@ static int next_timeout(worker *w, uint64_t now)
     int ut = up_timeout_ms(w->up, now);
     if (ut >= 0 && ut < t)
         t = ut;
+    int rt = w->repl ? repl_timeout_ms(w->repl, now) : -1;
+    if (rt >= 0 && rt < t)
+        t = rt;
     if (sched_has_due(&w->sc) || w->mhd_due)
         t = 0;
     return t < 0 ? 0 : (int)t;
@@ -120,6 +126,8 @@ static void pass(worker *w)
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
     }
     sched_run(&w->sc, now);
+    if (w->repl)
+        repl_pass(w->repl, now, all); /* what this pass released, one write per stream */
     run_mhd(w, all);
 }
 
@@ -160,6 +168,7 @@ static void *thread_main(void *arg)
 {
     worker *w = arg;
     sched_bind(&w->sc);
+    repl_bind(w->repl);
     while (1) {
         pass(w);
         uint64_t now = loop_now_ms();
@@ -168,7 +177,10 @@ static void *thread_main(void *arg)
         if (w->stopping && stop_progress(w, now))
             break;
     }
-    /* MHD aborts on stop with suspended connections: resume each, marked gone. */
+    /* Lookups waiting on Redis are answered (their connections resumed), then MHD aborts
+     * on stop with suspended connections: resume each reader's, marked gone. */
+    repl_free(w->repl);
+    w->repl = NULL;
     reader_set_teardown(w->readers);
     stop_daemons(w);
     reader_set_free(w->readers);
@@ -286,7 +298,10 @@ static int make_parts(worker *w)
     w->readers = reader_set_new(&rh);
     if (!w->chats || !w->readers)
         return -1;
-    router_host h = {w->env, w->idx, w->chats, w->readers, &w->m, &w->stopping, render_metrics};
+    if (repl_enabled() && !(w->repl = repl_new(w->loop, w->idx)))
+        return -1;
+    router_host h = {w->env, w->idx, w->chats, w->readers, &w->m, &w->stopping, render_metrics,
+                     w->repl, &w->mhd_due};
     w->router = router_new(&h);
     return w->router ? 0 : -1;
 }
@@ -297,6 +312,7 @@ static void unmake(worker *w)
     for (int i = 0; i < w->nmhd; i++)
         MHD_stop_daemon(w->mhd[i]);
     w->nmhd = 0;
+    repl_free(w->repl);
     reader_set_free(w->readers);
     chat_set_free(w->chats);
     router_free(w->router);
@@ -308,6 +324,7 @@ static void unmake(worker *w)
     w->readers = NULL;
     w->chats = NULL;
     w->router = NULL;
+    w->repl = NULL;
     w->up = NULL;
     w->loop = NULL;
     w->wake_fd = -1;

@@ -36,6 +36,7 @@ typedef struct worker {
     chat_set *chats;
     reader_set *readers;
     router *router;
+    repl *repl;              /* the link to Redis when replicas share streams; else NULL */
     uint64_t next_pace_ms, next_house_ms;
     atomic_int stop_req;
     int stopping;
