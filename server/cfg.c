@@ -122,6 +122,10 @@ static const cfg_key keys[] = {
     {.name = "api_keys_file", .type = K_STR, .meta = "PATH", .sdef = "", FIELD(api_keys_file),
      .shown = "none", .help = "file of client keys, one per line (# comments), added to "
                               "api_keys"},
+    {.name = "max_streams_total", .type = K_INT, .meta = "N", .idef = 0, .lo = 0, .hi = 100000000,
+     FIELD(max_streams_total),
+     .help = "concurrent streams of every replica together (counted in Redis with redis_url, "
+             "else in this process); over it: 503 overloaded; 0 = no such limit"},
     {.name = "max_streams_per_client", .type = K_INT, .meta = "N", .idef = 0, .lo = 0,
      .hi = 1000000, FIELD(max_streams_per_client),
      .help = "concurrent streams per client key (per IP without keys); over it: 429; "

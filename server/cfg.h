@@ -52,6 +52,7 @@ typedef struct cfg {
     long upstream_first_byte_timeout_ms;
     long upstream_idle_timeout_ms;
     long max_streams;
+    long max_streams_total;         /* all replicas together (this process alone without Redis); 0: none */
     long shutdown_grace_ms;
     cfg_log_level log_level;
     char api_keys_file[CFG_PATH_MAX];

@@ -23,6 +23,7 @@
 #include "lim.h"
 #include "quota.h"
 #include "redact.h"
+#include "repl.h"
 #include "utf8.h"
 
 typedef enum { PHASE_WAITING, PHASE_STARTED, PHASE_FAILED_EARLY } chat_phase;
@@ -45,6 +46,7 @@ struct chat {
     sched_task wake;   /* the store has news for the owner */
     stream_sub owner;
     char client[QUOTA_CLIENT_MAX];
+    char slot[REPL_SLOT_MAX]; /* the client's slot in Redis (across replicas); "": quota's */
 };
 
 struct chat_set {
@@ -68,6 +70,15 @@ static int on_wake(sched_task *t, uint64_t now);
 
 /* ---------- lifetime ---------- */
 
+/* A client's stream slot is free again, where it was taken. */
+static void release_slot(const char *client, const char *slot)
+{
+    if (slot[0])
+        repl_release(repl_current(), client, slot);
+    else
+        quota_release(client, loop_now_ms());
+}
+
 /* The stream stops counting against max_streams and the client's quota: the one place. */
 static void uncount(chat *c)
 {
@@ -75,7 +86,7 @@ static void uncount(chat *c)
         return;
     c->counted = 0;
     atomic_fetch_sub(&live, 1);
-    quota_release(c->client, loop_now_ms());
+    release_slot(c->client, c->slot);
 }
 
 static void stop_upstream(chat *c)
@@ -502,7 +513,7 @@ void chat_set_shutdown(chat_set *cs)
 
 /* ---------- start ---------- */
 
-static chat *chat_new(chat_set *cs, const char *model, const char *client)
+static chat *chat_new(chat_set *cs, const char *model, const char *client, const char *slot)
 {
     chat *c = calloc(1, sizeof(*c));
     if (!c)
@@ -519,6 +530,8 @@ static chat *chat_new(chat_set *cs, const char *model, const char *client)
     emit_init(&c->e, c->s, &cs->h.env->pace, now);
     buf_init(&c->errbody, LIM_UP_ERRBODY);
     snprintf(c->client, sizeof(c->client), "%s", client);
+    snprintf(c->slot, sizeof(c->slot), "%s", slot);
+    repl_hold(c->s, client, slot); /* its owner keeps the slot's lease alive */
     c->t0_ms = c->last_up_ms = now;
     sched_task_init(&c->tick, cs->h.sc, on_tick);
     sched_task_init(&c->wake, cs->h.sc, on_wake);
@@ -559,8 +572,8 @@ static void refuse(chat_refusal *why, int rc, const char *err)
               bad_field && *err ? err : "could not start the upstream request");
 }
 
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id,
-                   chat_refusal *why)
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *slot,
+                   const char *request_id, chat_refusal *why)
 {
     const chatd_env *env = cs->h.env;
     const char *model = req->model ? req->model : env->cfg->model;
@@ -570,7 +583,7 @@ stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const 
     int rc = env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h, err,
                               sizeof(err));
     refuse(why, rc < 0 ? rc : PROV_BUILD_NOMEM, err);
-    if (rc < 0 || add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client)) ||
+    if (rc < 0 || add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client, slot)) ||
         !(c->ps = env->prov->open()))
         goto fail;
     c->x = up_start(cs->h.up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
@@ -585,6 +598,6 @@ fail:
     if (c)
         chat_free(c); /* releases the client's slot */
     else
-        quota_release(client, loop_now_ms());
+        release_slot(client, slot);
     return NULL;
 }

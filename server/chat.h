@@ -40,12 +40,13 @@ typedef struct chat_refusal {
 
 /* Starts an answer for a validated request: its stream (kept in the store), its upstream
  * transfer. client: who the per-client limits count (the caller has admitted it with
- * quota_admit; chat_start takes that slot over and releases it exactly once, also when it
+ * quota_admit, or across replicas with repl_admit, which named the slot it took: slot, else
+ * ""); chat_start takes that slot over and releases it exactly once, also when it
  * fails). request_id goes to the upstream. Returns a reference to the stream (in the
  * WAITING phase), or NULL with *why filled: a field the provider cannot take (400), or
  * the upstream request could not be started (500). */
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *request_id,
-                   chat_refusal *why);
+stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *slot,
+                   const char *request_id, chat_refusal *why);
 
 /* Timeouts, grace, cancel requests and expiry of every chat. */
 void chat_set_housekeep(chat_set *cs, uint64_t now);

@@ -183,6 +183,8 @@ static int make_env(const cfg *c, chatd_env *env)
         }
         replica_name(replica, sizeof(replica));
         repl_setup(&u, replica, c->stream_retention_ms);
+        repl_set_limits(&(repl_limits){c->max_streams_per_client, c->max_streams_total,
+                                       c->rate_limit_per_minute, c->rate_limit_burst});
         fprintf(stderr, "chatd: replica %s, streams shared through Redis at %s\n", replica,
                 u.is_unix ? u.path : u.host);
     }

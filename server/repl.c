@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "lim.h"
 #include "rconn.h"
@@ -51,6 +52,35 @@ static const char PRESENT[] =
     "redis.call('zadd',KEYS[1],now+tonumber(ARGV[2]),ARGV[1])\n"
     "redis.call('pexpire',KEYS[1],ARGV[3]) return 1";
 
+/* KEYS rate conc [all]; ARGV slot lease_ms per_min burst max_client max_total.
+ * {0,0} admitted (a token taken, the slot held); {1,1} the client's streams are at the
+ * cap; {2,secs} out of tokens; {3,1} all streams are at the cap. */
+static const char ADMIT[] =
+    "local t=redis.call('time') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "local lease=tonumber(ARGV[2]) local per=tonumber(ARGV[3]) local burst=tonumber(ARGV[4])\n"
+    "local maxc=tonumber(ARGV[5]) local maxt=tonumber(ARGV[6])\n"
+    "if maxt>0 then redis.call('zremrangebyscore',KEYS[3],'-inf',now)\n"
+    " if redis.call('zcard',KEYS[3])>=maxt then return {3,1} end end\n"
+    "if maxc>0 then redis.call('zremrangebyscore',KEYS[2],'-inf',now)\n"
+    " if redis.call('zcard',KEYS[2])>=maxc then return {1,1} end end\n"
+    "if per>0 then\n"
+    " local v=redis.call('hmget',KEYS[1],'t','ts')\n"
+    " local tok=tonumber(v[1]) or burst local ts=tonumber(v[2]) or now\n"
+    " if now>ts then tok=math.min(burst,tok+(now-ts)*per/60000) end\n"
+    " if tok<1 then local s=math.ceil((1-tok)*60000/per/1000) if s<1 then s=1 end return {2,s} end\n"
+    " redis.call('hset',KEYS[1],'t',tostring(tok-1),'ts',tostring(math.max(now,ts)))\n"
+    " redis.call('pexpire',KEYS[1],math.ceil(burst*60000/per)+60000)\n"
+    "end\n"
+    "if maxc>0 then redis.call('zadd',KEYS[2],now+lease,ARGV[1]) redis.call('pexpire',KEYS[2],lease*4) end\n"
+    "if maxt>0 then redis.call('zadd',KEYS[3],now+lease,ARGV[1]) redis.call('pexpire',KEYS[3],lease*4) end\n"
+    "return {0,0}";
+
+/* KEYS conc [all]; ARGV slot lease_ms. The stream holding the slot is alive. */
+static const char HOLD[] =
+    "local t=redis.call('time') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "for i=1,#KEYS do redis.call('zadd',KEYS[i],'xx',now+tonumber(ARGV[2]),ARGV[1])\n"
+    " redis.call('pexpire',KEYS[i],tonumber(ARGV[2])*4) end return 1";
+
 /* ---------- state ---------- */
 
 static struct {
@@ -59,6 +89,7 @@ static struct {
     char replica[REPL_REPLICA_MAX + 1];
     long retention_ms;
     long running_ttl_ms; /* a stream being produced: its keys outlive a dead owner this long */
+    repl_limits lim;
 } G;
 
 #define REPLS_MAX 256
@@ -90,6 +121,9 @@ typedef struct rec {
     int renewing;
     atomic_int remote_readers;
     _Atomic uint64_t remote_since_ms;
+    char client_tag[40];     /* the concurrency slot it holds (slot[0]: none) */
+    char slot[REPL_SLOT_MAX];
+    uint64_t hold_at_ms;
     /* mirrored here */
     uint64_t want;           /* the next event id it needs (0: the start) */
     int done;                /* ended (terminal event, early failure, owner lost) */
@@ -135,6 +169,16 @@ int repl_setup(const rconn_url *url, const char *replica, long retention_ms)
 int repl_enabled(void)
 {
     return G.on;
+}
+
+void repl_set_limits(const repl_limits *l)
+{
+    G.lim = *l;
+}
+
+int repl_limits_on(void)
+{
+    return G.on && (G.lim.per_client > 0 || G.lim.total > 0 || G.lim.rate_per_min > 0);
 }
 
 void repl_bind(repl *r)
@@ -238,6 +282,15 @@ static int sendv(repl *r, rconn *rc, rconn_cb cb, rec *x, int argc, const char *
     for (int i = 0; i < argc; i++)
         len[i] = strlen(argv[i]);
     return send(r, rc, cb, x, argc, argv, len);
+}
+
+/* A command whose callback gets ud itself (not a rec). */
+static int cmdv(rconn *rc, rconn_cb cb, void *ud, int argc, const char *const *argv)
+{
+    size_t len[16];
+    for (int i = 0; i < argc && i < 16; i++)
+        len[i] = strlen(argv[i]);
+    return argc <= 16 && rconn_cmd(rc, cb, ud, argc, argv, len) == 0 ? 0 : -1;
 }
 
 static int ended_reply(rec *x, const redisReply *rep)
@@ -916,6 +969,132 @@ out:
     free(store);
 }
 
+/* ---------- limits ---------- */
+
+/* A client's keys carry a hash of its name (an API key must not become a key name): two
+ * independent 64-bit FNV-1a hashes. */
+static void client_tag(const char *client, char out[40])
+{
+    uint64_t a = 1469598103934665603ull, b = 0x84222325cbf29ce4ull;
+    for (const unsigned char *p = (const unsigned char *)client; *p; p++) {
+        a = (a ^ *p) * 1099511628211ull;
+        b = (b ^ (unsigned)(*p + 0x5bu)) * 1099511628211ull;
+    }
+    snprintf(out, 40, "%016" PRIx64 "%016" PRIx64, a, b);
+}
+
+static void lim_key(char *out, const char *tag, const char *what)
+{
+    snprintf(out, RLOG_KEY_MAX, "chatd:lim:{%s}:%s", tag, what);
+}
+
+#define LIM_ALL_KEY "chatd:lim:{all}:conc"
+
+typedef struct admit_ctx {
+    repl_admit_fn fn;
+    void *ud;
+} admit_ctx;
+
+static void on_admit(rconn *rc, const redisReply *rep, void *ud)
+{
+    admit_ctx *a = ud;
+    int result = REPL_UNAVAILABLE, retry = 1;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        result = (int)rep->element[0]->integer;
+        retry = (int)rep->element[1]->integer;
+    }
+    a->fn(a->ud, result, retry);
+    free(a);
+}
+
+int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit_fn fn, void *ud)
+{
+    if (!r || rconn_get_state(r->cmd) != RCONN_READY)
+        return -1;
+    admit_ctx *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -1;
+    a->fn = fn;
+    a->ud = ud;
+    unsigned char rnd[8];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(slot, REPL_SLOT_MAX, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+             rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    char tag[40], rate[RLOG_KEY_MAX], conc[RLOG_KEY_MAX], lease[16], per[24], burst[24], maxc[24],
+        maxt[24];
+    client_tag(client, tag);
+    lim_key(rate, tag, "rate");
+    lim_key(conc, tag, "conc");
+    snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
+    snprintf(per, sizeof(per), "%ld", G.lim.rate_per_min);
+    snprintf(burst, sizeof(burst), "%ld", G.lim.burst > 0 ? G.lim.burst : 1);
+    snprintf(maxc, sizeof(maxc), "%ld", G.lim.per_client);
+    snprintf(maxt, sizeof(maxt), "%ld", G.lim.total);
+    const char *argv[12] = {"EVAL", ADMIT, "2", rate, conc};
+    int argc = 5;
+    if (G.lim.total > 0) {
+        argv[2] = "3";
+        argv[argc++] = LIM_ALL_KEY;
+    }
+    const char *args[] = {slot, lease, per, burst, maxc, maxt};
+    for (size_t i = 0; i < 6; i++)
+        argv[argc++] = args[i];
+    if (cmdv(r->cmd, on_admit, a, argc, argv) < 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+static void send_hold(repl *r, rec *x, uint64_t now)
+{
+    char conc[RLOG_KEY_MAX], lease[16];
+    lim_key(conc, x->client_tag, "conc");
+    snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
+    const char *argv[7] = {"EVAL", HOLD, "1", conc};
+    int argc = 4;
+    if (G.lim.total > 0) {
+        argv[2] = "2";
+        argv[argc++] = LIM_ALL_KEY;
+    }
+    argv[argc++] = x->slot;
+    argv[argc++] = lease;
+    if (sendv(r, r->cmd, NULL, x, argc, argv) == 0)
+        x->hold_at_ms = now + REPL_RENEW_MS;
+}
+
+void repl_hold(stream *s, const char *client, const char *slot)
+{
+    rec *x = store_mem_ext(s);
+    if (!x || x->kind != REC_OWN || !slot[0])
+        return;
+    client_tag(client, x->client_tag);
+    utf8_copy(x->slot, sizeof(x->slot), slot);
+    x->hold_at_ms = loop_now_ms() + REPL_RENEW_MS;
+}
+
+void repl_release(repl *r, const char *client, const char *slot)
+{
+    if (r && slot[0]) {
+        for (rec *x = r->owned; x; x = x->next)
+            if (!strcmp(x->slot, slot))
+                x->slot[0] = '\0';
+    }
+    if (!r || !slot[0] || rconn_get_state(r->cmd) != RCONN_READY)
+        return; /* the lease lapses by itself */
+    char tag[40], conc[RLOG_KEY_MAX];
+    client_tag(client, tag);
+    lim_key(conc, tag, "conc");
+    const char *a1[] = {"ZREM", conc, slot};
+    sendv(r, r->cmd, NULL, NULL, 3, a1);
+    if (G.lim.total > 0) {
+        const char *a2[] = {"ZREM", LIM_ALL_KEY, slot};
+        sendv(r, r->cmd, NULL, NULL, 3, a2);
+    }
+}
+
 /* ---------- cancel ---------- */
 
 typedef struct cancel_ctx {
@@ -991,9 +1170,12 @@ void repl_pass(repl *r, uint64_t now, int house)
             if (!x->renewing && now >= x->renew_at_ms && rconn_get_state(r->cmd) == RCONN_READY)
                 send_renew(r, x, now);
         }
-        for (rec *x = r->owned; x; x = x->next)
+        for (rec *x = r->owned; x; x = x->next) {
             if (!x->created && !x->dirty)
                 mark_dirty(r, x); /* an error asked for the whole log again */
+            if (x->slot[0] && now >= x->hold_at_ms && rconn_get_state(r->cmd) == RCONN_READY)
+                send_hold(r, x, now);
+        }
         mirrors_house(r, now);
     }
     flush_dirty(r, now);

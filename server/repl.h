@@ -41,6 +41,16 @@ typedef struct repl repl;
 int repl_setup(const rconn_url *url, const char *replica, long retention_ms);
 int repl_enabled(void);
 
+/* The limits counted in Redis, across replicas (0: that limit is off). */
+typedef struct repl_limits {
+    long per_client;     /* concurrent streams of one client */
+    long total;          /* concurrent streams of all clients */
+    long rate_per_min;   /* a client's token bucket: refill per minute, */
+    long burst;          /* and its size */
+} repl_limits;
+void repl_set_limits(const repl_limits *l);
+int repl_limits_on(void);
+
 repl *repl_new(loop *l, int worker_idx);
 /* Any pending lookup or cancel is answered "unavailable", every stream let go. */
 void repl_free(repl *r);
@@ -62,6 +72,20 @@ void repl_touch(stream *s);   /* the stream has news to send */
 void repl_forget(stream *s);  /* the owner lets the stream go (expire) */
 /* Readers on other replicas (any thread); *since: when that last became 0. */
 int repl_remote_readers(stream *s, uint64_t *since_ms);
+
+/* ---- admission (worker threads) ---- */
+#define REPL_SLOT_MAX 24 /* a concurrency slot's name, NUL included */
+/* result: QUOTA_OK, QUOTA_STREAMS, QUOTA_RATE, QUOTA_FULL (the total), or
+ * REPL_UNAVAILABLE; retry_s for Retry-After. */
+typedef void (*repl_admit_fn)(void *ud, int result, int retry_s);
+/* Takes client's rate token and a concurrency slot named slot (a fresh random name is
+ * written there), both in one script. 0: fn runs once, later, on this thread; -1: Redis
+ * is down (fn never runs). */
+int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit_fn fn, void *ud);
+/* The stream now holds the slot: its owner keeps the slot's lease alive with the stream's. */
+void repl_hold(stream *s, const char *client, const char *slot);
+/* The slot is free again (the stream ended, or never began). */
+void repl_release(repl *r, const char *client, const char *slot);
 
 /* ---- for the router (its worker's thread) ---- */
 /* REPL_FOUND: the stream is in store_mem now (a mirror); REPL_ABSENT: Redis has no such

@@ -37,8 +37,11 @@ typedef struct http_req {
     char path[200];
     int raw_bad;      /* the raw URI held an encoded NUL */
     char client[QUOTA_CLIENT_MAX]; /* who the limits count against */
-    int redis;        /* REDIS_*: a stream of another replica, asked of Redis */
+    int redis;        /* REDIS_*: a stream of another replica, or the limits, asked of Redis */
     int redis_result; /* what repl answered */
+    int redis_retry;  /* admission: Retry-After */
+    char slot[REPL_SLOT_MAX]; /* admission: the concurrency slot taken in Redis */
+    chat_req *req;    /* a parsed request waiting for its admission */
     struct redis_wait *wait;
 } http_req;
 
@@ -214,21 +217,34 @@ static enum MHD_Result chat_begin(router *w, struct MHD_Connection *mc, api_kind
     return MHD_YES;
 }
 
-/* Admission: the server's stream cap and the client's limits (a stream slot and a rate
- * token, or the 429 that says when to retry). 1 when admitted, else 0 with *rc queued. */
+/* Admission: the server's stream caps and the client's limits (a stream slot and a rate
+ * token, or the 429 that says when to retry), counted here or, across replicas, in Redis
+ * (asked before: hr->redis). 1 when admitted, else 0 with *rc queued. */
 static int admit(router *w, struct MHD_Connection *mc, http_req *hr, enum MHD_Result *rc)
 {
     api_kind api = hr->api;
-    if (*w->h.stopping) {
-        *rc = resp_error(mc, api, 503, "overloaded", "server is shutting down", "Retry-After", "1");
+    int shared = hr->redis == REDIS_ANSWERED && hr->redis_result != REPL_UNAVAILABLE;
+    int q = QUOTA_OK, retry = 1;
+    if (shared) {
+        q = hr->redis_result;
+        retry = hr->redis_retry;
+    } else {
+        hr->slot[0] = '\0';
+    }
+    const char *busy = *w->h.stopping                                   ? "server is shutting down"
+                       : chat_live() >= w->env->cfg->max_streams        ? "too many open streams"
+                       : !shared && w->env->cfg->max_streams_total > 0 &&
+                                 chat_live() >= w->env->cfg->max_streams_total ? "too many open streams"
+                       : q == QUOTA_FULL && shared                      ? "too many open streams (all replicas)"
+                                                                        : NULL;
+    if (busy) {
+        if (shared && q == QUOTA_OK)
+            repl_release(w->h.repl, hr->client, hr->slot);
+        *rc = resp_error(mc, api, 503, "overloaded", busy, "Retry-After", "1");
         return 0;
     }
-    if (chat_live() >= w->env->cfg->max_streams) {
-        *rc = resp_error(mc, api, 503, "overloaded", "too many open streams", "Retry-After", "1");
-        return 0;
-    }
-    int retry = 1;
-    int q = quota_admit(hr->client, loop_now_ms(), &retry);
+    if (!shared)
+        q = quota_admit(hr->client, loop_now_ms(), &retry);
     if (q == QUOTA_OK)
         return 1;
     metrics_add(&w->h.m->rate_limited, 1);
@@ -258,7 +274,7 @@ static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
     if (!admit(w, mc, hr, &rc))
         return rc;
     chat_refusal why;
-    stream *s = chat_start(w->h.chats, req, hr->client, hr->id, &why);
+    stream *s = chat_start(w->h.chats, req, hr->client, hr->slot, hr->id, &why);
     if (!s)
         return resp_error(mc, hr->api, why.status, why.type, why.msg, NULL, NULL);
     hr->r = reader_new(w->h.readers, mc, s, format_for(hr->api, req), req->include_usage, hr->api);
@@ -266,11 +282,24 @@ static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
     return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
 }
 
+static int ask_admission(router *w, struct MHD_Connection *mc, http_req *hr);
+
+static enum MHD_Result start_parked(router *w, struct MHD_Connection *mc, http_req *hr)
+{
+    enum MHD_Result rc = start(w, mc, hr, hr->req);
+    req_free(hr->req);
+    free(hr->req);
+    hr->req = NULL;
+    return rc;
+}
+
 static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req *hr,
                                  const char *upload, size_t *upload_size)
 {
     if (hr->r)
         return reader_respond(hr->r, mc);
+    if (hr->req && hr->redis == REDIS_ANSWERED)
+        return start_parked(w, mc, hr); /* Redis answered the admission */
     if (*upload_size) {
         if (!hr->too_large && buf_add(&hr->body, upload, *upload_size) < 0) {
             hr->too_large = 1;
@@ -310,6 +339,25 @@ static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req 
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)
         return resp_error(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
+    if (w->h.repl && repl_limits_on() && !*w->h.stopping) {
+        /* The limits are counted across replicas: the request waits (parked) for Redis. */
+        hr->req = malloc(sizeof(*hr->req));
+        if (!hr->req) {
+            req_free(&req);
+            return MHD_NO;
+        }
+        *hr->req = req;
+        int ar = ask_admission(w, mc, hr);
+        if (ar == 0)
+            return MHD_YES;
+        if (ar < 0) {
+            req_free(hr->req);
+            free(hr->req);
+            hr->req = NULL;
+            return MHD_NO;
+        }
+        return start_parked(w, mc, hr); /* Redis is down: this replica's own counts */
+    }
     enum MHD_Result rc = start(w, mc, hr, &req);
     req_free(&req);
     return rc;
@@ -390,6 +438,34 @@ static int ask_redis(router *w, struct MHD_Connection *mc, http_req *hr, const c
                     : repl_lookup(w->h.repl, id, on_redis_answer, rw);
     if (rc < 0) {
         free(rw);
+        return 1;
+    }
+    hr->wait = rw;
+    hr->redis = REDIS_WAITING;
+    MHD_suspend_connection(mc);
+    return 0;
+}
+
+static void on_admission(void *ud, int result, int retry)
+{
+    redis_wait *rw = ud;
+    if (rw->hr)
+        rw->hr->redis_retry = retry;
+    on_redis_answer(ud, result);
+}
+
+/* 0: suspended until Redis answers; 1: Redis is down; -1: no memory. */
+static int ask_admission(router *w, struct MHD_Connection *mc, http_req *hr)
+{
+    redis_wait *rw = calloc(1, sizeof(*rw));
+    if (!rw)
+        return -1;
+    rw->hr = hr;
+    rw->mc = mc;
+    rw->mhd_due = w->h.mhd_due;
+    if (repl_admit(w->h.repl, hr->client, hr->slot, on_admission, rw) < 0) {
+        free(rw);
+        hr->slot[0] = '\0';
         return 1;
     }
     hr->wait = rw;
@@ -734,7 +810,7 @@ enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const ch
         /* A request without a body, whole now: answering it here (not in the first call)
          * lets MHD keep the connection alive. */
         rc = first_call(w, mc, url, method, hr);
-    } else if (hr->redis == REDIS_ANSWERED && !hr->r) {
+    } else if (hr->redis == REDIS_ANSWERED && !hr->r && hr->route != R_CHAT) {
         rc = route_first(w, mc, url, method, hr); /* the same route, with Redis' answer */
     } else if (hr->route != R_CHAT) {
         rc = hr->r ? reader_respond(hr->r, mc) : MHD_NO;
@@ -827,6 +903,10 @@ void router_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         reader_detach(hr->r);
     if (hr->wait)
         hr->wait->hr = NULL; /* the answer, when it comes, finds no request */
+    if (hr->req) {
+        req_free(hr->req);
+        free(hr->req);
+    }
     buf_free(&hr->body);
     free(hr);
     *con_cls = NULL;
