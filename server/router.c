@@ -700,20 +700,25 @@ static enum MHD_Result metrics_page(router *w, struct MHD_Connection *mc)
     return rc;
 }
 
-/* GET /readyz: configuration loaded (we are running) and the upstream answered the
- * last probe. */
+/* GET /readyz: configuration loaded (we are running), the upstream answered the last
+ * probe, and, when replicas share streams, every worker's Redis link is up. */
 static enum MHD_Result ready(struct MHD_Connection *mc)
 {
-    static const char ok[] = "{\"status\":\"ready\",\"upstream\":\"reachable\"}";
-    static const char down[] = "{\"status\":\"not_ready\",\"upstream\":\"unreachable\"}";
-    static const char unknown[] = "{\"status\":\"not_ready\",\"upstream\":\"checking\"}";
-    switch (probe_state()) {
-    case PROBE_REACHABLE:
-        return resp_json(mc, 200, ok, sizeof(ok) - 1);
-    case PROBE_UNREACHABLE:
-        return resp_json(mc, 503, down, sizeof(down) - 1);
+    int p = probe_state();
+    const char *ups = p == PROBE_REACHABLE ? "reachable" : p == PROBE_UNREACHABLE ? "unreachable" : "checking";
+    int ok = p == PROBE_REACHABLE;
+    char body[128];
+    int n;
+    if (repl_enabled()) {
+        int r = repl_ready();
+        ok = ok && r;
+        n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"upstream\":\"%s\",\"redis\":\"%s\"}",
+                     ok ? "ready" : "not_ready", ups, r ? "reachable" : "unreachable");
+    } else {
+        n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"upstream\":\"%s\"}",
+                     ok ? "ready" : "not_ready", ups);
     }
-    return resp_json(mc, 503, unknown, sizeof(unknown) - 1);
+    return resp_json(mc, ok ? 200 : 503, body, (size_t)n);
 }
 
 static enum MHD_Result route_first(router *w, struct MHD_Connection *mc, const char *url,
