@@ -239,7 +239,7 @@ static int admit(router *w, struct MHD_Connection *mc, http_req *hr, enum MHD_Re
                                                                         : NULL;
     if (busy) {
         if (shared && q == QUOTA_OK)
-            repl_release(w->h.repl, hr->client, hr->slot);
+            repl_release(*w->h.repl, hr->client, hr->slot);
         *rc = resp_error(mc, api, 503, "overloaded", busy, "Retry-After", "1");
         return 0;
     }
@@ -339,7 +339,7 @@ static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req 
     if (req_parse(buf_ptr(&hr->body), buf_len(&hr->body), flags, &lim, &req, err, sizeof(err)) < 0)
         return resp_error(mc, hr->api, 400, "invalid_request", err, NULL, NULL);
     buf_free(&hr->body);
-    if (w->h.repl && repl_limits_on() && !*w->h.stopping) {
+    if (*w->h.repl && repl_limits_on() && !*w->h.stopping) {
         /* The limits are counted across replicas: the request waits (parked) for Redis. */
         hr->req = malloc(sizeof(*hr->req));
         if (!hr->req) {
@@ -434,8 +434,8 @@ static int ask_redis(router *w, struct MHD_Connection *mc, http_req *hr, const c
     rw->hr = hr;
     rw->mc = mc;
     rw->mhd_due = w->h.mhd_due;
-    int rc = cancel ? repl_cancel(w->h.repl, id, on_redis_answer, rw)
-                    : repl_lookup(w->h.repl, id, on_redis_answer, rw);
+    int rc = cancel ? repl_cancel(*w->h.repl, id, on_redis_answer, rw)
+                    : repl_lookup(*w->h.repl, id, on_redis_answer, rw);
     if (rc < 0) {
         free(rw);
         return 1;
@@ -463,7 +463,7 @@ static int ask_admission(router *w, struct MHD_Connection *mc, http_req *hr)
     rw->hr = hr;
     rw->mc = mc;
     rw->mhd_due = w->h.mhd_due;
-    if (repl_admit(w->h.repl, hr->client, hr->slot, on_admission, rw) < 0) {
+    if (repl_admit(*w->h.repl, hr->client, hr->slot, on_admission, rw) < 0) {
         free(rw);
         hr->slot[0] = '\0';
         return 1;
@@ -487,7 +487,7 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
     if (last == -2)
         return resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
     stream *s = stream_find(id);
-    if (!s && w->h.repl && hr->redis == REDIS_NONE) {
+    if (!s && *w->h.repl && hr->redis == REDIS_NONE) {
         int rc = ask_redis(w, mc, hr, id, 0);
         if (rc <= 0)
             return rc < 0 ? MHD_NO : MHD_YES;
@@ -531,7 +531,7 @@ static enum MHD_Result cancel(router *w, struct MHD_Connection *mc, const char *
 {
     char body[96];
     stream *s = stream_find(id);
-    if (!s && w->h.repl && hr->redis == REDIS_NONE) {
+    if (!s && *w->h.repl && hr->redis == REDIS_NONE) {
         int rc = ask_redis(w, mc, hr, id, 1);
         if (rc <= 0)
             return rc < 0 ? MHD_NO : MHD_YES;

@@ -27,7 +27,8 @@ typedef struct router_host {
     metrics *m;
     const int *stopping;              /* the worker is stopping: refuse new chats */
     int (*render_metrics)(buf *out);  /* every worker's metrics, summed */
-    repl *repl;                       /* streams of other replicas; NULL: in-process only */
+    repl *const *repl;                /* the worker's link to Redis (NULL: in-process only;
+                                         it goes NULL before the daemons stop) */
     uint32_t *mhd_due;                /* a bit per shard that MHD_run must visit */
 } router_host;
 

@@ -301,7 +301,7 @@ static int make_parts(worker *w)
     if (repl_enabled() && !(w->repl = repl_new(w->loop, w->idx)))
         return -1;
     router_host h = {w->env, w->idx, w->chats, w->readers, &w->m, &w->stopping, render_metrics,
-                     w->repl, &w->mhd_due};
+                     &w->repl, &w->mhd_due};
     w->router = router_new(&h);
     return w->router ? 0 : -1;
 }
