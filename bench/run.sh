@@ -9,13 +9,16 @@
 #   portkey         load -> Portkey AI gateway (Node) -> mock  (passthrough streaming)
 #   chatd-off       load -> chatd, CHATD_PACE=off -> mock      (native /api/chat)
 #   chatd-adaptive  load -> chatd, CHATD_PACE=adaptive -> mock (its normal mode)
+#   chatd-redis-off load -> chatd, CHATD_PACE=off, CHATD_REDIS_URL -> mock (one replica
+#                   writing every stream into a redis-server of its own; that server's CPU
+#                   is counted with chatd's, and its commands per stream are reported)
 # prints one table with the targets met or missed, and writes both into
 # docs/BENCHMARKS.md between its bench markers. A peer that cannot start is skipped with
 # a message. Every process runs with its open-files limit raised to the hard limit.
 #
 # Environment (defaults in brackets):
 #   CHATD_BIN [build/chatd]  BENCH_NS ["100 1000 9000"]
-#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-adaptive"]
+#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-redis-off chatd-adaptive"]
 #   BENCH_TOKENS [32] BENCH_TOKEN_BYTES [8] BENCH_RATE [4] (tokens/s per stream)
 #   BENCH_RAMP [2000] (new connections/s)  BENCH_PORT_BASE [27100] (below the ephemeral range)
 #   BENCH_BUDGET_S [540] (runs that would end later are skipped)
@@ -25,7 +28,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 CHATD_BIN=${CHATD_BIN:-build/chatd}
 NS=${BENCH_NS:-"100 1000 9000"}
-SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-adaptive"}
+SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-redis-off chatd-adaptive"}
 TOKENS=${BENCH_TOKENS:-32}
 TOKEN_BYTES=${BENCH_TOKEN_BYTES:-8}
 RATE=${BENCH_RATE:-4}
@@ -108,8 +111,9 @@ pick_ports() {
         NGINX_PORT=$((MOCK_PORT + 1))
         PORTKEY_PORT=$((MOCK_PORT + 2))
         CHATD_PORT=$((MOCK_PORT + 3))
+        REDIS_PORT=$((MOCK_PORT + 4))
         port_busy $MOCK_PORT || port_busy $NGINX_PORT || port_busy $PORTKEY_PORT ||
-            port_busy $CHATD_PORT || return 0
+            port_busy $CHATD_PORT || port_busy $REDIS_PORT || return 0
     done
     log "no free ports from $PORT_BASE (set BENCH_PORT_BASE)"
     return 1
@@ -189,11 +193,28 @@ start_portkey() {
     wait_port "$PORT" "$SYS_PID" || { SKIP_WHY="the Portkey gateway did not start: $(tail -c 300 "$TMP/portkey.log")"; return 1; }
 }
 
+# A redis-server for chatd-redis-*: no persistence, stopped with the system.
+start_redis() {
+    command -v redis-server >/dev/null || { SKIP_WHY="redis-server is not installed (Debian package redis-server)"; return 1; }
+    start_bg "$TMP/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+        --appendonly no --maxclients 10000
+    REDIS_PID=$BG_PID
+    wait_port "$REDIS_PORT" "$REDIS_PID" || { SKIP_WHY="redis-server did not start: $(tail -3 "$TMP/redis.log" | tr '\n' ' ')"; return 1; }
+}
+
+# chatd_redis_commands_total from chatd's /metrics (0 when absent).
+redis_commands() {
+    { exec 3<>"/dev/tcp/127.0.0.1/$CHATD_PORT" &&
+        printf 'GET /metrics HTTP/1.0\r\nHost: b\r\n\r\n' >&3 && cat <&3; } 2>/dev/null |
+        awk '/^chatd_redis_commands_total /{print $2; found=1} END{if (!found) print 0}'
+}
+
 start_chatd() {
-    local pace=$1
+    local pace=$1 redis_url=${2:-}
     [ -x "$CHATD_BIN" ] || { SKIP_WHY="$CHATD_BIN is missing (make)"; return 1; }
     mkdir -p "$TMP/chatd-cwd" # no config/chatd.json there: built-in defaults, then the env
     start_bg "$TMP/chatd-$pace.log" env -C "$TMP/chatd-cwd" CHATD_LISTEN="127.0.0.1:$CHATD_PORT" \
+        CHATD_REDIS_URL="$redis_url" \
         CHATD_PROVIDER=openai CHATD_UPSTREAM_URL="http://127.0.0.1:$MOCK_PORT/v1" \
         CHATD_UPSTREAM_API_KEY=bench CHATD_PACE="$pace" CHATD_LOG_LEVEL=warn \
         CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$CHATD_BIN")"
@@ -202,27 +223,35 @@ start_chatd() {
 }
 
 start_system() {
-    SKIP_WHY="" SYS_PID=""
+    SKIP_WHY="" SYS_PID="" REDIS_PID=""
     case $1 in
     direct) PORT=$MOCK_PORT API=openai PATH_=/v1/chat/completions HEADERS=() ;;
     nginx) start_nginx ;;
     portkey) start_portkey ;;
     chatd-off) start_chatd off ;;
     chatd-adaptive) start_chatd adaptive ;;
+    chatd-redis-off) start_redis && start_chatd off "redis://127.0.0.1:$REDIS_PORT" ;;
+    chatd-redis-adaptive) start_redis && start_chatd adaptive "redis://127.0.0.1:$REDIS_PORT" ;;
     *) SKIP_WHY="unknown system $1" && return 1 ;;
     esac
 }
 
 stop_system() {
+    if [ -n "$REDIS_PID" ]; then
+        stop_pid "$REDIS_PID"
+        forget_pid "$REDIS_PID"
+        REDIS_PID=""
+    fi
     [ -n "$SYS_PID" ] || return 0
     stop_pid "$SYS_PID"
     forget_pid "$SYS_PID"
 }
 
-# The system's processes: the one started and its children (nginx's workers).
+# The system's processes: the one started and its children (nginx's workers), and the
+# redis-server a chatd-redis-* system writes to.
 system_pids() {
     [ -n "$SYS_PID" ] || return 0
-    echo "$SYS_PID" $(pgrep -P "$SYS_PID")
+    echo "$SYS_PID" $(pgrep -P "$SYS_PID") $REDIS_PID
 }
 
 # Busy CPU seconds of the whole machine, from /proc/stat.
@@ -252,17 +281,23 @@ measure() {
         --duration 30 --label warm-up
     sleep 0.5
     for p in $(system_pids); do pidargs+=(--pid "$p"); done
+    local c0=0 c1=0 extra=""
+    [ -n "$REDIS_PID" ] && c0=$(redis_commands)
     b0=$(machine_busy) d0=$(listen_drops)
     run_load "$TMP/$sys-$n.out" --streams "$n" --ramp "$RAMP" --timeout "$dur" \
         --duration "$dur" --label "$sys" --mock-pid "$MOCK_PID" "${pidargs[@]}"
     b1=$(machine_busy) d1=$(listen_drops)
+    if [ -n "$REDIS_PID" ]; then
+        c1=$(redis_commands)
+        extra="redis_cmds_per_stream=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.1f", (b - a) / n}')"
+    fi
     res=$(grep '^RESULT ' "$TMP/$sys-$n.out")
     if [ -z "$res" ]; then
         log "$sys N=$n: the load client failed: $(tail -3 "$TMP/$sys-$n.out")"
         echo "SKIP sys=$sys n=$n why=load-client-failed" >>"$RESULTS"
         return
     fi
-    echo "$res sys=$sys listen_drops=$((d1 - d0))" \
+    echo "$res sys=$sys listen_drops=$((d1 - d0)) $extra" \
         "busy_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b - a}')" >>"$RESULTS"
     sed -n '1,6p' "$TMP/$sys-$n.out" | sed 's/^/  /' >&2
 }

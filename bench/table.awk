@@ -118,6 +118,27 @@ function target_scale(    k, lim, ok) {
         (V[k, "open"] + 0 < 9000 ? " (only " V[k, "open"] " of 9,000 streams were open at once)" : "")
 }
 
+# Redis mode against in-process mode, pacing off, at 1,000 streams (chatd's CPU includes
+# the redis-server's).
+function target_redis(    k0, k1, a, r, c) {
+    k0 = "chatd-off" SUBSEP 1000
+    k1 = "chatd-redis-off" SUBSEP 1000
+    if (!have("chatd-off", 1000) || !have("chatd-redis-off", 1000)) {
+        print "- Redis mode, 1,000 streams — not measured"
+        return
+    }
+    a = V[k1, "ttfc_p99_ms"] - V[k0, "ttfc_p99_ms"]
+    print "- Redis mode, pacing off, 1,000 streams: first-character p99 ≤ 0.5 ms over in-process mode — " \
+        verdict(a <= 0.5, f3(a), "0.5", "ms") " (" f2(V[k1, "ttfc_p99_ms"]) " against " f2(V[k0, "ttfc_p99_ms"]) " ms)"
+    r = V[k0, "cpu_per_1k_tokens_s"] > 0 ? V[k1, "cpu_per_1k_tokens_s"] / V[k0, "cpu_per_1k_tokens_s"] : 0
+    print "- … CPU per token (chatd + redis-server) ≤ 1.3× in-process mode's — " \
+        verdict(r <= 1.3, sprintf("%.2f×", r), "1.3×", "")
+    c = V[k1, "redis_cmds_per_stream"]
+    print "- … Redis commands per stream in the order of its loop passes, not its characters: " \
+        c " commands per stream, for " tokens " upstream tokens and " sprintf("%.0f", V[k1, "chars"] / 1000) " characters per stream — " \
+        (c + 0 <= tokens + 16 ? "**met**" : "**not met**")
+}
+
 function target_cpu(    i, n, s, sys, r, line) {
     for (s = 1; s <= 2; s++) {
         sys = s == 1 ? "chatd-off" : "chatd-adaptive"
@@ -182,6 +203,7 @@ END {
     target_latency()
     target_scale()
     target_cpu()
+    target_redis()
     print "\nPer run (CPU seconds; \"other\" is the rest of the machine's busy time: other work on the machine and " \
         "kernel time not charged to a process; \"listen drops\": connections the kernel dropped on a full " \
         "listen queue during the run, machine-wide):\n"

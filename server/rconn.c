@@ -53,7 +53,8 @@ struct rconn {
     unsigned long attempts;
     int depth, freeing, watch_failed;
     char err[RCONN_ERR_MAX];
-    rconn_stats st;
+    rconn_stats own_st;
+    rconn_stats *st; /* own_st, or the caller's (rconn_opts.stats) */
 };
 
 static uint64_t now_us(void)
@@ -207,9 +208,9 @@ static void observe_latency(rconn *rc, uint64_t us)
     int b = 0;
     while (b < RCONN_LAT_BUCKETS - 1 && us > rconn_lat_le_us[b])
         b++;
-    count(&rc->st.lat_bucket[b], 1);
-    count(&rc->st.lat_count, 1);
-    count(&rc->st.lat_sum_us, us);
+    count(&rc->st->lat_bucket[b], 1);
+    count(&rc->st->lat_count, 1);
+    count(&rc->st->lat_sum_us, us);
 }
 
 static void handshake_reply(rconn *rc, int kind, const redisReply *r)
@@ -227,7 +228,7 @@ static void handshake_reply(rconn *rc, int kind, const redisReply *r)
     if (--rc->handshake_left == 0) {
         set_state(rc, RCONN_READY);
         rc->backoff_ms = rc->o.backoff_min_ms;
-        count(&rc->st.connects, 1);
+        count(&rc->st->connects, 1);
     }
 }
 
@@ -248,11 +249,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     rc->user_inflight--;
     if (!r) {
-        count(&rc->st.lost, 1);
+        count(&rc->st->lost, 1);
     } else {
-        count(&rc->st.replies, 1);
+        count(&rc->st->replies, 1);
         if (r->type == REDIS_REPLY_ERROR)
-            count(&rc->st.errors, 1);
+            count(&rc->st->errors, 1);
         uint64_t t = now_us();
         observe_latency(rc, t > s.sent_us ? t - s.sent_us : 0);
     }
@@ -298,7 +299,7 @@ static int send_handshake(rconn *rc)
 static void start_connect(rconn *rc, uint64_t now)
 {
     if (rc->attempts++)
-        count(&rc->st.reconnects, 1);
+        count(&rc->st->reconnects, 1);
     set_state(rc, RCONN_CONNECTING);
     rc->deadline_ms = now + (uint64_t)rc->o.connect_timeout_ms;
     rc->handshake_left = 0;
@@ -357,6 +358,7 @@ rconn *rconn_new(loop *l, const rconn_url *url, const rconn_opts *o)
     rc->l = l;
     rc->url = *url;
     rc->o = d;
+    rc->st = d.stats ? d.stats : &rc->own_st;
     rc->fd = -1;
     rc->backoff_ms = d.backoff_min_ms;
     set_state(rc, RCONN_DOWN);
@@ -379,11 +381,11 @@ int rconn_cmd(rconn *rc, rconn_cb cb, void *ud, int argc, const char *const *arg
     if (!cb || argc < 1 || !argv || !argvlen)
         return -EINVAL;
     if (state_of(rc) != RCONN_READY || !rc->ac || rc->freeing) {
-        count(&rc->st.rejected, 1);
+        count(&rc->st->rejected, 1);
         return -EAGAIN;
     }
     if (rc->user_inflight >= rc->o.max_inflight) {
-        count(&rc->st.rejected, 1);
+        count(&rc->st->rejected, 1);
         return -ENOBUFS;
     }
     slot *s = push(rc, CMD_USER, cb, ud);
@@ -393,7 +395,7 @@ int rconn_cmd(rconn *rc, rconn_cb cb, void *ud, int argc, const char *const *arg
         return -ENOMEM;
     }
     rc->user_inflight++;
-    count(&rc->st.sent, 1);
+    count(&rc->st->sent, 1);
     return 0;
 }
 
@@ -458,5 +460,5 @@ const char *rconn_error(const rconn *rc)
 
 const rconn_stats *rconn_get_stats(const rconn *rc)
 {
-    return &rc->st;
+    return rc->st;
 }

@@ -30,6 +30,8 @@ typedef struct rconn_opts {
                                0: the default, -1: never */
     int backoff_min_ms;     /* first retry after a loss; 0: the default */
     int backoff_max_ms;     /* the cap of the doubling; 0: the default */
+    struct rconn_stats *stats; /* where to count (zeroed by the caller, outliving rc, for
+                                  readers on other threads); NULL: inside rc */
 } rconn_opts;
 
 #define RCONN_INFLIGHT_MAX 65536

@@ -93,7 +93,13 @@ static struct {
 } G;
 
 #define REPLS_MAX 256
-static repl *_Atomic all[REPLS_MAX];
+/* What other threads read of each worker's repl (/readyz, /metrics): kept here, never
+ * freed, so that a worker stopping cannot pull it from under a reader. */
+static struct {
+    atomic_int used;
+    atomic_int ready;       /* the command link is up (as of the worker's last pass) */
+    rconn_stats cmd, fol;
+} slots[REPLS_MAX];
 static _Thread_local repl *cur;
 
 enum { REC_OWN, REC_MIRROR };
@@ -200,8 +206,9 @@ repl *repl_new(loop *l, int idx)
         return NULL;
     r->l = l;
     r->idx = idx;
-    rconn_opts co = {.max_inflight = 8192};
-    rconn_opts fo = {.max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000};
+    rconn_opts co = {.max_inflight = 8192, .stats = &slots[idx].cmd};
+    rconn_opts fo = {.max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000,
+                     .stats = &slots[idx].fol};
     r->cmd = rconn_new(l, &G.url, &co);
     r->fol = rconn_new(l, &G.url, &fo);
     if (!r->cmd || !r->fol) {
@@ -214,7 +221,8 @@ repl *repl_new(loop *l, int idx)
     buf_init(&r->xc.lens, LIM_LOG_TEXT);
     buf_init(&r->lens16, LIM_LOG_TEXT);
     snprintf(r->member, sizeof(r->member), "%s:%d", G.replica, idx);
-    atomic_store(&all[idx], r);
+    atomic_store(&slots[idx].ready, 0);
+    atomic_store(&slots[idx].used, 1);
     return r;
 }
 
@@ -1152,6 +1160,7 @@ void repl_pass(repl *r, uint64_t now, int house)
 {
     rconn_tick(r->cmd, now);
     rconn_tick(r->fol, now);
+    atomic_store(&slots[r->idx].ready, rconn_ready(r->cmd));
     unsigned long long c = atomic_load(&rconn_get_stats(r->cmd)->connects);
     if (c != r->cmd_connects && rconn_get_state(r->cmd) == RCONN_READY) {
         r->cmd_connects = c;
@@ -1186,7 +1195,7 @@ void repl_free(repl *r)
 {
     if (!r)
         return;
-    atomic_store(&all[r->idx], NULL);
+    atomic_store(&slots[r->idx].used, 0);
     rconn_free(r->cmd); /* every callback runs now, with NULL */
     rconn_free(r->fol);
     r->cmd = r->fol = NULL;
@@ -1226,25 +1235,23 @@ int repl_ready(void)
 {
     int n = 0;
     for (int i = 0; i < REPLS_MAX; i++) {
-        repl *r = atomic_load(&all[i]);
-        if (!r)
+        if (!atomic_load(&slots[i].used))
             continue;
-        if (!rconn_ready(r->cmd))
+        if (!atomic_load(&slots[i].ready))
             return 0;
         n++;
     }
     return n > 0;
 }
 
+/* A counter summed over every worker's links (both, or the command links only); a stopped
+ * worker's counts stay in. */
 static unsigned long long sum(size_t off, int cmd_only)
 {
     unsigned long long t = 0;
     for (int i = 0; i < REPLS_MAX; i++) {
-        repl *r = atomic_load(&all[i]);
-        if (!r)
-            continue;
         for (int k = 0; k < (cmd_only ? 1 : 2); k++) {
-            const rconn_stats *st = rconn_get_stats(k ? r->fol : r->cmd);
+            const rconn_stats *st = k ? &slots[i].fol : &slots[i].cmd;
             t += atomic_load((const atomic_ullong *)(const void *)((const char *)st + off));
         }
     }
