@@ -98,7 +98,7 @@ static struct {
 static struct {
     atomic_int used;
     atomic_int ready;       /* the command link is up (as of the worker's last pass) */
-    rconn_stats cmd, fol;
+    rconn_stats cmd, ctl, fol;
 } slots[REPLS_MAX];
 static _Thread_local repl *cur;
 
@@ -143,7 +143,8 @@ typedef struct rec {
 struct repl {
     loop *l;
     int idx;
-    rconn *cmd, *fol;
+    rconn *cmd, *ctl, *fol; /* the owner's writes; lookups, admissions and cancels (never
+                               queued behind a pass's writes); XREAD BLOCK */
     unsigned long long cmd_connects, fol_connects;
     rec *owned, *mirrors, *loading, *dirty;
     /* the follower: XREAD BLOCK over every mirror still running (and, on worker 0, the
@@ -209,10 +210,13 @@ repl *repl_new(loop *l, int idx)
     rconn_opts co = {.max_inflight = 8192, .stats = &slots[idx].cmd};
     rconn_opts fo = {.max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000,
                      .stats = &slots[idx].fol};
+    rconn_opts ko = {.max_inflight = 4096, .stats = &slots[idx].ctl};
     r->cmd = rconn_new(l, &G.url, &co);
+    r->ctl = rconn_new(l, &G.url, &ko);
     r->fol = rconn_new(l, &G.url, &fo);
-    if (!r->cmd || !r->fol) {
+    if (!r->cmd || !r->ctl || !r->fol) {
         rconn_free(r->cmd);
+        rconn_free(r->ctl);
         rconn_free(r->fol);
         free(r);
         return NULL;
@@ -669,7 +673,7 @@ static void on_loaded(rconn *rc, const redisReply *rep, void *ud)
 
 int repl_lookup(repl *r, const char *id, repl_found_fn fn, void *ud)
 {
-    if (rconn_get_state(r->cmd) != RCONN_READY)
+    if (rconn_get_state(r->ctl) != RCONN_READY)
         return -1;
     waiter *w = calloc(1, sizeof(*w));
     if (!w)
@@ -698,12 +702,12 @@ int repl_lookup(repl *r, const char *id, repl_found_fn fn, void *ud)
         rlog_key(log, id, "log");
         const char *a1[] = {"HMGET", meta, "model", "created"};
         const char *a2[] = {"XRANGE", log, "-", "+"};
-        if (sendv(r, r->cmd, on_meta, m, 4, a1) < 0) {
+        if (sendv(r, r->ctl, on_meta, m, 4, a1) < 0) {
             rec_free(m);
             free(w);
             return -1;
         }
-        if (sendv(r, r->cmd, on_loaded, m, 4, a2) < 0)
+        if (sendv(r, r->ctl, on_loaded, m, 4, a2) < 0)
             m->unavailable = 1; /* on_meta will not know: answered below */
         list_add(&r->loading, m);
         if (m->unavailable) {
@@ -751,9 +755,9 @@ static void check(repl *r, rec *m, uint64_t now)
     snprintf(from, sizeof(from), "(0-%" PRIu64, m->want);
     const char *a1[] = {"EXISTS", own};
     const char *a2[] = {"XRANGE", log, from, "+"};
-    if (sendv(r, r->cmd, on_check_lease, m, 2, a1) < 0)
+    if (sendv(r, r->ctl, on_check_lease, m, 2, a1) < 0)
         return;
-    if (sendv(r, r->cmd, on_check_log, m, 4, a2) < 0)
+    if (sendv(r, r->ctl, on_check_log, m, 4, a2) < 0)
         return;
     m->checking = 1;
     m->check_at_ms = now + REPL_CHECK_MS;
@@ -780,7 +784,7 @@ static void presence(repl *r, rec *m, int on, uint64_t now)
 
 static void mirrors_house(repl *r, uint64_t now)
 {
-    int ready = rconn_get_state(r->cmd) == RCONN_READY;
+    int ready = rconn_get_state(r->cmd) == RCONN_READY && rconn_get_state(r->ctl) == RCONN_READY;
     for (rec *m = r->mirrors, *next; m; m = next) {
         next = m->next;
         uint64_t alone = 0;
@@ -922,12 +926,12 @@ static void follow(repl *r)
     if (r->xread_inflight) {
         /* The set changed while XREAD blocks: wake it (it answers as a timeout). */
         if (r->follow_changed && r->cid_state == ASK_KNOWN && !r->unblock_inflight &&
-            rconn_get_state(r->cmd) == RCONN_READY) {
+            rconn_get_state(r->ctl) == RCONN_READY) {
             char cid[24];
             snprintf(cid, sizeof(cid), "%lld", r->fol_cid);
             const char *argv[] = {"CLIENT", "UNBLOCK", cid};
             size_t len[] = {6, 7, strlen(cid)};
-            if (rconn_cmd(r->cmd, on_unblock, r, 3, argv, len) == 0) {
+            if (rconn_cmd(r->ctl, on_unblock, r, 3, argv, len) == 0) {
                 r->unblock_inflight = 1;
                 r->follow_changed = 0;
             }
@@ -1018,7 +1022,7 @@ static void on_admit(rconn *rc, const redisReply *rep, void *ud)
 
 int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit_fn fn, void *ud)
 {
-    if (!r || rconn_get_state(r->cmd) != RCONN_READY)
+    if (!r || rconn_get_state(r->ctl) != RCONN_READY)
         return -1;
     admit_ctx *a = calloc(1, sizeof(*a));
     if (!a)
@@ -1035,7 +1039,7 @@ int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit
     client_tag(client, tag);
     lim_key(rate, tag, "rate");
     lim_key(conc, tag, "conc");
-    snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
+    snprintf(lease, sizeof(lease), "%d", REPL_SLOT_LEASE_MS);
     snprintf(per, sizeof(per), "%ld", G.lim.rate_per_min);
     snprintf(burst, sizeof(burst), "%ld", G.lim.burst > 0 ? G.lim.burst : 1);
     snprintf(maxc, sizeof(maxc), "%ld", G.lim.per_client);
@@ -1049,7 +1053,7 @@ int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit
     const char *args[] = {slot, lease, per, burst, maxc, maxt};
     for (size_t i = 0; i < 6; i++)
         argv[argc++] = args[i];
-    if (cmdv(r->cmd, on_admit, a, argc, argv) < 0) {
+    if (cmdv(r->ctl, on_admit, a, argc, argv) < 0) {
         free(a);
         return -1;
     }
@@ -1060,7 +1064,7 @@ static void send_hold(repl *r, rec *x, uint64_t now)
 {
     char conc[RLOG_KEY_MAX], lease[16];
     lim_key(conc, x->client_tag, "conc");
-    snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
+    snprintf(lease, sizeof(lease), "%d", REPL_SLOT_LEASE_MS);
     const char *argv[7] = {"EVAL", HOLD, "1", conc};
     int argc = 4;
     if (G.lim.total > 0) {
@@ -1070,7 +1074,7 @@ static void send_hold(repl *r, rec *x, uint64_t now)
     argv[argc++] = x->slot;
     argv[argc++] = lease;
     if (sendv(r, r->cmd, NULL, x, argc, argv) == 0)
-        x->hold_at_ms = now + REPL_RENEW_MS;
+        x->hold_at_ms = now + REPL_SLOT_RENEW_MS;
 }
 
 void repl_hold(stream *s, const char *client, const char *slot)
@@ -1080,7 +1084,7 @@ void repl_hold(stream *s, const char *client, const char *slot)
         return;
     client_tag(client, x->client_tag);
     utf8_copy(x->slot, sizeof(x->slot), slot);
-    x->hold_at_ms = loop_now_ms() + REPL_RENEW_MS;
+    x->hold_at_ms = loop_now_ms() + REPL_SLOT_RENEW_MS;
 }
 
 void repl_release(repl *r, const char *client, const char *slot)
@@ -1090,16 +1094,16 @@ void repl_release(repl *r, const char *client, const char *slot)
             if (!strcmp(x->slot, slot))
                 x->slot[0] = '\0';
     }
-    if (!r || !slot[0] || rconn_get_state(r->cmd) != RCONN_READY)
+    if (!r || !slot[0] || rconn_get_state(r->ctl) != RCONN_READY)
         return; /* the lease lapses by itself */
     char tag[40], conc[RLOG_KEY_MAX];
     client_tag(client, tag);
     lim_key(conc, tag, "conc");
     const char *a1[] = {"ZREM", conc, slot};
-    sendv(r, r->cmd, NULL, NULL, 3, a1);
+    sendv(r, r->ctl, NULL, NULL, 3, a1);
     if (G.lim.total > 0) {
         const char *a2[] = {"ZREM", LIM_ALL_KEY, slot};
-        sendv(r, r->cmd, NULL, NULL, 3, a2);
+        sendv(r, r->ctl, NULL, NULL, 3, a2);
     }
 }
 
@@ -1121,7 +1125,7 @@ static void on_cancel(rconn *rc, const redisReply *rep, void *ud)
 
 int repl_cancel(repl *r, const char *id, repl_found_fn fn, void *ud)
 {
-    if (!r || rconn_get_state(r->cmd) != RCONN_READY)
+    if (!r || rconn_get_state(r->ctl) != RCONN_READY)
         return -1;
     cancel_ctx *c = calloc(1, sizeof(*c));
     if (!c)
@@ -1136,13 +1140,13 @@ int repl_cancel(repl *r, const char *id, repl_found_fn fn, void *ud)
     size_t l1[6];
     for (int i = 0; i < 6; i++)
         l1[i] = strlen(a1[i]);
-    if (rconn_cmd(r->cmd, on_cancel, c, 6, a1, l1) < 0) {
+    if (rconn_cmd(r->ctl, on_cancel, c, 6, a1, l1) < 0) {
         free(c);
         return -1;
     }
     /* The notice, for speed; the key above is what the owner is sure to see. */
     const char *a2[] = {"XADD", RLOG_CANCELS, "MAXLEN", "~", "10000", "*", "id", id};
-    sendv(r, r->cmd, NULL, NULL, 8, a2);
+    sendv(r, r->ctl, NULL, NULL, 8, a2);
     return 0;
 }
 
@@ -1150,17 +1154,22 @@ int repl_cancel(repl *r, const char *id, repl_found_fn fn, void *ud)
 
 int repl_timeout_ms(const repl *r, uint64_t now)
 {
-    int a = rconn_timeout_ms(r->cmd, now), b = rconn_timeout_ms(r->fol, now);
-    if (a < 0)
-        return b;
-    return b < 0 || a < b ? a : b;
+    int t = -1;
+    const rconn *all3[] = {r->cmd, r->ctl, r->fol};
+    for (int i = 0; i < 3; i++) {
+        int x = rconn_timeout_ms(all3[i], now);
+        if (x >= 0 && (t < 0 || x < t))
+            t = x;
+    }
+    return t;
 }
 
 void repl_pass(repl *r, uint64_t now, int house)
 {
     rconn_tick(r->cmd, now);
+    rconn_tick(r->ctl, now);
     rconn_tick(r->fol, now);
-    atomic_store(&slots[r->idx].ready, rconn_ready(r->cmd));
+    atomic_store(&slots[r->idx].ready, rconn_ready(r->cmd) && rconn_ready(r->ctl));
     unsigned long long c = atomic_load(&rconn_get_stats(r->cmd)->connects);
     if (c != r->cmd_connects && rconn_get_state(r->cmd) == RCONN_READY) {
         r->cmd_connects = c;
@@ -1197,8 +1206,9 @@ void repl_free(repl *r)
         return;
     atomic_store(&slots[r->idx].used, 0);
     rconn_free(r->cmd); /* every callback runs now, with NULL */
+    rconn_free(r->ctl);
     rconn_free(r->fol);
-    r->cmd = r->fol = NULL;
+    r->cmd = r->ctl = r->fol = NULL;
     while (r->loading) {
         rec *m = r->loading;
         list_del(&r->loading, m);
@@ -1250,8 +1260,9 @@ static unsigned long long sum(size_t off, int cmd_only)
 {
     unsigned long long t = 0;
     for (int i = 0; i < REPLS_MAX; i++) {
-        for (int k = 0; k < (cmd_only ? 1 : 2); k++) {
-            const rconn_stats *st = k ? &slots[i].fol : &slots[i].cmd;
+        const rconn_stats *st3[] = {&slots[i].cmd, &slots[i].ctl, &slots[i].fol};
+        for (int k = 0; k < (cmd_only ? 2 : 3); k++) {
+            const rconn_stats *st = st3[k];
             t += atomic_load((const atomic_ullong *)(const void *)((const char *)st + off));
         }
     }

@@ -5,7 +5,7 @@
  *
  *   produced here   create -> each loop pass, one XADD per stream with news (a lost link or
  *                   a Redis restart: the whole log again once it is back; the local log is
- *                   the buffer, capped like it) -> a lease renewed every LEASE_RENEW_MS,
+ *                   the buffer, capped like it) -> a lease renewed every REPL_RENEW_MS,
  *                   which also learns of cancel requests and of readers on other replicas
  *                   -> at the end, the retention TTL and the lease dropped
  *   read here       lookup (HMGET + XRANGE) -> a mirror stream in store_mem -> followed with
@@ -27,8 +27,10 @@
 #include "rconn_url.h"
 #include "store.h"
 
-#define REPL_LEASE_MS 2000       /* an owner's lease lapses this long after its last renewal */
-#define REPL_RENEW_MS 500        /* how often an owner renews */
+#define REPL_LEASE_MS 2500       /* an owner's lease lapses this long after its last renewal */
+#define REPL_RENEW_MS 800        /* how often an owner renews */
+#define REPL_SLOT_LEASE_MS 10000 /* a concurrency slot lapses this long after its renewal */
+#define REPL_SLOT_RENEW_MS 3000
 #define REPL_CHECK_MS 700        /* a mirror without news this long looks at the lease */
 #define REPL_MIRROR_IDLE_MS 2000 /* a mirror without readers this long is dropped */
 #define REPL_BLOCK_MS 2000       /* XREAD BLOCK */

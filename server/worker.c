@@ -126,9 +126,10 @@ static void pass(worker *w)
         w->next_house_ms = now + LIM_HOUSEKEEP_MS;
     }
     sched_run(&w->sc, now);
-    if (w->repl)
-        repl_pass(w->repl, now, all); /* what this pass released, one write per stream */
     run_mhd(w, all);
+    /* What this pass released, one write per stream: after the readers' sockets got it. */
+    if (w->repl)
+        repl_pass(w->repl, now, all);
 }
 
 /* ---------- stopping ---------- */
