@@ -71,10 +71,10 @@ static int on_wake(sched_task *t, uint64_t now);
 /* ---------- lifetime ---------- */
 
 /* A client's stream slot is free again, where it was taken. */
-static void release_slot(const char *client, const char *slot)
+static void release_slot(const char *client, const char *slot, stream *s)
 {
     if (slot[0])
-        repl_release(repl_current(), client, slot);
+        repl_release(repl_current(), client, slot, s);
     else
         quota_release(client, loop_now_ms());
 }
@@ -86,7 +86,7 @@ static void uncount(chat *c)
         return;
     c->counted = 0;
     atomic_fetch_sub(&live, 1);
-    release_slot(c->client, c->slot);
+    release_slot(c->client, c->slot, c->s);
 }
 
 static void stop_upstream(chat *c)
@@ -598,6 +598,6 @@ fail:
     if (c)
         chat_free(c); /* releases the client's slot */
     else
-        release_slot(client, slot);
+        release_slot(client, slot, NULL);
     return NULL;
 }

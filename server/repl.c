@@ -34,6 +34,15 @@ static const char RENEW[] =
     "redis.call('zremrangebyscore',KEYS[5],'-inf',now)\n"
     "return {redis.call('exists',KEYS[4]),redis.call('zcard',KEYS[5])}";
 
+/* RENEW, and the stream's meta first (ARGV[4] model, ARGV[5] created): one round trip. */
+static const char CREATE[] =
+    "redis.call('hset',KEYS[2],'model',ARGV[4],'created',ARGV[5],'replica',ARGV[1])\n"
+    "redis.call('set',KEYS[1],ARGV[1],'px',ARGV[2])\n"
+    "redis.call('pexpire',KEYS[2],ARGV[3]) redis.call('pexpire',KEYS[3],ARGV[3])\n"
+    "local t=redis.call('time') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "redis.call('zremrangebyscore',KEYS[5],'-inf',now)\n"
+    "return {redis.call('exists',KEYS[4]),redis.call('zcard',KEYS[5])}";
+
 /* KEYS meta log own rd cancel; ARGV retention_ms. The terminal entry is in. */
 static const char FINISH[] =
     "redis.call('hset',KEYS[1],'end','1')\n"
@@ -345,31 +354,32 @@ static void on_renew(rconn *rc, const redisReply *rep, void *ud)
     settle(x);
 }
 
-static int send_renew(repl *r, rec *x, uint64_t now)
+/* RENEW, or CREATE with the meta (create: the stream's info). */
+static int send_lease(repl *r, rec *x, uint64_t now, const stream_info *create)
 {
     static const char *const names[5] = {"own", "meta", "log", "cancel", "rd"};
-    char k[5][RLOG_KEY_MAX], lease[16], ttl[24];
+    char k[5][RLOG_KEY_MAX], lease[16], ttl[24], created[24];
     keys5(x->id, k, names);
     snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
     snprintf(ttl, sizeof(ttl), "%ld", G.running_ttl_ms);
-    const char *argv[] = {"EVAL", RENEW, "5", k[0], k[1], k[2], k[3], k[4], G.replica, lease, ttl};
-    if (sendv(r, r->cmd, on_renew, x, 11, argv) < 0)
+    snprintf(created, sizeof(created), "%ld", create ? create->created : 0L);
+    const char *argv[] = {"EVAL", create ? CREATE : RENEW, "5", k[0], k[1], k[2], k[3], k[4],
+                          G.replica, lease, ttl, create ? create->model : "", created};
+    if (sendv(r, r->cmd, on_renew, x, create ? 13 : 11, argv) < 0)
         return -1;
     x->renewing = 1;
     x->renew_at_ms = now + REPL_RENEW_MS;
     return 0;
 }
 
+static int send_renew(repl *r, rec *x, uint64_t now)
+{
+    return send_lease(r, x, now, NULL);
+}
+
 static int send_create(repl *r, rec *x, uint64_t now)
 {
-    char meta[RLOG_KEY_MAX], created[24];
-    rlog_key(meta, x->id, "meta");
-    const stream_info *in = store_mem_ops.info(x->s);
-    snprintf(created, sizeof(created), "%ld", in->created);
-    const char *argv[] = {"HSET", meta, "model", in->model, "created", created, "replica", G.replica};
-    if (sendv(r, r->cmd, NULL, x, 8, argv) < 0)
-        return -1;
-    return send_renew(r, x, now);
+    return send_lease(r, x, now, store_mem_ops.info(x->s));
 }
 
 static int send_finish(repl *r, rec *x)
@@ -1087,13 +1097,11 @@ void repl_hold(stream *s, const char *client, const char *slot)
     x->hold_at_ms = loop_now_ms() + REPL_SLOT_RENEW_MS;
 }
 
-void repl_release(repl *r, const char *client, const char *slot)
+void repl_release(repl *r, const char *client, const char *slot, stream *s)
 {
-    if (r && slot[0]) {
-        for (rec *x = r->owned; x; x = x->next)
-            if (!strcmp(x->slot, slot))
-                x->slot[0] = '\0';
-    }
+    rec *x = s ? store_mem_ext(s) : NULL;
+    if (x && x->kind == REC_OWN && x->r == r)
+        x->slot[0] = '\0'; /* no more renewals */
     if (!r || !slot[0] || rconn_get_state(r->ctl) != RCONN_READY)
         return; /* the lease lapses by itself */
     char tag[40], conc[RLOG_KEY_MAX];

@@ -86,8 +86,8 @@ typedef void (*repl_admit_fn)(void *ud, int result, int retry_s);
 int repl_admit(repl *r, const char *client, char slot[REPL_SLOT_MAX], repl_admit_fn fn, void *ud);
 /* The stream now holds the slot: its owner keeps the slot's lease alive with the stream's. */
 void repl_hold(stream *s, const char *client, const char *slot);
-/* The slot is free again (the stream ended, or never began). */
-void repl_release(repl *r, const char *client, const char *slot);
+/* The slot is free again (the stream s ended, or, s NULL, never began). */
+void repl_release(repl *r, const char *client, const char *slot, stream *s);
 
 /* ---- for the router (its worker's thread) ---- */
 /* REPL_FOUND: the stream is in store_mem now (a mirror); REPL_ABSENT: Redis has no such

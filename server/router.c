@@ -239,7 +239,7 @@ static int admit(router *w, struct MHD_Connection *mc, http_req *hr, enum MHD_Re
                                                                         : NULL;
     if (busy) {
         if (shared && q == QUOTA_OK)
-            repl_release(*w->h.repl, hr->client, hr->slot);
+            repl_release(*w->h.repl, hr->client, hr->slot, NULL);
         *rc = resp_error(mc, api, 503, "overloaded", busy, "Retry-After", "1");
         return 0;
     }
