@@ -103,8 +103,10 @@ valgrind: $(BUILD)/chatd $(UNITBIN)
 
 # Thousands of concurrent streams with aborts, drops and resumes, and failing, stalling and
 # resetting upstreams; then fds, memory and metrics back to the baseline.
+# The second pass: the same with chatd in Redis mode (its own redis-server; 1,000 streams).
 load: $(BUILD)/chatd
-	@tests/run-all.sh "load:python3 tests/load/fault_load.py"
+	@tests/run-all.sh "load:python3 tests/load/fault_load.py" \
+		"load-redis:python3 tests/load/fault_load.py --redis --streams 1000"
 
 # chatd beside nginx and the Portkey gateway on the same mock: latency, CPU, memory
 # (bench/run.sh; writes the table into docs/BENCHMARKS.md). About 4 minutes.

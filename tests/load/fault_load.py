@@ -786,6 +786,29 @@ def listening_ports(pid):
         return []
 
 
+async def start_redis():
+    """A redis-server of this run's own on a free loopback port, without persistence."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        "redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+        "--maxclients", "1000", stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+    deadline = now() + 10
+    while now() < deadline:
+        try:
+            r, w = await asyncio.open_connection(HOST, port)
+            w.write(b"PING\r\n")
+            line = await asyncio.wait_for(r.readline(), 2)
+            w.close()
+            if line.startswith(b"+PONG"):
+                return proc, f"redis://{HOST}:{port}"
+        except (OSError, asyncio.TimeoutError):
+            await asyncio.sleep(0.05)  # polling for the server to listen, bounded
+    proc.kill()
+    await proc.wait()
+    raise RuntimeError("redis-server did not start")
+
+
 async def start_chatd(cfg, mock_port, workdir):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("CHATD_") and k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
@@ -803,6 +826,8 @@ async def start_chatd(cfg, mock_port, workdir):
         "CHATD_MAX_STREAMS_PER_CLIENT": str(max(64, 2 * cfg.streams)),
         "CHATD_LOG_LEVEL": cfg.log_level,
     })
+    if cfg.redis_url:
+        env["CHATD_REDIS_URL"] = cfg.redis_url
     head = []
     for attempt in range(3):       # a fixed port may be taken meanwhile: try another
         env["CHATD_LISTEN"] = f"{HOST}:{free_port() if cfg.fixed_port else 0}"
@@ -993,8 +1018,12 @@ async def run(cfg):
 
     mock_drain = asyncio.get_running_loop().create_task(drain_mock())
     chatd = None
+    redis = None
+    cfg.redis_url = ""
     rounds = []        # per round: results and figures
     try:
+        if cfg.redis:
+            redis, cfg.redis_url = await start_redis()
         chatd, port, _ = await start_chatd(cfg, mock_port, workdir)
         pid = chatd.pid
         log = LogDrain(chatd.stdout, cfg.chatd_log)
@@ -1096,6 +1125,9 @@ async def run(cfg):
         if chatd is not None and chatd.returncode is None:
             chatd.kill()
             await chatd.wait()
+        if redis is not None and redis.returncode is None:
+            redis.kill()
+            await redis.wait()
         if mock.stdin:
             mock.stdin.close()
         try:
@@ -1384,6 +1416,8 @@ def main():
     ap.add_argument("--chatd-log", help="write chatd's whole output (one line per request) here")
     ap.add_argument("--dump", help="write every stream's result and the mock's records here")
     ap.add_argument("--time-limit", type=float, default=180.0, help="seconds for the whole run")
+    ap.add_argument("--redis", action="store_true",
+                    help="chatd in Redis mode (CHATD_REDIS_URL to a redis-server started here)")
     cfg = ap.parse_args()
     if cfg.ramp_ms is None:
         cfg.ramp_ms = max(2000, cfg.streams)
