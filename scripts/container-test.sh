@@ -48,6 +48,9 @@ finish() {
 }
 cleanup() {
     [ -n "${CURL_PID:-}" ] && kill "$CURL_PID" 2>/dev/null
+    [ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
+    timeout 30 podman rm -f -t 0 "$NAME-a" "$NAME-b" >/dev/null 2>>"$PLOG"
+    [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null
     timeout 30 podman rm -f -t 0 "$NAME" >/dev/null 2>>"$PLOG"
     [ "${KEEP_IMAGE:-1}" = 0 ] && timeout 60 podman rmi -f "$IMAGE" >/dev/null 2>>"$PLOG"
     rm -rf "$WORK"
@@ -204,5 +207,64 @@ last=$(grep -A1 '^event: ' "$WORK/long.txt" | tail -n 2 | tr '\n' ' ')
 check "the open stream ends with error/shutdown or done: ${last:0:120}" bash -c \
     'grep -qE "^event: done |^event: error data: \{\"error\":\{\"type\":\"shutdown\"" <<<"$1"' _ "$last"
 check "chatd logged a clean stop" bash -c 'timeout 10 podman logs "$1" 2>&1 | grep -q "chatd: stopped"' _ "$NAME"
+
+# ---- two replicas sharing a Redis, nginx round-robin in front ---------------------------
+# compose.yaml's `replicas` profile with what this machine has: redis-server and nginx from
+# the host (no registry to pull their images from), the two chatd replicas as containers of
+# the image, all on loopback. nginx runs one worker, round robin, no keep-alive to the
+# replicas: the POST goes to one replica and the resume that follows to the other.
+metric() { curl -sS -m 5 "http://127.0.0.1:$1/metrics" 2>>"$PLOG" | awk -v k="$2" '$1 == k { print $2 }'; }
+replicas() {
+    command -v redis-server >/dev/null 2>&1 || { bad "redis-server is installed"; return; }
+    command -v nginx >/dev/null 2>&1 || { bad "nginx is installed"; return; }
+    local rport pa pb nport d="$WORK/replicas" id n p up=0
+    rport=$(free_port) pa=$(free_port) pb=$(free_port) nport=$(free_port)
+    mkdir -p "$d/tmp"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$d/redis.log" 2>&1 &
+    REDIS_PID=$!
+    for n in a b; do
+        p=$pa
+        [ "$n" = b ] && p=$pb
+        timeout 60 podman run -d --name "$NAME-$n" --network=host --health-interval=disable \
+            -e CHATD_LISTEN="127.0.0.1:$p" -e CHATD_REDIS_URL="redis://127.0.0.1:$rport" \
+            "$IMAGE" >/dev/null 2>>"$PLOG" || { bad "replica $n starts"; return; }
+    done
+    printf '%s\n' "worker_processes 1;" "pid $d/nginx.pid;" "error_log $d/error.log warn;" \
+        "events { worker_connections 256; }" "http {" "    access_log off;" \
+        "    client_body_temp_path $d/tmp/body;" "    proxy_temp_path $d/tmp/proxy;" \
+        "    fastcgi_temp_path $d/tmp/fastcgi;" "    uwsgi_temp_path $d/tmp/uwsgi;" \
+        "    scgi_temp_path $d/tmp/scgi;" \
+        "    upstream chatd { server 127.0.0.1:$pa; server 127.0.0.1:$pb; }" \
+        "    server { listen 127.0.0.1:$nport; location / { proxy_pass http://chatd;" \
+        "        proxy_buffering off; proxy_http_version 1.1; proxy_read_timeout 120s; } }" \
+        "}" >"$d/nginx.conf"
+    nginx -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;' >/dev/null 2>&1 &
+    NGINX_PID=$!
+    for _ in $(seq 1 200); do  # up to 20 s: both replicas ready (Redis too), nginx listening
+        if curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$pa/readyz" 2>/dev/null &&
+            curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$pb/readyz" 2>/dev/null &&
+            curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$nport/healthz" 2>/dev/null; then
+            up=1
+            break
+        fi
+        sleep 0.1
+    done
+    check "two replica containers ready with Redis, nginx round-robin in front" test "$up" = 1
+    [ "$up" = 1 ] || return
+    curl -sSN -m 60 -D "$d/post.h" -o "$d/post.txt" "http://127.0.0.1:$nport/api/chat" \
+        -H 'Content-Type: application/json' \
+        -d '{"messages":[{"role":"user","content":"Show me some emoji"}]}' 2>>"$PLOG"
+    id=$(awk 'tolower($1) == "x-chatd-stream-id:" { print $2 }' "$d/post.h" | tr -d '\r')
+    check "a demo stream through nginx (id ${id:-none})" test -n "$id"
+    curl -sSN -m 60 -o "$d/resume.txt" "http://127.0.0.1:$nport/api/streams/$id" 2>>"$PLOG"
+    check "its resume through nginx is byte-identical" cmp -s "$d/post.txt" "$d/resume.txt"
+    local sa sb ra rb
+    sa=$(metric "$pa" chatd_streams_total) sb=$(metric "$pb" chatd_streams_total)
+    ra=$(metric "$pa" chatd_resumes_total) rb=$(metric "$pb" chatd_resumes_total)
+    check "one replica produced it, the other served the resume (streams $sa/$sb, resumes $ra/$rb)" \
+        bash -c '{ [ "$1" = 1 ] && [ "$2" = 0 ] && [ "$4" = 1 ]; } ||
+                 { [ "$2" = 1 ] && [ "$1" = 0 ] && [ "$3" = 1 ]; }' _ "$sa" "$sb" "$ra" "$rb"
+}
+replicas
 
 finish
