@@ -22,12 +22,12 @@
 #include <time.h>
 
 #define RCONN_INFLIGHT_DEFAULT 1024
-#define HANDSHAKE_MAX 2 /* AUTH and SELECT, or a PING */
+#define HANDSHAKE_MAX (2 + RCONN_SCRIPTS_MAX) /* AUTH and SELECT, or a PING; SCRIPT LOADs */
 
 const uint32_t rconn_lat_le_us[RCONN_LAT_BUCKETS - 1] = {100,  250,   500,   1000,  2500,
                                                          5000, 10000, 25000, 100000};
 
-enum { CMD_USER, CMD_AUTH, CMD_SELECT, CMD_PING };
+enum { CMD_USER, CMD_AUTH, CMD_SELECT, CMD_PING, CMD_SCRIPT /* + the script's index */ };
 
 typedef struct slot {
     rconn_cb cb;
@@ -42,7 +42,9 @@ struct rconn {
     rconn_opts o;
     redisAsyncContext *ac; /* NULL once hiredis freed it (the cleanup hook) */
     int fd;
-    unsigned watch; /* EPOLLIN | EPOLLOUT as hiredis asked */
+    unsigned watch; /* EPOLLIN | EPOLLOUT as registered with the loop */
+    int want_write; /* hiredis has output: written by rconn_flush, or on EPOLLOUT when the
+                       socket was full or is still connecting */
     _Atomic int state;
     slot *ring;
     int ring_n, head, count; /* the FIFO of commands in flight, handshake included */
@@ -53,6 +55,8 @@ struct rconn {
     unsigned long attempts;
     int depth, freeing, watch_failed;
     char err[RCONN_ERR_MAX];
+    int nscripts;
+    char sha[RCONN_SCRIPTS_MAX][41]; /* each script's SHA-1, as the server named it */
     rconn_stats own_st;
     rconn_stats *st; /* own_st, or the caller's (rconn_opts.stats) */
 };
@@ -166,14 +170,22 @@ static void ev_del_read(void *p)
     ev_set(p, EPOLLIN, 0);
 }
 
+/* Commands are written once per pass (rconn_flush), not on an EPOLLOUT wake-up each: that
+ * saved an epoll_ctl pair and a loop wake-up per pass. Only a connect in progress (hiredis
+ * learns of its end by writability) or a full socket waits for EPOLLOUT. */
 static void ev_add_write(void *p)
 {
-    ev_set(p, EPOLLOUT, 1);
+    rconn *rc = p;
+    rc->want_write = 1;
+    if (!rc->ac || !(rc->ac->c.flags & REDIS_CONNECTED))
+        ev_set(rc, EPOLLOUT, 1);
 }
 
 static void ev_del_write(void *p)
 {
-    ev_set(p, EPOLLOUT, 0);
+    rconn *rc = p;
+    rc->want_write = 0;
+    ev_set(rc, EPOLLOUT, 0);
 }
 
 /* hiredis is freeing the context (every pending callback already had its NULL). */
@@ -184,6 +196,7 @@ static void ev_cleanup(void *p)
     if (rc->fd >= 0 && rc->watch)
         loop_unwatch(rc->l, rc->fd);
     rc->watch = 0;
+    rc->want_write = 0;
     rc->fd = -1;
     rc->ac = NULL;
 }
@@ -217,9 +230,18 @@ static void handshake_reply(rconn *rc, int kind, const redisReply *r)
 {
     if (!r || state_of(rc) != RCONN_CONNECTING)
         return;
+    if (kind >= CMD_SCRIPT && r->type == REDIS_REPLY_STRING && r->len == 40)
+        memcpy(rc->sha[kind - CMD_SCRIPT], r->str, 40), rc->sha[kind - CMD_SCRIPT][40] = '\0';
+    else if (kind >= CMD_SCRIPT && r->type != REDIS_REPLY_ERROR) {
+        teardown(rc, "SCRIPT LOAD: unexpected reply");
+        return;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         char why[RCONN_ERR_MAX];
-        const char *what = kind == CMD_AUTH ? "AUTH" : kind == CMD_SELECT ? "SELECT" : "PING";
+        const char *what = kind == CMD_AUTH     ? "AUTH"
+                           : kind == CMD_SELECT ? "SELECT"
+                           : kind == CMD_PING   ? "PING"
+                                                : "SCRIPT LOAD";
         snprintf(why, sizeof(why), "%s failed: %.*s", what, (int)(r->len > 120 ? 120 : r->len),
                  r->str ? r->str : "");
         teardown(rc, why);
@@ -257,7 +279,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         uint64_t t = now_us();
         observe_latency(rc, t > s.sent_us ? t - s.sent_us : 0);
     }
+    /* The server lost the scripts (SCRIPT FLUSH): a new connection loads them again. */
+    int noscript = r && r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
     s.cb(rc, r, s.ud);
+    if (noscript && rc->ac && !rc->freeing)
+        teardown(rc, "NOSCRIPT: the server lost its scripts");
 }
 
 /* ---------- connecting ---------- */
@@ -293,6 +319,10 @@ static int send_handshake(rconn *rc)
         return -1;
     if (!rc->handshake_left && send_handshake_cmd(rc, CMD_PING, 1, (const char *[]){"PING"}) < 0)
         return -1;
+    for (int i = 0; i < rc->nscripts; i++)
+        if (send_handshake_cmd(rc, CMD_SCRIPT + i, 3,
+                               (const char *[]){"SCRIPT", "LOAD", rc->o.scripts[i]}) < 0)
+            return -1;
     return 0;
 }
 
@@ -346,9 +376,15 @@ rconn *rconn_new(loop *l, const rconn_url *url, const rconn_opts *o)
     d.backoff_max_ms = opt(d.backoff_max_ms, RCONN_BACKOFF_MAX_MS);
     if (!l || !url || d.max_inflight > RCONN_INFLIGHT_MAX || d.backoff_max_ms < d.backoff_min_ms)
         return NULL;
+    int ns = 0;
+    while (d.scripts && d.scripts[ns])
+        ns++;
+    if (ns > RCONN_SCRIPTS_MAX)
+        return NULL;
     rconn *rc = calloc(1, sizeof(*rc));
     if (!rc)
         return NULL;
+    rc->nscripts = ns;
     rc->ring_n = d.max_inflight + HANDSHAKE_MAX;
     rc->ring = calloc((size_t)rc->ring_n, sizeof(*rc->ring));
     if (!rc->ring) {
@@ -388,6 +424,20 @@ int rconn_cmd(rconn *rc, rconn_cb cb, void *ud, int argc, const char *const *arg
         count(&rc->st->rejected, 1);
         return -ENOBUFS;
     }
+    const char *v[RCONN_EVALSHA_ARGS];
+    size_t vl[RCONN_EVALSHA_ARGS];
+    int i = -1;
+    if (argc >= 2 && argc <= RCONN_EVALSHA_ARGS && argvlen[0] == 4 && !memcmp(argv[0], "EVAL", 4))
+        for (i = rc->nscripts - 1; i >= 0 && argv[1] != rc->o.scripts[i]; i--)
+            ;
+    if (i >= 0) {
+        /* One of the connection's scripts: its SHA-1 goes out, not its text. */
+        memcpy(v, argv, sizeof(*v) * (size_t)argc);
+        memcpy(vl, argvlen, sizeof(*vl) * (size_t)argc);
+        v[0] = "EVALSHA", vl[0] = 7;
+        v[1] = rc->sha[i], vl[1] = 40;
+        argv = v, argvlen = vl;
+    }
     slot *s = push(rc, CMD_USER, cb, ud);
     if (redisAsyncCommandArgv(rc->ac, on_reply, s, argc, (const char **)argv, argvlen) !=
         REDIS_OK) {
@@ -405,9 +455,21 @@ static int until(uint64_t when, uint64_t now)
     return d > 0x7fffffff ? 0x7fffffff : (int)d;
 }
 
+void rconn_flush(rconn *rc)
+{
+    if (!rc->want_write || !rc->ac || (rc->watch & EPOLLOUT) || rc->freeing)
+        return;
+    enter(rc);
+    redisAsyncHandleWrite(rc->ac);
+    /* Not all written (the socket is full): the rest goes on EPOLLOUT. */
+    if (rc->ac && rc->want_write)
+        ev_set(rc, EPOLLOUT, 1);
+    leave(rc);
+}
+
 int rconn_timeout_ms(const rconn *rc, uint64_t now)
 {
-    if (rc->watch_failed)
+    if (rc->watch_failed || (rc->want_write && rc->ac && !(rc->watch & EPOLLOUT)))
         return 0;
     switch (state_of(rc)) {
     case RCONN_DOWN:

@@ -1,6 +1,8 @@
 /* rconn — one asynchronous Redis connection (hiredis, RESP2) driven by a worker's own loop:
- * connects without blocking, pipelines AUTH/SELECT first, and after any loss reconnects
- * with capped exponential backoff, paced by the worker's pass (rconn_timeout_ms, rconn_tick).
+ * connects without blocking, pipelines AUTH/SELECT and the SCRIPT LOADs first, and after any
+ * loss reconnects with capped exponential backoff, paced by the worker's pass
+ * (rconn_timeout_ms, rconn_tick, rconn_flush). A NOSCRIPT reply (the server's scripts were
+ * flushed) makes it reconnect, which loads them again.
  * One thread owns an rconn and makes every call on it; only rconn_ready and the counters
  * may be read from others. rconn owns its hiredis context and every command slot.
  * The process must ignore SIGPIPE (hiredis writes with write(2)). A host name is resolved by
@@ -30,11 +32,17 @@ typedef struct rconn_opts {
                                0: the default, -1: never */
     int backoff_min_ms;     /* first retry after a loss; 0: the default */
     int backoff_max_ms;     /* the cap of the doubling; 0: the default */
+    const char *const *scripts; /* NULL-terminated Lua scripts (at most RCONN_SCRIPTS_MAX)
+                                   loaded at each connect (SCRIPT LOAD, in the handshake);
+                                   an EVAL of one of them, passing the same pointer, goes out
+                                   as EVALSHA. The strings must outlive rc. */
     struct rconn_stats *stats; /* where to count (zeroed by the caller, outliving rc, for
                                   readers on other threads); NULL: inside rc */
 } rconn_opts;
 
 #define RCONN_INFLIGHT_MAX 65536
+#define RCONN_SCRIPTS_MAX 8
+#define RCONN_EVALSHA_ARGS 32 /* an EVAL with more arguments goes out as EVAL */
 #define RCONN_CONNECT_TIMEOUT_MS 2000
 #define RCONN_REPLY_TIMEOUT_MS 2000
 #define RCONN_BACKOFF_MIN_MS 100
@@ -77,6 +85,10 @@ void rconn_free(rconn *rc);
  * the caller keeps (buffers) the command and tries again, when rconn_ready, after a pass. */
 int rconn_cmd(rconn *rc, rconn_cb cb, void *ud, int argc, const char *const *argv,
               const size_t *argvlen);
+
+/* Writes the commands sent since the last flush (one write for all of them); the owner
+ * calls it once a pass, after its last command. Until then rconn_timeout_ms is 0. */
+void rconn_flush(rconn *rc);
 
 /* Milliseconds until rconn_tick has work (a retry, a connect or reply deadline), -1: none.
  * For the worker's next epoll timeout. */

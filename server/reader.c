@@ -112,6 +112,11 @@ static int shard_of(const reader_host *h, struct MHD_Connection *mc)
     return 0;
 }
 
+int reader_set_shard(const reader_set *rs, struct MHD_Connection *mc)
+{
+    return shard_of(&rs->h, mc);
+}
+
 /* The scheduler runs this on the reader's thread when it was woken. */
 static int on_news(sched_task *t, uint64_t now)
 {

@@ -46,6 +46,8 @@ reader_set *reader_set_new(const reader_host *h);
 /* After the daemons stopped: frees what is left. */
 void reader_set_free(reader_set *rs);
 int reader_set_count(const reader_set *rs);
+/* Which of the worker's daemons (shards) holds mc: the bit to set in mhd_due after a resume. */
+int reader_set_shard(const reader_set *rs, struct MHD_Connection *mc);
 void reader_set_housekeep(reader_set *rs, uint64_t now); /* heartbeats */
 /* Before the daemons stop: every connection resumed, its reader marked gone (MHD aborts
  * when stopped with suspended connections). */

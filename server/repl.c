@@ -216,10 +216,12 @@ repl *repl_new(loop *l, int idx)
         return NULL;
     r->l = l;
     r->idx = idx;
-    rconn_opts co = {.max_inflight = 8192, .stats = &slots[idx].cmd};
+    /* The scripts go out by their SHA-1 (EVALSHA): a few bytes instead of their text. */
+    static const char *const scripts[] = {RENEW, CREATE, FINISH, CANCEL, PRESENT, ADMIT, HOLD, NULL};
+    rconn_opts co = {.max_inflight = 8192, .scripts = scripts, .stats = &slots[idx].cmd};
     rconn_opts fo = {.max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000,
                      .stats = &slots[idx].fol};
-    rconn_opts ko = {.max_inflight = 4096, .stats = &slots[idx].ctl};
+    rconn_opts ko = {.max_inflight = 4096, .scripts = scripts, .stats = &slots[idx].ctl};
     r->cmd = rconn_new(l, &G.url, &co);
     r->ctl = rconn_new(l, &G.url, &ko);
     r->fol = rconn_new(l, &G.url, &fo);
@@ -1206,6 +1208,9 @@ void repl_pass(repl *r, uint64_t now, int house)
     }
     flush_dirty(r, now);
     follow(r);
+    rconn_flush(r->cmd);
+    rconn_flush(r->ctl);
+    rconn_flush(r->fol);
 }
 
 void repl_free(repl *r)

@@ -52,6 +52,7 @@ typedef struct redis_wait {
     http_req *hr;
     struct MHD_Connection *mc;
     uint32_t *mhd_due;
+    int shard; /* its daemon: the bit in mhd_due */
 } redis_wait;
 
 enum { REDIS_NONE, REDIS_WAITING, REDIS_ANSWERED };
@@ -419,7 +420,7 @@ static void on_redis_answer(void *ud, int result)
         rw->hr->redis_result = result;
         rw->hr->wait = NULL;
         MHD_resume_connection(rw->mc);
-        *rw->mhd_due = UINT32_MAX; /* rare: let every shard look */
+        *rw->mhd_due |= 1u << rw->shard;
     }
     free(rw);
 }
@@ -434,6 +435,7 @@ static int ask_redis(router *w, struct MHD_Connection *mc, http_req *hr, const c
     rw->hr = hr;
     rw->mc = mc;
     rw->mhd_due = w->h.mhd_due;
+    rw->shard = reader_set_shard(w->h.readers, mc);
     int rc = cancel ? repl_cancel(*w->h.repl, id, on_redis_answer, rw)
                     : repl_lookup(*w->h.repl, id, on_redis_answer, rw);
     if (rc < 0) {
@@ -463,6 +465,7 @@ static int ask_admission(router *w, struct MHD_Connection *mc, http_req *hr)
     rw->hr = hr;
     rw->mc = mc;
     rw->mhd_due = w->h.mhd_due;
+    rw->shard = reader_set_shard(w->h.readers, mc);
     if (repl_admit(*w->h.repl, hr->client, hr->slot, on_admission, rw) < 0) {
         free(rw);
         hr->slot[0] = '\0';

@@ -1,6 +1,6 @@
 /* Unit tests: rconn against real redis-server processes on loopback (and a unix socket),
- * driven the way a worker drives it: one loop, rconn_timeout_ms for the wait, rconn_tick
- * after it. Round trips, binary values, AUTH, SELECT, the in-flight cap, a server killed
+ * driven the way a worker drives it: one loop, rconn_timeout_ms for the wait, rconn_tick and
+ * rconn_flush after it. Round trips, binary values, AUTH, SELECT, the in-flight cap, a server killed
  * mid-way and restarted, reply deadlines, and rconn_free from every state. Every wait is
  * bounded; every server is stopped by its PID. */
 #include <check.h>
@@ -177,6 +177,8 @@ static int run_until(rconn *rc, cond_fn cond, void *arg, int ms)
 {
     uint64_t until = loop_now_ms() + (uint64_t)ms;
     while (!cond(arg)) {
+        if (rc)
+            rconn_flush(rc); /* the worker flushes at the end of its pass */
         uint64_t now = loop_now_ms();
         if (now >= until)
             return 0;
@@ -256,6 +258,20 @@ static void start_loop(void)
 {
     L = loop_new();
     ck_assert_ptr_nonnull(L);
+}
+
+static void info_calls(rconn *rc, const redisReply *r, void *ud)
+{
+    struct {
+        int done;
+        long calls;
+        const char *name;
+    } *q = ud;
+    q->done = 1;
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", q->name);
+    const char *p = r && r->str ? strstr(r->str, key) : NULL;
+    q->calls = p ? strtol(p + strlen(key), NULL, 10) : 0;
 }
 
 /* ---------- the tests ---------- */
@@ -496,6 +512,7 @@ START_TEST(pipelined_incr_with_cap)
         ck_assert_int_eq(rconn_inflight(P.rc), CAP);
         P.refused++;
         ck_assert_msg(loop_now_ms() < until, "stuck at %d", i);
+        rconn_flush(P.rc);
         loop_run_once(L, 50); /* a pass: replies free room */
         rconn_tick(P.rc, loop_now_ms());
     }
@@ -587,6 +604,79 @@ START_TEST(server_killed_and_restarted)
 }
 END_TEST
 
+/* A script named in the options is loaded at connect and runs by its SHA-1; after the
+ * server lost it (SCRIPT FLUSH), the NOSCRIPT reply makes the link reconnect and load it
+ * again, and the same EVAL works once more. */
+static const char SCRIPT_ADD[] = "return tonumber(ARGV[1]) + 1";
+
+static int flag_set(void *p)
+{
+    return *(int *)p;
+}
+
+static got eval_add(rconn *rc, const char *n)
+{
+    const char *argv[] = {"EVAL", SCRIPT_ADD, "0", n};
+    size_t lens[] = {4, strlen(SCRIPT_ADD), 1, strlen(n)};
+    return roundtrip_n(rc, 4, argv, lens);
+}
+
+/* How many times the server ran a command, from INFO commandstats ("cmdstat_NAME:calls="). */
+static long calls_of(rconn *rc, const char *name)
+{
+    const char *argv[] = {"INFO", "commandstats"};
+    size_t lens[] = {4, 12};
+    struct {
+        int done;
+        long calls;
+        const char *name;
+    } q = {0, 0, name};
+    ck_assert_int_eq(rconn_cmd(rc, info_calls, &q, 2, argv, lens), 0);
+    ck_assert(run_until(rc, flag_set, &q.done, 5000));
+    return q.calls;
+}
+
+START_TEST(scripts_by_sha)
+{
+    start_loop();
+    srv s = tcp_srv();
+    srv_start(&s, NULL);
+    char url[64], err[160];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", s.port);
+    rconn_url u;
+    ck_assert_int_eq(rconn_url_parse(url, &u, err, sizeof(err)), 0);
+    static const char *const scripts[] = {"return 1", SCRIPT_ADD, NULL};
+    rconn_opts o = {.max_inflight = 8, .scripts = scripts};
+    rconn *rc = rconn_new(L, &u, &o);
+    ck_assert_ptr_nonnull(rc);
+    wait_ready(rc);
+    got g = eval_add(rc, "41");
+    ck_assert_int_eq(g.type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(g.integer, 42);
+    ck_assert_int_eq(calls_of(rc, "evalsha"), 1);
+    ck_assert_int_eq(calls_of(rc, "eval"), 0);
+    /* A script that is not in the options goes out as it is. */
+    const char *other[] = {"EVAL", "return 5", "0"};
+    size_t ol[] = {4, 8, 1};
+    ck_assert_int_eq(roundtrip_n(rc, 3, other, ol).integer, 5);
+    ck_assert_int_eq(calls_of(rc, "eval"), 1);
+    unsigned long long c0 = atomic_load(&rconn_get_stats(rc)->connects);
+    ck_assert_str_eq(roundtrip(rc, "SCRIPT", "FLUSH", NULL).str, "OK");
+    g = eval_add(rc, "1");
+    ck_assert_int_eq(g.type, REDIS_REPLY_ERROR);
+    ck_assert_msg(!strncmp(g.str, "NOSCRIPT", 8), "%s", g.str);
+    wait_ready(rc);
+    ck_assert_uint_eq(atomic_load(&rconn_get_stats(rc)->connects), c0 + 1);
+    ck_assert_str_eq(rconn_error(rc), "NOSCRIPT: the server lost its scripts");
+    g = eval_add(rc, "1");
+    ck_assert_int_eq(g.type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(g.integer, 2);
+    rconn_free(rc);
+    srv_stop(&s);
+    loop_free(L);
+}
+END_TEST
+
 START_TEST(reply_deadline)
 {
     start_loop();
@@ -605,6 +695,8 @@ START_TEST(reply_deadline)
     size_t lens[] = {4};
     uint64_t t0 = loop_now_ms();
     ck_assert_int_eq(rconn_cmd(rc, keep, &g, 1, argv, lens), 0);
+    ck_assert_int_eq(rconn_timeout_ms(rc, loop_now_ms()), 0); /* written at the flush */
+    rconn_flush(rc);
     int t = rconn_timeout_ms(rc, loop_now_ms());
     ck_assert_int_gt(t, 0);
     ck_assert_int_le(t, 200);
@@ -701,6 +793,7 @@ START_TEST(free_in_every_state)
     wait_ready(F.rc);
     for (int i = 0; i < 6; i++)
         ck_assert_int_eq(rconn_cmd(F.rc, free_in_cb, NULL, 1, argv, lens), 0);
+    rconn_flush(F.rc);
     ck_assert(run_until(NULL, f_all, (void *)(intptr_t)6, 5000));
     ck_assert_int_eq(F.after_free, 1);
     ck_assert_int_eq(F.nulls, 5);
@@ -744,6 +837,7 @@ int main(void)
     tcase_add_test(t, unix_socket);
     tcase_add_test(t, pipelined_incr_with_cap);
     tcase_add_test(t, server_killed_and_restarted);
+    tcase_add_test(t, scripts_by_sha);
     tcase_add_test(t, reply_deadline);
     tcase_add_test(t, connect_refused);
     tcase_add_test(t, free_in_every_state);
