@@ -280,7 +280,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         observe_latency(rc, t > s.sent_us ? t - s.sent_us : 0);
     }
     /* The server lost the scripts (SCRIPT FLUSH): a new connection loads them again. */
-    int noscript = r && r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
+    int noscript =
+        r && r->type == REDIS_REPLY_ERROR && r->len >= 8 && !memcmp(r->str, "NOSCRIPT", 8);
     s.cb(rc, r, s.ud);
     if (noscript && rc->ac && !rc->freeing)
         teardown(rc, "NOSCRIPT: the server lost its scripts");

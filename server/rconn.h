@@ -26,18 +26,18 @@ typedef struct redisReply redisReply; /* hiredis' reply: type, integer, str/len,
 typedef enum { RCONN_DOWN, RCONN_CONNECTING, RCONN_READY } rconn_state;
 
 typedef struct rconn_opts {
-    int max_inflight;       /* commands sent and not answered yet; 1..RCONN_INFLIGHT_MAX */
-    int connect_timeout_ms; /* socket + handshake; 0: the default */
-    int reply_timeout_ms;   /* the oldest command unanswered this long drops the link;
-                               0: the default, -1: never */
-    int backoff_min_ms;     /* first retry after a loss; 0: the default */
-    int backoff_max_ms;     /* the cap of the doubling; 0: the default */
+    int max_inflight;           /* commands sent and not answered yet; 1..RCONN_INFLIGHT_MAX */
+    int connect_timeout_ms;     /* socket + handshake; 0: the default */
+    int reply_timeout_ms;       /* the oldest command unanswered this long drops the link;
+                                   0: the default, -1: never */
+    int backoff_min_ms;         /* first retry after a loss; 0: the default */
+    int backoff_max_ms;         /* the cap of the doubling; 0: the default */
     const char *const *scripts; /* NULL-terminated Lua scripts (at most RCONN_SCRIPTS_MAX)
                                    loaded at each connect (SCRIPT LOAD, in the handshake);
                                    an EVAL of one of them, passing the same pointer, goes out
                                    as EVALSHA. The strings must outlive rc. */
-    struct rconn_stats *stats; /* where to count (zeroed by the caller, outliving rc, for
-                                  readers on other threads); NULL: inside rc */
+    struct rconn_stats *stats;  /* where to count (zeroed by the caller, outliving rc, for
+                                   readers on other threads); NULL: inside rc */
 } rconn_opts;
 
 #define RCONN_INFLIGHT_MAX 65536

@@ -27,35 +27,35 @@ struct reader {
     const stream_info *info;
     struct MHD_Connection *mc; /* NULL once MHD completed the request */
     enc enc;
-    buf out;                   /* encoded, not yet taken by MHD */
+    buf out; /* encoded, not yet taken by MHD */
     api_kind api;
-    int fd;                    /* watched for the peer's hang-up; -1 when not */
-    int shard;                 /* which of the worker's daemons serves mc */
-    int suspended;             /* we suspended mc and have not resumed it */
-    int resp_live;             /* MHD holds our response and may call the callback */
-    int streaming;             /* the event-stream response is queued */
-    int gone;                  /* the client hung up */
-    int finished;              /* the terminal event is in out */
+    int fd;        /* watched for the peer's hang-up; -1 when not */
+    int shard;     /* which of the worker's daemons serves mc */
+    int suspended; /* we suspended mc and have not resumed it */
+    int resp_live; /* MHD holds our response and may call the callback */
+    int streaming; /* the event-stream response is queued */
+    int gone;      /* the client hung up */
+    int finished;  /* the terminal event is in out */
     int ping_due;
-    int spare_released;        /* the response buffer's unused pages went back */
-    int following;             /* stream_follow'ed and not yet unfollowed */
+    int spare_released; /* the response buffer's unused pages went back */
+    int following;      /* stream_follow'ed and not yet unfollowed */
     uint64_t last_write_ms;
     uint64_t first_char_ms;
-    int term_kind;             /* finished: STREAM_TERM_DONE or _ERROR */
-    char term_word[32];        /* finished: the finish reason, or the error type */
-    sched_task task;           /* resume the connection: there is news */
+    int term_kind;      /* finished: STREAM_TERM_DONE or _ERROR */
+    char term_word[32]; /* finished: the finish reason, or the error type */
+    sched_task task;    /* resume the connection: there is news */
     stream_sub sub;
-    reader *next, *prev;       /* the set's readers */
+    reader *next, *prev; /* the set's readers */
 };
 
 struct reader_set {
     reader_host h;
     reader *readers;
     int n;
-    stream_chunk scratch;      /* one read at a time: this thread's */
+    stream_chunk scratch; /* one read at a time: this thread's */
 };
 
-#define READER_OF(ptr, field) ((reader *)(void *)((char *)(ptr) - offsetof(reader, field)))
+#define READER_OF(ptr, field) ((reader *)(void *)((char *)(ptr)-offsetof(reader, field)))
 
 /* ---------- lifetime ---------- */
 
@@ -97,7 +97,8 @@ static void on_hup(loop *l, int fd, unsigned ev, void *ud);
 
 static void watch(reader *r, struct MHD_Connection *mc)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     /* Only the peer's FIN/RST: MHD reads the socket itself, we must not consume data. */
     if (ci && loop_watch(r->rs->h.loop, ci->connect_fd, EPOLLRDHUP, on_hup, r) == 0)
         r->fd = ci->connect_fd;

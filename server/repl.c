@@ -50,10 +50,9 @@ static const char FINISH[] =
     "redis.call('del',KEYS[3],KEYS[4]) redis.call('pexpire',KEYS[5],ARGV[1]) return 1";
 
 /* KEYS meta cancel; ARGV ttl_ms. 0: no such stream; 1: cancelling; 2: it had ended. */
-static const char CANCEL[] =
-    "if redis.call('exists',KEYS[1])==0 then return 0 end\n"
-    "redis.call('set',KEYS[2],'1','px',ARGV[1])\n"
-    "if redis.call('hget',KEYS[1],'end') then return 2 end return 1";
+static const char CANCEL[] = "if redis.call('exists',KEYS[1])==0 then return 0 end\n"
+                             "redis.call('set',KEYS[2],'1','px',ARGV[1])\n"
+                             "if redis.call('hget',KEYS[1],'end') then return 2 end return 1";
 
 /* KEYS rd; ARGV member lapse_ms ttl_ms. This replica reads the stream for a while yet. */
 static const char PRESENT[] =
@@ -76,12 +75,15 @@ static const char ADMIT[] =
     " local v=redis.call('hmget',KEYS[1],'t','ts')\n"
     " local tok=tonumber(v[1]) or burst local ts=tonumber(v[2]) or now\n"
     " if now>ts then tok=math.min(burst,tok+(now-ts)*per/60000) end\n"
-    " if tok<1 then local s=math.ceil((1-tok)*60000/per/1000) if s<1 then s=1 end return {2,s} end\n"
+    " if tok<1 then local s=math.ceil((1-tok)*60000/per/1000) if s<1 then s=1 end return {2,s} "
+    "end\n"
     " redis.call('hset',KEYS[1],'t',tostring(tok-1),'ts',tostring(math.max(now,ts)))\n"
     " redis.call('pexpire',KEYS[1],math.ceil(burst*60000/per)+60000)\n"
     "end\n"
-    "if maxc>0 then redis.call('zadd',KEYS[2],now+lease,ARGV[1]) redis.call('pexpire',KEYS[2],lease*4) end\n"
-    "if maxt>0 then redis.call('zadd',KEYS[3],now+lease,ARGV[1]) redis.call('pexpire',KEYS[3],lease*4) end\n"
+    "if maxc>0 then redis.call('zadd',KEYS[2],now+lease,ARGV[1]) "
+    "redis.call('pexpire',KEYS[2],lease*4) end\n"
+    "if maxt>0 then redis.call('zadd',KEYS[3],now+lease,ARGV[1]) "
+    "redis.call('pexpire',KEYS[3],lease*4) end\n"
     "return {0,0}";
 
 /* KEYS conc [all]; ARGV slot lease_ms. The stream holding the slot is alive. */
@@ -106,7 +108,7 @@ static struct {
  * freed, so that a worker stopping cannot pull it from under a reader. */
 static struct {
     atomic_int used;
-    atomic_int ready;       /* the command link is up (as of the worker's last pass) */
+    atomic_int ready; /* the command link is up (as of the worker's last pass) */
     rconn_stats cmd, ctl, fol;
 } slots[REPLS_MAX];
 static _Thread_local repl *cur;
@@ -122,7 +124,7 @@ typedef struct waiter {
 typedef struct rec {
     int kind;
     repl *r;
-    stream *s;               /* NULL while a mirror loads */
+    stream *s; /* NULL while a mirror loads */
     char id[STREAM_ID_LEN + 1];
     int listed;              /* in r->owned or r->mirrors */
     int dirty;               /* in r->dirty */
@@ -131,12 +133,12 @@ typedef struct rec {
     struct rec *dnext;       /* r->dirty */
     /* produced here */
     int created, ended, finished; /* meta and lease sent; terminal sent; FINISH sent */
-    uint64_t sent_next;      /* the next event id to send (0: the start) */
+    uint64_t sent_next;           /* the next event id to send (0: the start) */
     uint64_t renew_at_ms;
     int renewing;
     atomic_int remote_readers;
     _Atomic uint64_t remote_since_ms;
-    char client_tag[40];     /* the concurrency slot it holds (slot[0]: none) */
+    char client_tag[40]; /* the concurrency slot it holds (slot[0]: none) */
     char slot[REPL_SLOT_MAX];
     uint64_t hold_at_ms;
     /* mirrored here */
@@ -217,10 +219,11 @@ repl *repl_new(loop *l, int idx)
     r->l = l;
     r->idx = idx;
     /* The scripts go out by their SHA-1 (EVALSHA): a few bytes instead of their text. */
-    static const char *const scripts[] = {RENEW, CREATE, FINISH, CANCEL, PRESENT, ADMIT, HOLD, NULL};
+    static const char *const scripts[] = {RENEW,   CREATE, FINISH, CANCEL,
+                                          PRESENT, ADMIT,  HOLD,   NULL};
     rconn_opts co = {.max_inflight = 8192, .scripts = scripts, .stats = &slots[idx].cmd};
-    rconn_opts fo = {.max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000,
-                     .stats = &slots[idx].fol};
+    rconn_opts fo = {
+        .max_inflight = 4, .reply_timeout_ms = REPL_BLOCK_MS + 3000, .stats = &slots[idx].fol};
     rconn_opts ko = {.max_inflight = 4096, .scripts = scripts, .stats = &slots[idx].ctl};
     r->cmd = rconn_new(l, &G.url, &co);
     r->ctl = rconn_new(l, &G.url, &ko);
@@ -345,7 +348,8 @@ static void on_renew(rconn *rc, const redisReply *rep, void *ud)
     x->inflight--;
     x->renewing = 0;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        rep->element[0]->type == REDIS_REPLY_INTEGER &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER) {
         if (rep->element[0]->integer && !store_mem_ops.cancel_requested(x->s))
             store_mem_ops.cancel(x->s);
         int n = (int)rep->element[1]->integer;
@@ -365,8 +369,9 @@ static int send_lease(repl *r, rec *x, uint64_t now, const stream_info *create)
     snprintf(lease, sizeof(lease), "%d", REPL_LEASE_MS);
     snprintf(ttl, sizeof(ttl), "%ld", G.running_ttl_ms);
     snprintf(created, sizeof(created), "%ld", create ? create->created : 0L);
-    const char *argv[] = {"EVAL", create ? CREATE : RENEW, "5", k[0], k[1], k[2], k[3], k[4],
-                          G.replica, lease, ttl, create ? create->model : "", created};
+    const char *argv[] = {
+        "EVAL", create ? CREATE : RENEW,     "5",    k[0], k[1], k[2], k[3], k[4], G.replica, lease,
+        ttl,    create ? create->model : "", created};
     if (sendv(r, r->cmd, on_renew, x, create ? 13 : 11, argv) < 0)
         return -1;
     x->renewing = 1;
@@ -560,8 +565,9 @@ static void owner_lost(rec *m)
 {
     stream_term t = {.kind = STREAM_TERM_ERROR, .prompt_tokens = -1, .completion_tokens = -1};
     snprintf(t.type, sizeof(t.type), "owner_lost");
-    snprintf(t.msg, sizeof(t.msg), "the replica producing this stream is gone; "
-                                   "the characters it stored were all sent");
+    snprintf(t.msg, sizeof(t.msg),
+             "the replica producing this stream is gone; "
+             "the characters it stored were all sent");
     if (m->want == 0)
         store_mem_ops.start(m->s);
     stream_batch b = {.text = "", .lens = NULL, .n = 0, .term = &t};
@@ -641,7 +647,8 @@ static void on_meta(rconn *rc, const redisReply *rep, void *ud)
         m->absent = 1;
     } else {
         const redisReply *model = rep->element[0], *created = rep->element[1];
-        size_t n = model->len < sizeof(m->info->model) - 1 ? model->len : sizeof(m->info->model) - 1;
+        size_t n =
+            model->len < sizeof(m->info->model) - 1 ? model->len : sizeof(m->info->model) - 1;
         memcpy(m->info->model, model->str, n);
         m->info->model[n] = '\0';
         if (created->type == REDIS_REPLY_STRING && created->len < 24) {
@@ -830,7 +837,8 @@ static void on_cancel_notice(repl *r, const redisReply *entries)
 {
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
             continue;
         if (e->element[0]->len < sizeof(r->cancels_after)) {
             memcpy(r->cancels_after, e->element[0]->str, e->element[0]->len);
@@ -861,8 +869,8 @@ static void on_xread(rconn *rc, const redisReply *rep, void *ud)
         return; /* a timeout, an unblock, a loss: the next pass asks again */
     for (size_t i = 0; i < rep->elements; i++) {
         const redisReply *ks = rep->element[i];
-        if (ks->type != REDIS_REPLY_ARRAY || ks->elements != 2 || ks->element[0]->type != REDIS_REPLY_STRING ||
-            ks->element[1]->type != REDIS_REPLY_ARRAY)
+        if (ks->type != REDIS_REPLY_ARRAY || ks->elements != 2 ||
+            ks->element[0]->type != REDIS_REPLY_STRING || ks->element[1]->type != REDIS_REPLY_ARRAY)
             continue;
         const redisReply *key = ks->element[0];
         if (key->len == sizeof(RLOG_CANCELS) - 1 && !memcmp(key->str, RLOG_CANCELS, key->len)) {
@@ -895,8 +903,9 @@ static void on_cancels_top(rconn *rc, const redisReply *rep, void *ud)
         r->cancels_state = ASK_NONE;
         return;
     }
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 && rep->element[0]->type == REDIS_REPLY_ARRAY &&
-        rep->element[0]->elements == 2 && rep->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+        rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2 &&
+        rep->element[0]->element[0]->type == REDIS_REPLY_STRING) {
         const redisReply *id = rep->element[0]->element[0];
         if (id->len < sizeof(r->cancels_after)) {
             memcpy(r->cancels_after, id->str, id->len);
@@ -1024,7 +1033,8 @@ static void on_admit(rconn *rc, const redisReply *rep, void *ud)
     admit_ctx *a = ud;
     int result = REPL_UNAVAILABLE, retry = 1;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        rep->element[0]->type == REDIS_REPLY_INTEGER &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER) {
         result = (int)rep->element[0]->integer;
         retry = (int)rep->element[1]->integer;
     }
@@ -1289,28 +1299,37 @@ int repl_render_metrics(buf *out)
         size_t off;
     } counters[] = {
         {"chatd_redis_commands_total", "Redis commands sent", offsetof(rconn_stats, sent)},
-        {"chatd_redis_replies_total", "Redis replies received, errors included", offsetof(rconn_stats, replies)},
+        {"chatd_redis_replies_total", "Redis replies received, errors included",
+         offsetof(rconn_stats, replies)},
         {"chatd_redis_errors_total", "Redis error replies", offsetof(rconn_stats, errors)},
-        {"chatd_redis_lost_total", "Redis commands whose connection went before the reply", offsetof(rconn_stats, lost)},
-        {"chatd_redis_deferred_total", "Redis commands held back: link down or too many in flight", offsetof(rconn_stats, rejected)},
-        {"chatd_redis_connects_total", "Redis connections established", offsetof(rconn_stats, connects)},
+        {"chatd_redis_lost_total", "Redis commands whose connection went before the reply",
+         offsetof(rconn_stats, lost)},
+        {"chatd_redis_deferred_total", "Redis commands held back: link down or too many in flight",
+         offsetof(rconn_stats, rejected)},
+        {"chatd_redis_connects_total", "Redis connections established",
+         offsetof(rconn_stats, connects)},
     };
-    buf_addf(out, "# HELP chatd_redis_up Whether every worker's Redis connection is up.\n"
-                  "# TYPE chatd_redis_up gauge\nchatd_redis_up %d\n", repl_ready());
+    buf_addf(out,
+             "# HELP chatd_redis_up Whether every worker's Redis connection is up.\n"
+             "# TYPE chatd_redis_up gauge\nchatd_redis_up %d\n",
+             repl_ready());
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-        buf_addf(out, "# HELP %s %s.\n# TYPE %s counter\n%s %llu\n", counters[i].name, counters[i].help,
-                 counters[i].name, counters[i].name, sum(counters[i].off, 0));
-    buf_addstr(out, "# HELP chatd_redis_latency_seconds Round trip of Redis commands (blocking reads excluded).\n"
+        buf_addf(out, "# HELP %s %s.\n# TYPE %s counter\n%s %llu\n", counters[i].name,
+                 counters[i].help, counters[i].name, counters[i].name, sum(counters[i].off, 0));
+    buf_addstr(out, "# HELP chatd_redis_latency_seconds Round trip of Redis commands (blocking "
+                    "reads excluded).\n"
                     "# TYPE chatd_redis_latency_seconds histogram\n");
     unsigned long long cum = 0;
     for (int b = 0; b < RCONN_LAT_BUCKETS; b++) {
         cum += sum(offsetof(rconn_stats, lat_bucket) + (size_t)b * sizeof(atomic_ullong), 1);
         if (b < RCONN_LAT_BUCKETS - 1)
-            buf_addf(out, "chatd_redis_latency_seconds_bucket{le=\"%g\"} %llu\n", rconn_lat_le_us[b] / 1e6, cum);
+            buf_addf(out, "chatd_redis_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                     rconn_lat_le_us[b] / 1e6, cum);
         else
             buf_addf(out, "chatd_redis_latency_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
     }
     buf_addf(out, "chatd_redis_latency_seconds_sum %.6f\nchatd_redis_latency_seconds_count %llu\n",
-             sum(offsetof(rconn_stats, lat_sum_us), 1) / 1e6, sum(offsetof(rconn_stats, lat_count), 1));
+             sum(offsetof(rconn_stats, lat_sum_us), 1) / 1e6,
+             sum(offsetof(rconn_stats, lat_count), 1));
     return buf_failed(out) ? -1 : 0;
 }

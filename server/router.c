@@ -1,11 +1,11 @@
 /* router — see router.h. */
 #include "router.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -23,25 +23,25 @@ enum route { R_CHAT = 1 };
 
 /* One request, from the URI callback to the completion callback. */
 typedef struct http_req {
-    resp_ctx rctx;    /* what every response to it carries */
-    int begun;        /* the access handler has seen it */
-    int routed;       /* its route was taken */
+    resp_ctx rctx; /* what every response to it carries */
+    int begun;     /* the access handler has seen it */
+    int routed;    /* its route was taken */
     int route;
     api_kind api;
     buf body;
     int too_large;
     reader *r;
     uint64_t t0_ms;
-    char id[40];      /* X-Request-Id */
+    char id[40]; /* X-Request-Id */
     char method[12];
     char path[200];
-    int raw_bad;      /* the raw URI held an encoded NUL */
+    int raw_bad;                   /* the raw URI held an encoded NUL */
     char client[QUOTA_CLIENT_MAX]; /* who the limits count against */
     int redis;        /* REDIS_*: a stream of another replica, or the limits, asked of Redis */
     int redis_result; /* what repl answered */
     int redis_retry;  /* admission: Retry-After */
     char slot[REPL_SLOT_MAX]; /* admission: the concurrency slot taken in Redis */
-    chat_req *req;    /* a parsed request waiting for its admission */
+    chat_req *req;            /* a parsed request waiting for its admission */
     struct redis_wait *wait;
 } http_req;
 
@@ -60,15 +60,15 @@ enum { REDIS_NONE, REDIS_WAITING, REDIS_ANSWERED };
 /* One client connection, for the slow-request watchdog. */
 typedef struct http_conn {
     int fd;
-    int reading;           /* a request is (or may be) arriving */
-    uint64_t since_ms;     /* when that started */
+    int reading;       /* a request is (or may be) arriving */
+    uint64_t since_ms; /* when that started */
     struct http_conn *next, *prev;
 } http_conn;
 
 struct router {
     router_host h;
     const chatd_env *env;
-    http_conn *conns;      /* this worker's client connections */
+    http_conn *conns; /* this worker's client connections */
 };
 
 router *router_new(const router_host *h)
@@ -92,12 +92,13 @@ void router_free(router *rt)
 }
 
 void router_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
-                        enum MHD_ConnectionNotificationCode code)
+                          enum MHD_ConnectionNotificationCode code)
 {
     router *w = cls;
     http_conn *hc = *ctx;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci || !(hc = calloc(1, sizeof(*hc))))
             return;
         hc->fd = ci->connect_fd;
@@ -124,7 +125,8 @@ void router_on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
 
 static http_conn *conn_of(struct MHD_Connection *mc)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -183,7 +185,8 @@ void *router_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 
 static enum MHD_Result not_allowed(struct MHD_Connection *mc, api_kind api, const char *allow)
 {
-    return resp_error(mc, api, 405, "method_not_allowed", "method not allowed here", "Allow", allow);
+    return resp_error(mc, api, 405, "method_not_allowed", "method not allowed here", "Allow",
+                      allow);
 }
 
 static int is_get(const char *m)
@@ -207,11 +210,12 @@ static enum MHD_Result chat_begin(router *w, struct MHD_Connection *mc, api_kind
     const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Type");
     if (!json_type(ct))
         return resp_error(mc, api, 415, "unsupported_media_type",
-                         "Content-Type must be application/json", NULL, NULL);
+                          "Content-Type must be application/json", NULL, NULL);
     long max = w->env->cfg->max_body_bytes;
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)max)
-        return resp_error(mc, api, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return resp_error(mc, api, 413, "payload_too_large", "request body is too large", NULL,
+                          NULL);
     hr->route = R_CHAT;
     hr->api = api;
     buf_init(&hr->body, (size_t)max);
@@ -232,12 +236,13 @@ static int admit(router *w, struct MHD_Connection *mc, http_req *hr, enum MHD_Re
     } else {
         hr->slot[0] = '\0';
     }
-    const char *busy = *w->h.stopping                                   ? "server is shutting down"
-                       : chat_live() >= w->env->cfg->max_streams        ? "too many open streams"
+    const char *busy = *w->h.stopping                            ? "server is shutting down"
+                       : chat_live() >= w->env->cfg->max_streams ? "too many open streams"
                        : !shared && w->env->cfg->max_streams_total > 0 &&
-                                 chat_live() >= w->env->cfg->max_streams_total ? "too many open streams"
-                       : q == QUOTA_FULL && shared                      ? "too many open streams (all replicas)"
-                                                                        : NULL;
+                               chat_live() >= w->env->cfg->max_streams_total
+                           ? "too many open streams"
+                       : q == QUOTA_FULL && shared ? "too many open streams (all replicas)"
+                                                   : NULL;
     if (busy) {
         if (shared && q == QUOTA_OK)
             repl_release(*w->h.repl, hr->client, hr->slot, NULL);
@@ -269,7 +274,8 @@ static enc_fmt format_for(api_kind api, const chat_req *req)
 
 /* A validated request: admitted, its chat started, this connection its first reader
  * (suspended until the upstream answers). */
-static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr, const chat_req *req)
+static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
+                             const chat_req *req)
 {
     enum MHD_Result rc;
     if (!admit(w, mc, hr, &rc))
@@ -311,7 +317,8 @@ static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req 
     }
     request_read(mc); /* the final call: the body is whole */
     if (hr->too_large)
-        return resp_error(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL, NULL);
+        return resp_error(mc, hr->api, 413, "payload_too_large", "request body is too large", NULL,
+                          NULL);
     chat_req req;
     char err[256];
     int flags = hr->api == API_NATIVE ? 0 : REQ_OPENAI;
@@ -480,7 +487,8 @@ static int ask_admission(router *w, struct MHD_Connection *mc, http_req *hr)
 static enum MHD_Result redis_down(struct MHD_Connection *mc)
 {
     return resp_error(mc, API_NATIVE, 503, "overloaded",
-                      "the shared stream store (Redis) is unreachable; try again", "Retry-After", "1");
+                      "the shared stream store (Redis) is unreachable; try again", "Retry-After",
+                      "1");
 }
 
 /* GET /api/streams/{id}: replay after Last-Event-ID, then follow live. */
@@ -488,7 +496,8 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
 {
     int64_t last = last_event_id(mc);
     if (last == -2)
-        return resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID must be a decimal event id", NULL, NULL);
+        return resp_error(mc, API_NATIVE, 400, "invalid_request",
+                          "Last-Event-ID must be a decimal event id", NULL, NULL);
     stream *s = stream_find(id);
     if (!s && *w->h.repl && hr->redis == REDIS_NONE) {
         int rc = ask_redis(w, mc, hr, id, 0);
@@ -499,11 +508,13 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
     if (!s && hr->redis == REDIS_ANSWERED && hr->redis_result == REPL_UNAVAILABLE)
         return redis_down(mc);
     if (!s)
-        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)",
+                          NULL, NULL);
     int64_t end = stream_last_id(s);
     enum MHD_Result rc;
     if (end >= 0 && last > end) {
-        rc = resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        rc = resp_error(mc, API_NATIVE, 400, "invalid_request",
+                        "Last-Event-ID is beyond the stream's end", NULL, NULL);
         goto out;
     }
     if (end >= 0 && last == end) {
@@ -519,7 +530,8 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
     hr->r = r;
     metrics_add(&w->h.m->resumes, 1);
     if (reader_seek(r, last) < 0) {
-        rc = resp_error(mc, API_NATIVE, 400, "invalid_request", "Last-Event-ID is beyond the stream's end", NULL, NULL);
+        rc = resp_error(mc, API_NATIVE, 400, "invalid_request",
+                        "Last-Event-ID is beyond the stream's end", NULL, NULL);
         goto out;
     }
     rc = reader_respond(r, mc);
@@ -550,7 +562,8 @@ static enum MHD_Result cancel(router *w, struct MHD_Connection *mc, const char *
         }
     }
     if (!s)
-        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)", NULL, NULL);
+        return resp_error(mc, API_NATIVE, 404, "not_found", "no such stream (unknown or expired)",
+                          NULL, NULL);
     int n = snprintf(body, sizeof(body), "{\"stream_id\":\"%s\",\"status\":\"%s\"}",
                      stream_get_info(s)->id, stream_last_id(s) >= 0 ? "finished" : "cancelling");
     stream_cancel(s);
@@ -605,8 +618,8 @@ static enum MHD_Result cors(router *w, struct MHD_Connection *mc, const char *me
         return MHD_YES;
     *done = 1;
     if (!origin)
-        return resp_error(mc, API_NATIVE, 405, "method_not_allowed", "OPTIONS is for CORS preflights",
-                          "Allow", "GET, POST");
+        return resp_error(mc, API_NATIVE, 405, "method_not_allowed",
+                          "OPTIONS is for CORS preflights", "Allow", "GET, POST");
     if (!hr->rctx.cors)
         return resp_error(mc, API_NATIVE, 403, "forbidden", "origin not allowed", NULL, NULL);
     struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -629,7 +642,8 @@ static void set_client(struct MHD_Connection *mc, http_req *hr, int key)
         snprintf(hr->client, sizeof(hr->client), "key:%d", key);
         return;
     }
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char ip[INET6_ADDRSTRLEN] = "?";
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     if (sa && sa->sa_family == AF_INET)
@@ -670,7 +684,7 @@ static enum MHD_Result route_api(router *w, struct MHD_Connection *mc, const cha
     int key = auth_check(&w->env->auth, key_header(mc, api, tmp, sizeof(tmp)));
     if (!key)
         return resp_error(mc, api, 401, "unauthorized", "a valid API key is required",
-                         "WWW-Authenticate", "Bearer");
+                          "WWW-Authenticate", "Bearer");
     set_client(mc, hr, auth_enabled(&w->env->auth) ? key : 0);
     if (!strcmp(url, "/api/chat") || !strcmp(url, "/v1/chat/completions") ||
         !strcmp(url, "/v1/messages"))
@@ -691,8 +705,8 @@ static enum MHD_Result metrics_page(router *w, struct MHD_Connection *mc)
         buf_free(&b);
         return MHD_NO;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(buf_len(&b), (void *)buf_ptr(&b),
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(buf_len(&b), (void *)buf_ptr(&b), MHD_RESPMEM_MUST_COPY);
     buf_free(&b);
     if (!r)
         return MHD_NO;
@@ -708,7 +722,9 @@ static enum MHD_Result metrics_page(router *w, struct MHD_Connection *mc)
 static enum MHD_Result ready(struct MHD_Connection *mc)
 {
     int p = probe_state();
-    const char *ups = p == PROBE_REACHABLE ? "reachable" : p == PROBE_UNREACHABLE ? "unreachable" : "checking";
+    const char *ups = p == PROBE_REACHABLE     ? "reachable"
+                      : p == PROBE_UNREACHABLE ? "unreachable"
+                                               : "checking";
     int ok = p == PROBE_REACHABLE;
     char body[128];
     int n;
@@ -749,7 +765,7 @@ static int bodyless(const char *m)
 }
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                    const char *value)
 {
     int *n = cls;
     if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
@@ -782,23 +798,26 @@ static enum MHD_Result first_call(router *w, struct MHD_Connection *mc, const ch
     api_kind api = anthropic_path(url)        ? API_ANTHROPIC
                    : !strncmp(url, "/v1/", 4) ? API_OPENAI
                                               : API_NATIVE;
-    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    const union MHD_ConnectionInfo *hs =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     int n[2];
     framing(mc, n);
     if (hr->raw_bad)
         return resp_error(mc, api, 400, "invalid_request", "the path holds a NUL byte", NULL, NULL);
     if (n[0] > 1 || (n[0] && n[1]))
         return resp_error(mc, api, 400, "invalid_request",
-                         "ambiguous body length: several Content-Length headers, or one with "
-                         "Transfer-Encoding", "Connection", "close");
+                          "ambiguous body length: several Content-Length headers, or one with "
+                          "Transfer-Encoding",
+                          "Connection", "close");
     if (hs && hs->header_size > (size_t)w->env->cfg->max_header_bytes)
-        return resp_error(mc, api, 431, "header_too_large", "request headers are too large", NULL, NULL);
+        return resp_error(mc, api, 431, "header_too_large", "request headers are too large", NULL,
+                          NULL);
     return route_first(w, mc, url, method, hr);
 }
 
 enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                const char *method, const char *version, const char *upload,
-                                size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
     router *w = cls;
     http_req *hr = *con_cls;
@@ -835,7 +854,7 @@ enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const ch
  * reader saw it (done, cancelled, error:TYPE); else how the connection ended. */
 static void outcome(const http_req *hr, enum MHD_RequestTerminationCode toe, char *out, size_t n)
 {
-    const char *o = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK       ? "ok"
+    const char *o = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? "ok"
                     : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
                                                                     : "aborted";
     reader_stats st;
@@ -858,7 +877,8 @@ static void log_request(router *w, struct MHD_Connection *mc, http_req *hr,
         return;
     if (!hr->begun)
         return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
     buf b;
     buf_init(&b, 4096);
     buf_addstr(&b, "\"request_id\":");
@@ -896,7 +916,7 @@ static void log_request(router *w, struct MHD_Connection *mc, http_req *hr,
 }
 
 void router_on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
-                       enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
     http_req *hr = *con_cls;
     if (!hr)

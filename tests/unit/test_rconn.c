@@ -1,7 +1,7 @@
 /* Unit tests: rconn against real redis-server processes on loopback (and a unix socket),
  * driven the way a worker drives it: one loop, rconn_timeout_ms for the wait, rconn_tick and
- * rconn_flush after it. Round trips, binary values, AUTH, SELECT, the in-flight cap, a server killed
- * mid-way and restarted, reply deadlines, and rconn_free from every state. Every wait is
+ * rconn_flush after it. Round trips, binary values, AUTH, SELECT, the in-flight cap, a server
+ * killed mid-way and restarted, reply deadlines, and rconn_free from every state. Every wait is
  * bounded; every server is stopped by its PID. */
 #include <check.h>
 
