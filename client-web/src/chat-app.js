@@ -27,6 +27,7 @@ export function createChatApp({
   let state = persistence.loadState();
   let prefs = persistence.loadPrefs();
   let active = null; // the turn being streamed
+  let left = null; // {convId, msgId, streamId}: the turn the page left mid-answer (pagehide)
 
   // Text arrives a character per event; the DOM is updated at most once per frame, and by
   // at most the frame's budget of new characters per message.
@@ -184,6 +185,12 @@ export function createChatApp({
 
     const outcome = await turn.run();
     active = null;
+    if (outcome.status === 'left') {
+      // The page went away mid-answer; if it comes back (the back-forward cache), go on.
+      left = { convId, msgId: turn.msgId, streamId: turn.streamId };
+      updateComposer();
+      return;
+    }
     turn.finish(outcome);
     frames.mark(turn.msgId);
     updateComposer();
@@ -255,16 +262,32 @@ export function createChatApp({
     return undefined;
   }
 
-  /** The page is going away: keep everything received so far. */
+  /**
+   * The page is going away: keep everything received so far, and let the connection go
+   * without resuming it from this page (the next page resumes the stream).
+   */
   function pageHide() {
     if (active && active.drain()) frames.add(active.msgId);
     persistence.flush();
+    if (active && active.streamId) active.leave();
+  }
+
+  /** The page came back from the back-forward cache: go on with an answer it left. */
+  function pageShow(persisted) {
+    if (!persisted || !left || active) return undefined;
+    const { convId, msgId, streamId } = left;
+    left = null;
+    const conv = state.conversations[convId];
+    const msg = conv && conv.messages.find((m) => m.id === msgId);
+    if (!msg || msg.status !== 'streaming') return undefined;
+    return runTurn(convId, { msgId, streamId, lastEventId: msg.lastEventId == null ? null : msg.lastEventId });
   }
 
   return {
     start,
     resumeInterrupted,
     pageHide,
+    pageShow,
     selectConversation,
     newChat,
     deleteConversation,

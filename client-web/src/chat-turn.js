@@ -37,6 +37,7 @@ export function startTurn(deps, convId, resume = null) {
     streamId: resume ? resume.streamId : null,
     reconnecting: false, // the connection dropped and the client is asking to resume
     stopping: false,
+    leaving: false, // the page is going away: the next page resumes the stream
     text: '', // received but not yet in the state
     reasoning: '',
     lastId: null,
@@ -72,8 +73,19 @@ export function startTurn(deps, convId, resume = null) {
     },
 
     /**
+     * The page is going away (a reload, a navigation): drop the connection without
+     * cancelling the stream and without resuming it here. The answer stays `streaming` in
+     * the saved state, so the next page picks it up (or this one, back from the cache).
+     */
+    leave() {
+      turn.leaving = true;
+      ctrl.abort();
+    },
+
+    /**
      * Streams the answer to its end and records how it ended. Resolves with the outcome:
-     * {status:'done', finishReason} | {status:'stopped'} | {status:'error', error}.
+     * {status:'done', finishReason} | {status:'stopped'} | {status:'error', error} |
+     * {status:'left'} (leave(): nothing to record).
      */
     async run() {
       let outcome;
@@ -115,7 +127,8 @@ export function startTurn(deps, convId, resume = null) {
             onReconnect();
           },
         });
-        if (r.status === 'aborted' || r.finishReason === 'cancelled') outcome = { status: 'stopped' };
+        if (r.status === 'aborted' && turn.leaving) outcome = { status: 'left' };
+        else if (r.status === 'aborted' || r.finishReason === 'cancelled') outcome = { status: 'stopped' };
         else outcome = { status: 'done', finishReason: r.finishReason };
       } catch (err) {
         const d = describeError(err);

@@ -182,6 +182,7 @@ el.jump.addEventListener('click', () => {
 });
 
 window.addEventListener('pagehide', () => app.pageHide());
+window.addEventListener('pageshow', (e) => app.pageShow(e.persisted));
 
 // ---------------------------------------------------------------- start
 

@@ -218,6 +218,32 @@ test('leaving the page saves the text received so far', () => {
   assert.equal(saved.messages[1].status, 'interrupted');
 });
 
+test('leaving mid-answer lets the connection go unresumed; back from the cache, it resumes', async () => {
+  const t = setup();
+  t.app.start();
+  t.composer.type('q');
+  const first = t.app.submit();
+  const call = t.streamChat.calls[0];
+  call.args.onStreamId('s9');
+  call.args.onDelta('par', 3);
+  t.app.pageHide();
+  assert.equal(call.args.signal.aborted, true, 'the dying page does not resume the cut connection');
+  assert.deepEqual(t.cancels, [], 'nor cancels the stream');
+  call.resolve({ status: 'aborted' });
+  await first;
+  assert.equal(t.last().status, 'streaming', 'nothing recorded: the next page resumes it');
+  assert.equal(t.app.pageShow(false), undefined, 'a fresh page resumes through resumeInterrupted');
+  const again = t.app.pageShow(true);
+  assert.equal(t.streamChat.calls.length, 2);
+  assert.deepEqual(t.streamChat.calls[1].args.resume, { streamId: 's9', lastEventId: 3 });
+  t.streamChat.calls[1].args.onDelta('tial', 4);
+  t.streamChat.calls[1].resolve({ status: 'done', finishReason: 'stop' });
+  await again;
+  assert.equal(t.last().content, 'partial');
+  assert.equal(t.last().status, 'done');
+  assert.equal(t.app.pageShow(true), undefined, 'only once');
+});
+
 test('regenerate and edit-and-resend answer the question again', async () => {
   const t = setup();
   t.app.start();

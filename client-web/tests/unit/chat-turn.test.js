@@ -97,6 +97,22 @@ test('stop cancels the stream on the server, aborts the fetch and ends as stoppe
   assert.equal(outcomeAnnouncement(outcome), 'Stopped.');
 });
 
+test('leaving the page drops the connection without cancelling or resuming, and records nothing', async () => {
+  const t = setup();
+  const turn = startTurn(t.deps, 'c');
+  const running = turn.run();
+  t.streamChat.calls[0].args.onStreamId('s8');
+  t.streamChat.calls[0].args.onDelta('par', 2);
+  turn.drain();
+  turn.leave();
+  assert.equal(t.streamChat.calls[0].args.signal.aborted, true, 'the fetch is aborted, so no resume starts here');
+  assert.deepEqual(t.log.cancels, [], 'the stream is not cancelled: the next page resumes it');
+  const outcome = await running;
+  assert.deepEqual(outcome, { status: 'left' });
+  assert.equal(t.answer('m1').status, 'streaming', 'saved as still streaming');
+  assert.equal(t.answer('m1').lastEventId, 2);
+});
+
 test('a stream cancelled on the server ends as stopped too', async () => {
   const t = setup();
   const turn = startTurn(t.deps, 'c');
