@@ -15,7 +15,7 @@ LAYERS = [
     ("leaves", """lim buf utf8 jsonw jsonv seg pace sse_encode sse_parse ndjson oai anth_out anth_in loop log
                   metrics auth cfg quota redact req req_msg prov prov_openai prov_anthropic xlat_anthropic prov_ollama xlat_ollama up env
                   rconn_url rconn"""),
-    ("services", "sched resp probe demo answers ask gen tok"),
+    ("services", "sched resp route probe demo answers ask gen tok"),
     ("store", "store store_mem rlog repl store_redis"),
     ("stream sides and formats", "emit encode"),
     ("handlers", "chat reader files"),

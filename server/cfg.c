@@ -136,6 +136,12 @@ static const cfg_key keys[] = {
     {.name = "rate_limit_burst", .type = K_INT, .meta = "N", .idef = 10, .lo = 1, .hi = 1000000,
      FIELD(rate_limit_burst), .help = "requests a client may make at once before the rate "
                                       "applies"},
+    {.name = "fallback_max_attempts", .type = K_INT, .meta = "N", .idef = 4, .lo = 1, .hi = 16,
+     FIELD(fallback_max_attempts),
+     .help = "upstream attempts one request may make before its first character (keys, then "
+             "fallbacks)"},
+    MS(fallback_deadline_ms, 60000, 1, 3600000,
+       "how long a request may spend on upstream attempts before its first character"),
     MS(max_stream_duration_ms, 600000, 1000, 86400000,
        "longest an answer may stream; then it ends with error max_duration"),
     MS(request_timeout_ms, 30000, 100, 3600000,
@@ -155,7 +161,7 @@ static const cfg_key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CFG_KEYS_MAX, "cfg.src too small for the key table");
-_Static_assert(NKEYS <= 32, "json_apply tracks seen keys in 32 bits");
+_Static_assert(NKEYS <= 64, "json_apply tracks seen keys in 64 bits");
 _Static_assert(sizeof(cfg_provider) == sizeof(int) && sizeof(cfg_log_level) == sizeof(int),
                "enum fields are written as int");
 
@@ -540,15 +546,17 @@ static int json_member(cfg *c, const cfg_key *k, const cJSON *v, const char *whe
 static int json_apply(cfg *c, const cJSON *root, const char *path, char *err, size_t errsz)
 {
     char where[WHERE_MAX + NAME_MAX_LEN], got[GOT_MAX + 8];
-    uint32_t seen = 0;
+    uint64_t seen = 0;
     if (!cJSON_IsObject(root))
         return fail(err, errsz, "%s: expected a JSON object of settings", path);
     for (const cJSON *it = root->child; it; it = it->next) {
+        if (!strcmp(it->string, "upstreams") || !strcmp(it->string, "models"))
+            continue; /* the model map: route.c reads it */
         const cfg_key *k = key_by_name(it->string);
         if (!k)
             return fail(err, errsz, "%s: unknown key %s", path,
                         quote(it->string, got, sizeof(got)));
-        uint32_t bit = 1u << (k - keys);
+        uint64_t bit = (uint64_t)1 << (k - keys);
         if (seen & bit)
             return fail(err, errsz, "%s: %s: duplicate key", path, k->name);
         seen |= bit;
@@ -879,6 +887,15 @@ static void print_source(const cfg *c, const cfg_key *k, FILE *f)
     default:
         fputs("default", f);
     }
+}
+
+int cfg_explicit(const cfg *c, const char *name)
+{
+    const cfg_key *k = key_by_name(name);
+    if (!k)
+        return 0;
+    int src = c->src[k - keys];
+    return src == SRC_FILE || src == SRC_ENV || src == SRC_FLAG;
 }
 
 void cfg_print(const cfg *c, FILE *f)

@@ -16,7 +16,7 @@
 #define CFG_KEYLIST_MAX 8192 /* api_keys */
 #define CFG_PATH_MAX 4096
 #define CFG_FILE_MAX (1u << 20) /* largest JSON config file read */
-#define CFG_KEYS_MAX 32         /* room for the key table's per-key sources */
+#define CFG_KEYS_MAX 64         /* room for the key table's per-key sources */
 
 typedef enum {
     CFG_PROVIDER_DEMO,
@@ -59,6 +59,8 @@ typedef struct cfg {
     long max_streams_per_client;
     long rate_limit_per_minute;
     long rate_limit_burst;
+    long fallback_max_attempts;     /* upstream attempts before the first character */
+    long fallback_deadline_ms;      /* and the time they may take together */
     long max_stream_duration_ms;
     long request_timeout_ms;
     long max_header_bytes;
@@ -78,6 +80,9 @@ int cfg_load(cfg *c, int argc, char **argv, char **envp, char *err, size_t errsz
 /* The effective config, one "name = value (source)" line per key; secrets are shown as
  * "(set, redacted)" or "(unset)". */
 void cfg_print(const cfg *c, FILE *f);
+
+/* Whether key name was set by the file, the environment or a flag (not a default). */
+int cfg_explicit(const cfg *c, const char *name);
 
 const char *cfg_pace_name(const cfg *c);     /* "off", "adaptive" or "fixed" */
 const char *cfg_provider_name(const cfg *c); /* "demo", "openai", "anthropic" or "ollama" */

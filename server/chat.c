@@ -1,10 +1,15 @@
 /* chat — see chat.h.
  *
- * Life of a chat: chat_start builds the upstream request and a stream in the WAITING
- * phase. The first upstream body byte with a 2xx status starts the stream (its readers
- * queue their event-stream responses); a failure before that fails it early (an HTTP
- * error status). Upstream text flows through the provider's parser into emit, which
- * releases it into the stream at the pacer's rate; readers read what is released.
+ * Life of a chat: chat_start plans the request's way through the model map (route.h),
+ * makes a stream in the WAITING phase and starts the first attempt. While another attempt
+ * may follow (a next key, a fallback), the stream starts with the first character (text,
+ * reasoning, a tool call or the end); on the last, with the first upstream body byte of a
+ * 2xx status. Until it starts, a connect error, a timeout, 429, 5xx, 401/403 or an error
+ * event moves the request to the next attempt, built from the same request for that
+ * attempt's provider; when none is left it fails early (an HTTP error status). Once it
+ * started nothing is retried. Upstream text flows through the provider's parser into
+ * emit, which releases it into the stream at the pacer's rate; readers read what is
+ * released.
  *
  * Two scheduler tasks per chat: `tick` while emit has characters or the end to release
  * (or the upstream is paused), and `wake` when the store tells the owner something (a
@@ -21,9 +26,11 @@
 
 #include "emit.h"
 #include "lim.h"
+#include "log.h"
 #include "quota.h"
 #include "redact.h"
 #include "repl.h"
+#include "route.h"
 #include "utf8.h"
 
 typedef enum { PHASE_WAITING, PHASE_STARTED, PHASE_FAILED_EARLY } chat_phase;
@@ -37,10 +44,22 @@ struct chat {
     prov_stream *ps;
     chat_phase phase;
     int up_paused;
-    int up_end_seen;   /* the provider's explicit end marker */
-    int counted;       /* counts in chat_live and the client's quota */
+    int up_end_seen; /* the provider's explicit end marker */
+    int counted;     /* counts in chat_live and the client's quota */
     buf errbody;
     uint64_t t0_ms, last_up_ms;
+    uint64_t try_t0_ms; /* the attempt's start */
+    routes *rt;         /* the model map it was planned with (a reference) */
+    route_plan plan;
+    route_attempt at; /* the attempt under way */
+    const prov *prov; /* at's provider */
+    chat_req req;     /* kept while another attempt may follow: each builds from it */
+    int has_req;
+    int may_retry;   /* another attempt may follow this one: hold the start */
+    int early_error; /* an error event came before any character (sink_error) */
+    char early_msg[300];
+    char tries[512]; /* "upstream/model status; ..." for the log */
+    char request_id[64];
     chat *next, *prev; /* the set's chats */
     sched_task tick;   /* pacing, while active */
     sched_task wake;   /* the store has news for the owner */
@@ -66,7 +85,7 @@ static const up_ops chat_up_ops;
 static int on_tick(sched_task *t, uint64_t now);
 static int on_wake(sched_task *t, uint64_t now);
 
-#define CHAT_OF(ptr, field) ((chat *)(void *)((char *)(ptr) - offsetof(chat, field)))
+#define CHAT_OF(ptr, field) ((chat *)(void *)((char *)(ptr)-offsetof(chat, field)))
 
 /* ---------- lifetime ---------- */
 
@@ -112,7 +131,10 @@ static void chat_free(chat *c)
     sched_forget(&c->tick);
     sched_forget(&c->wake);
     if (c->ps)
-        cs->h.env->prov->close(c->ps);
+        c->prov->close(c->ps);
+    if (c->has_req)
+        req_free(&c->req);
+    routes_unref(c->rt);
     stream_expire(c->s);
     stream_unref(c->s);
     emit_free(&c->e);
@@ -192,18 +214,35 @@ static void count_error(chat *c, metrics_uperr kind)
 
 /* ---------- upstream side ---------- */
 
+/* The first character (or the end) of an attempt that held its start: the answer is
+ * this attempt's from here on, whatever follows. */
+static void first_content(chat *c)
+{
+    if (c->phase != PHASE_WAITING)
+        return;
+    c->may_retry = 0;
+    start_stream(c);
+    if (c->has_req) {
+        req_free(&c->req);
+        c->has_req = 0;
+    }
+}
+
 static int sink_text(void *ctx, const char *p, size_t n)
 {
+    first_content(ctx);
     return emit_text(&((chat *)ctx)->e, EMIT_TEXT, p, n);
 }
 
 static int sink_reasoning(void *ctx, const char *p, size_t n)
 {
+    first_content(ctx);
     return emit_text(&((chat *)ctx)->e, EMIT_REASONING, p, n);
 }
 
 static int sink_finish(void *ctx, const char *reason)
 {
+    first_content(ctx);
     emit_finish_reason(&((chat *)ctx)->e, reason);
     return 0;
 }
@@ -217,7 +256,7 @@ static int sink_usage(void *ctx, long prompt, long completion)
 /* The upstream's own words may quote a credential back: never pass those on. */
 static void scrub(const chat *c, char *msg)
 {
-    redact_credentials(msg, c->cs->h.env->cfg->upstream_api_key);
+    redact_credentials(msg, c->at.key ? c->at.key->value : "");
 }
 
 static int sink_error(void *ctx, const char *type, const char *message)
@@ -229,18 +268,27 @@ static int sink_error(void *ctx, const char *type, const char *message)
     if (n >= (int)sizeof(msg))
         msg[utf8_trim(msg, sizeof(msg) - 1)] = '\0'; /* never half a character */
     scrub(c, msg);
+    if (c->phase == PHASE_WAITING && c->may_retry) {
+        /* Before any character: the next attempt may answer instead. */
+        c->early_error = 1;
+        snprintf(c->early_msg, sizeof(c->early_msg), "%s", msg);
+        return 1;
+    }
+    first_content(c);
     emit_fail(&c->e, "upstream_error", msg, 0);
     return 1; /* stop reading: the stream has ended */
 }
 
 static int sink_end(void *ctx)
 {
+    first_content(ctx);
     ((chat *)ctx)->up_end_seen = 1;
     return 0;
 }
 
 static int sink_tool(void *ctx, int index, const char *id, const char *name)
 {
+    first_content(ctx);
     return emit_tool(&((chat *)ctx)->e, index, id, name);
 }
 
@@ -251,8 +299,8 @@ static int sink_tool_args(void *ctx, int index, const char *p, size_t n)
 
 static const prov_sink *sink_for(chat *c, prov_sink *s)
 {
-    *s = (prov_sink){c,        sink_text, sink_reasoning, sink_finish, sink_usage,
-                     sink_error, sink_end, sink_tool,     sink_tool_args};
+    *s = (prov_sink){c,          sink_text, sink_reasoning, sink_finish,   sink_usage,
+                     sink_error, sink_end,  sink_tool,      sink_tool_args};
     return s;
 }
 
@@ -274,20 +322,29 @@ static int on_data(void *ud, long status, const char *p, size_t n)
         buf_add(&c->errbody, p, n > room ? room : n); /* the start is enough for a reason */
         return UP_DATA_OK;
     }
-    start_stream(c);
+    if (!c->may_retry)
+        start_stream(c); /* the last attempt: its answer, whatever it says */
     if (unsent(c) >= LIM_UNSENT_HIGH) {
         c->up_paused = 1;
         sched_activate(&c->tick);
         return UP_DATA_PAUSE;
     }
     prov_sink sink;
-    int rc = c->cs->h.env->prov->feed(c->ps, p, n, sink_for(c, &sink));
+    int rc = c->prov->feed(c->ps, p, n, sink_for(c, &sink));
+    if (c->early_error)
+        return UP_DATA_ABORT; /* on_done moves on to the next attempt */
+    if (rc < 0 && c->phase == PHASE_WAITING && c->may_retry) {
+        c->early_error = 1;
+        snprintf(c->early_msg, sizeof(c->early_msg), "upstream sent a malformed event stream");
+        return UP_DATA_ABORT;
+    }
     if (rc < 0 && !emit_decided(&c->e))
         count_error(c, UPERR_MALFORMED);
     if (rc < 0)
         emit_fail(&c->e, "upstream_error",
                   rc == PROV_ERR_PARSE ? "upstream sent a malformed event stream"
-                                       : "upstream event too large or out of memory", 0);
+                                       : "upstream event too large or out of memory",
+                  0);
     kick(c, now);
     return emit_is_error(&c->e) ? UP_DATA_ABORT : UP_DATA_OK;
 }
@@ -300,7 +357,7 @@ static void upstream_reason(chat *c, long status, char *out, size_t n)
         snprintf(out, n, "upstream rejected the credentials (HTTP %ld)", status);
         return;
     }
-    c->cs->h.env->prov->error_reason(buf_ptr(&c->errbody), buf_len(&c->errbody), why, sizeof(why));
+    c->prov->error_reason(buf_ptr(&c->errbody), buf_len(&c->errbody), why, sizeof(why));
     scrub(c, why);
     if (why[0])
         snprintf(out, n, "upstream returned HTTP %ld: %s", status, why);
@@ -346,7 +403,7 @@ static void done_streaming(chat *c, int result, const char *why)
     prov_sink sink;
     int rc = 0;
     if (result == UP_OK)
-        rc = c->cs->h.env->prov->finish(c->ps, sink_for(c, &sink));
+        rc = c->prov->finish(c->ps, sink_for(c, &sink));
     if (emit_decided(&c->e))
         return;
     int finished = c->up_end_seen || c->e.term.finish_reason[0];
@@ -367,14 +424,72 @@ static void done_streaming(chat *c, int result, const char *why)
     }
 }
 
-static void on_done(void *ud, int result, long status, const char *why)
+/* Whether an attempt that ended this way, before the first character, may be followed by
+ * the next: no answer, a timeout, an error event, 401/403 (the key), 429, 5xx. */
+static int retryable(const chat *c, int result, long status)
+{
+    if (c->early_error)
+        return 1;
+    if (status >= 300)
+        return status == 401 || status == 403 || status == 429 || status >= 500;
+    return result != UP_ABORTED;
+}
+
+static void note_try(chat *c, const char *what)
+{
+    size_t n = strlen(c->tries);
+    char piece[2 * ROUTE_NAME_MAX + 64];
+    snprintf(piece, sizeof(piece), "%s%s/%s %s", n ? "; " : "", c->at.up->name,
+             c->at.upstream_model, what);
+    utf8_copy(c->tries + n, sizeof(c->tries) - n, piece); /* cut whole, when long */
+}
+
+static int start_attempt(chat *c, chat_refusal *why);
+
+/* The attempt failed before its first character: the next one, if the plan has one.
+ * 1 when another attempt is under way. */
+static int try_next(chat *c, int result, long status, long retry_after_s)
+{
+    uint64_t now = loop_now_ms();
+    char what[48];
+    if (c->early_error)
+        snprintf(what, sizeof(what), "error event");
+    else if (status >= 300)
+        snprintf(what, sizeof(what), "HTTP %ld", status);
+    else
+        snprintf(what, sizeof(what), "%s",
+                 result == UP_TIMEOUT   ? "timeout"
+                 : result == UP_CONNECT ? "connect error"
+                                        : "failed");
+    note_try(c, what);
+    route_report(&c->at, status, retry_after_s, 1, now);
+    if (!c->has_req || !retryable(c, result, status))
+        return 0;
+    while (route_next(&c->plan, now, &c->at, NULL) == ROUTE_NEXT_OK) {
+        if (start_attempt(c, NULL) == 0) {
+            metrics_add(&c->cs->h.m->fallbacks, 1);
+            return 1;
+        }
+        note_try(c, "not started (cannot take this request)");
+    }
+    return 0;
+}
+
+static void on_done(void *ud, int result, long status, long retry_after_s, const char *why)
 {
     chat *c = ud;
     c->x = NULL;
-    if (c->phase == PHASE_WAITING)
+    if (c->phase == PHASE_WAITING && try_next(c, result, status, retry_after_s))
+        return;
+    if (c->phase == PHASE_WAITING && c->early_error) {
+        start_stream(c); /* the last attempt's error event, reported as one */
+        emit_fail(&c->e, "upstream_error", c->early_msg, 0);
+    } else if (c->phase == PHASE_WAITING)
         done_before_start(c, result, status, why);
     else
         done_streaming(c, result, why);
+    if (c->tries[0])
+        log_msg(LOG_INFO, "stream %s: upstream attempts: %s", stream_get_info(c->s)->id, c->tries);
     kick(c, loop_now_ms());
 }
 
@@ -414,9 +529,11 @@ static void check_timeouts(chat *c, uint64_t now)
     if (!c->x)
         return;
     if (c->phase == PHASE_WAITING &&
-        loop_since(now, c->t0_ms) >= (uint64_t)cf->upstream_first_byte_timeout_ms) {
+        loop_since(now, c->try_t0_ms) >= (uint64_t)c->at.up->first_byte_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
+        if (try_next(c, UP_TIMEOUT, 0, -1))
+            return;
         fail_early(c, 504, "upstream_timeout", "upstream sent no answer in time");
         kick(c, now);
     } else if (loop_since(now, c->t0_ms) >= (uint64_t)cf->max_stream_duration_ms) {
@@ -425,7 +542,7 @@ static void check_timeouts(chat *c, uint64_t now)
         emit_fail(&c->e, "max_duration", "the answer took longer than this server allows", 0);
         kick(c, now);
     } else if (c->phase == PHASE_STARTED && !c->up_paused &&
-               loop_since(now, c->last_up_ms) >= (uint64_t)cf->upstream_idle_timeout_ms) {
+               loop_since(now, c->last_up_ms) >= (uint64_t)c->at.up->idle_timeout_ms) {
         stop_upstream(c);
         count_error(c, UPERR_TIMEOUT);
         emit_fail(&c->e, "upstream_timeout", "upstream went silent mid-answer", 0);
@@ -550,7 +667,7 @@ static chat *chat_new(chat_set *cs, const char *model, const char *client, const
 /* The upstream sees the same request id as the client and the log. */
 static int add_request_id(prov_http *h, const char *request_id)
 {
-    char line[64];
+    char line[96];
     snprintf(line, sizeof(line), "X-Request-Id: %s", request_id);
     struct curl_slist *l = curl_slist_append(h->headers, line);
     if (!l)
@@ -564,6 +681,7 @@ static void refuse(chat_refusal *why, int rc, const char *err)
 {
     int bad_field = rc == PROV_BUILD_UNSUPPORTED || rc == PROV_BUILD_INVALID;
     why->status = bad_field ? 400 : 500;
+    why->retry_after_s = 0;
     snprintf(why->type, sizeof(why->type), "%s",
              rc == PROV_BUILD_UNSUPPORTED ? "unsupported_parameter"
              : rc == PROV_BUILD_INVALID   ? "invalid_request"
@@ -572,32 +690,99 @@ static void refuse(chat_refusal *why, int rc, const char *err)
               bad_field && *err ? err : "could not start the upstream request");
 }
 
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *slot,
+/* Starts c->at: the request built for its provider, key and model. 0, or a PROV_BUILD_*
+ * code with *why filled (when given). */
+static int start_attempt(chat *c, chat_refusal *why)
+{
+    const route_attempt *a = &c->at;
+    prov_http h = {0};
+    char err[256] = "";
+    if (c->ps)
+        c->prov->close(c->ps);
+    c->ps = NULL;
+    c->prov = a->up->prov;
+    c->early_error = 0;
+    c->up_end_seen = 0;
+    buf_reset(&c->errbody);
+    int rc = c->prov->build(&c->req, a->up->url, a->key ? a->key->value : "", a->upstream_model, &h,
+                            err, sizeof(err));
+    if (why)
+        refuse(why, rc < 0 ? rc : PROV_BUILD_NOMEM, err);
+    if (rc == 0 && (add_request_id(&h, c->request_id) < 0 || !(c->ps = c->prov->open())))
+        rc = PROV_BUILD_NOMEM;
+    if (rc == 0) {
+        c->x = up_start(c->cs->h.up, &h, &(up_opts){a->up->connect_timeout_ms}, &chat_up_ops, c);
+        if (!c->x)
+            rc = PROV_BUILD_NOMEM;
+    }
+    prov_http_free(&h);
+    if (rc < 0)
+        return rc;
+    c->try_t0_ms = c->last_up_ms = loop_now_ms();
+    c->may_retry = route_more(&c->plan);
+    if (strcmp(stream_get_info(c->s)->model, a->answer_model))
+        stream_retitle(c->s, a->answer_model);
+    return 0;
+}
+
+stream *chat_start(chat_set *cs, chat_req *req, const char *client, const char *slot,
                    const char *request_id, chat_refusal *why)
 {
-    const chatd_env *env = cs->h.env;
-    const char *model = req->model ? req->model : env->cfg->model;
-    prov_http h = {0};
-    chat *c = NULL;
-    char err[256] = "";
-    int rc = env->prov->build(req, env->upstream_url, env->cfg->upstream_api_key, model, &h, err,
-                              sizeof(err));
-    refuse(why, rc < 0 ? rc : PROV_BUILD_NOMEM, err);
-    if (rc < 0 || add_request_id(&h, request_id) < 0 || !(c = chat_new(cs, model, client, slot)) ||
-        !(c->ps = env->prov->open()))
-        goto fail;
-    c->x = up_start(cs->h.up, &h, &(up_opts){env->cfg->upstream_connect_timeout_ms}, &chat_up_ops, c);
-    if (!c->x)
-        goto fail;
-    prov_http_free(&h);
+    uint64_t now = loop_now_ms();
+    routes *rt = routes_current();
+    route_plan plan;
+    route_attempt first;
+    uint64_t wait_ms = 0;
+    int rn = ROUTE_NEXT_NONE;
+    if (!rt || route_plan_init(&plan, rt, req->model, now) < 0) {
+        *why = (chat_refusal){.status = 404};
+        snprintf(why->type, sizeof(why->type), "not_found");
+        char name[PROV_FIELD_NAME_MAX];
+        prov_field_name(name, sizeof(name), req->model ? req->model : "");
+        snprintf(why->msg, sizeof(why->msg),
+                 "the model \"%s\" is not served here (GET /v1/models lists the models)", name);
+        goto refused;
+    }
+    if ((rn = route_next(&plan, now, &first, &wait_ms)) != ROUTE_NEXT_OK) {
+        /* Every key of every upstream the model could use rests. */
+        *why = (chat_refusal){.status = 429, .retry_after_s = (long)((wait_ms + 999) / 1000)};
+        snprintf(why->type, sizeof(why->type), "rate_limited");
+        snprintf(
+            why->msg, sizeof(why->msg),
+            "every upstream key for this model is resting after 429 or 401/403; try again later");
+        goto refused;
+    }
+    chat *c = chat_new(cs, first.answer_model, client, slot);
+    if (!c) {
+        refuse(why, PROV_BUILD_NOMEM, "");
+        release_slot(client, slot, NULL);
+        routes_unref(rt);
+        return NULL;
+    }
+    c->rt = rt; /* the chat holds the table's reference from here */
+    c->plan = plan;
+    c->at = first;
+    c->req = *req; /* taken: each attempt builds from it */
+    c->has_req = 1;
+    memset(req, 0, sizeof(*req));
+    snprintf(c->request_id, sizeof(c->request_id), "%s", request_id);
+    int rc = start_attempt(c, why);
+    while (rc < 0 && rc != PROV_BUILD_NOMEM && route_more(&c->plan) &&
+           route_next(&c->plan, now, &c->at, NULL) == ROUTE_NEXT_OK) {
+        /* This provider cannot take the request: a fallback that can may answer. */
+        note_try(c, "not started (cannot take this request)");
+        chat_refusal later;
+        rc = start_attempt(c, &later);
+    }
+    if (rc < 0) {
+        chat_free(c); /* releases the client's slot */
+        return NULL;
+    }
     metrics_add(&cs->h.m->streams, 1);
     stream_ref(c->s);
     return c->s;
-fail:
-    prov_http_free(&h);
-    if (c)
-        chat_free(c); /* releases the client's slot */
-    else
-        release_slot(client, slot, NULL);
+refused:
+    routes_unref(rt);
+    release_slot(client, slot, NULL);
     return NULL;
 }

@@ -34,6 +34,7 @@ int chat_set_count(const chat_set *cs);
 /* Why chat_start refused: the HTTP status and the contract's error type and message. */
 typedef struct chat_refusal {
     unsigned status;
+    long retry_after_s; /* > 0: a Retry-After header */
     char type[32];
     char msg[256];
 } chat_refusal;
@@ -42,10 +43,13 @@ typedef struct chat_refusal {
  * transfer. client: who the per-client limits count (the caller has admitted it with
  * quota_admit, or across replicas with repl_admit, which named the slot it took: slot, else
  * ""); chat_start takes that slot over and releases it exactly once, also when it
- * fails). request_id goes to the upstream. Returns a reference to the stream (in the
- * WAITING phase), or NULL with *why filled: a field the provider cannot take (400), or
- * the upstream request could not be started (500). */
-stream *chat_start(chat_set *cs, const chat_req *req, const char *client, const char *slot,
+ * fails). request_id goes to the upstream. req's model is routed through the model map
+ * (route.h); req is taken (emptied: the caller's req_free is then a no-op), since every
+ * attempt builds its upstream request from it. Returns a reference to the stream (in the
+ * WAITING phase), or NULL with *why filled: a model chatd does not route (404), every key
+ * it could use resting (429), a field the provider cannot take (400), or the upstream
+ * request could not be started (500). */
+stream *chat_start(chat_set *cs, chat_req *req, const char *client, const char *slot,
                    const char *request_id, chat_refusal *why);
 
 /* Timeouts, grace, cancel requests and expiry of every chat. */

@@ -5,11 +5,11 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
-#include <sys/random.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -22,6 +22,7 @@
 #include "quota.h"
 #include "rconn_url.h"
 #include "repl.h"
+#include "route.h"
 #include "store.h"
 #include "worker.h"
 
@@ -31,7 +32,8 @@ extern char **environ;
 
 static int resolve_listen(const cfg *c, chatd_env *env, char *err, size_t errsz)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char port[16];
@@ -63,8 +65,9 @@ static const prov *provider_for(const cfg *c)
 
 static void pace_from(const cfg *c, pace_cfg *p)
 {
-    p->mode = c->pace_mode == CFG_PACE_OFF ? PACE_OFF
-              : c->pace_mode == CFG_PACE_FIXED ? PACE_FIXED : PACE_ADAPTIVE;
+    p->mode = c->pace_mode == CFG_PACE_OFF     ? PACE_OFF
+              : c->pace_mode == CFG_PACE_FIXED ? PACE_FIXED
+                                               : PACE_ADAPTIVE;
     p->cps = c->pace_cps;
     p->base_cps = c->pace_base_cps;
     p->max_lag_ms = (double)c->pace_max_lag_ms;
@@ -76,9 +79,26 @@ static int wait_for_signal(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
     sigwait(&set, &sig);
     return sig;
+}
+
+/* SIGHUP: the model map and its keys again, from the config file and the environment.
+ * Streams under way keep the table they started with; a bad file keeps the old one. */
+static void reload_routes(const cfg *c, const char *shorthand_url)
+{
+    char err[512];
+    routes *r = NULL;
+    if (routes_build(c, shorthand_url, environ, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chatd: SIGHUP: the model map was not reloaded: %s\n", err);
+        return;
+    }
+    routes_install(r);
+    fprintf(stderr, "chatd: SIGHUP: model map reloaded (%d upstreams, %d model entries)\n", r->nups,
+            r->nmodels);
+    routes_unref(r);
 }
 
 /* Two sockets per stream: take every file descriptor the hard limit allows. */
@@ -101,8 +121,8 @@ static void presize_fd_table(void)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t top = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LIM_FD_TABLE ? LIM_FD_TABLE
-                                                                             : rl.rlim_cur;
+    rlim_t top =
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LIM_FD_TABLE ? LIM_FD_TABLE : rl.rlim_cur;
     if (top < 2)
         return;
     int fd = dup2(STDERR_FILENO, (int)(top - 1));
@@ -116,7 +136,8 @@ static void block_signals(void)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    /* Workers inherit the mask: only the main thread takes SIGINT/SIGTERM, in sigwait. */
+    sigaddset(&set, SIGHUP);
+    /* Workers inherit the mask: only the main thread takes these signals, in sigwait. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -206,7 +227,9 @@ static int serve(const cfg *c, chatd_env *env)
     char host[300];
     fprintf(stderr, "chatd: listening on http://%s:%u (%d workers, provider %s, pace %s)\n",
             url_host(env, host, sizeof(host)), port, n, cfg_provider_name(c), cfg_pace_name(c));
-    int sig = wait_for_signal();
+    int sig;
+    while ((sig = wait_for_signal()) == SIGHUP)
+        reload_routes(c, env->upstream_url);
     fprintf(stderr, "chatd: %s: stopping (grace %ld ms)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
             c->shutdown_grace_ms);
     worker_stop_all(ws, n);
@@ -248,7 +271,16 @@ int main(int argc, char **argv)
         }
         env.upstream_url = demo_base_url(d);
     }
+    routes *rt = NULL;
+    if (routes_build(&c, env.upstream_url, environ, &rt, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chatd: config: %s\n", err);
+        demo_stop(d);
+        return 2;
+    }
+    routes_install(rt);
+    routes_unref(rt);
     rc = serve(&c, &env);
+    routes_install(NULL);
     store_shutdown();
     quota_free();
     demo_stop(d);

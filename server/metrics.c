@@ -77,6 +77,9 @@ int metrics_render(buf *o, metrics *const *b, int n, long active, long retained)
     rc |= counter(o, "chatd_streams_total", "Answers started.", SUM(streams));
     rc |= counter(o, "chatd_characters_emitted_total", "Characters (grapheme clusters) released.", SUM(chars));
     rc |= counter(o, "chatd_resumes_total", "Streams resumed with GET /api/streams/{id}.", SUM(resumes));
+    rc |= counter(o, "chatd_upstream_retries_total",
+                  "Attempts after a failed one (the next key or a fallback), before a first character.",
+                  SUM(fallbacks));
     rc |= counter(o, "chatd_rate_limited_total", "Requests refused with 429.", SUM(rate_limited));
     rc |= labelled(o, b, n);
     rc |= histogram(o, b, n);

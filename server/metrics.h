@@ -30,6 +30,7 @@ typedef struct metrics {
     atomic_ullong streams;
     atomic_ullong chars;
     atomic_ullong resumes;
+    atomic_ullong fallbacks; /* attempts after the first, before a first character */
     atomic_ullong rate_limited;
     atomic_ullong up_errors[UPERR_N];
     atomic_ullong cancels[CANCEL_N];

@@ -118,6 +118,7 @@ static const char *oai_type(const char *type)
         {"payload_too_large", "invalid_request_error"},
         {"method_not_allowed", "invalid_request_error"},
         {"not_found", "not_found_error"},
+        {"model_not_found", "invalid_request_error"},
         {"unauthorized", "authentication_error"},
         {"rate_limited", "rate_limit_error"},
     };

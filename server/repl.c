@@ -500,6 +500,15 @@ void repl_touch(stream *s)
         mark_dirty(x->r, x);
 }
 
+void repl_retitle(stream *s)
+{
+    rec *x = store_mem_ext(s);
+    if (x && x->kind == REC_OWN && x->r == cur && x->listed) {
+        x->created = 0; /* CREATE again: it writes the meta's model */
+        mark_dirty(x->r, x);
+    }
+}
+
 void repl_forget(stream *s)
 {
     rec *x = store_mem_ext(s);

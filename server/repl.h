@@ -71,6 +71,7 @@ int repl_render_metrics(buf *out);
 /* ---- for store_redis (the owner's thread) ---- */
 stream *repl_create_owned(repl *r, const stream_info *info);
 void repl_touch(stream *s);   /* the stream has news to send */
+void repl_retitle(stream *s); /* its model changed: the meta goes again */
 void repl_forget(stream *s);  /* the owner lets the stream go (expire) */
 /* Readers on other replicas (any thread); *since: when that last became 0. */
 int repl_remote_readers(stream *s, uint64_t *since_ms);

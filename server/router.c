@@ -18,6 +18,7 @@
 #include "quota.h"
 #include "req.h"
 #include "resp.h"
+#include "route.h"
 
 enum route { R_CHAT = 1 };
 
@@ -274,17 +275,25 @@ static enc_fmt format_for(api_kind api, const chat_req *req)
 
 /* A validated request: admitted, its chat started, this connection its first reader
  * (suspended until the upstream answers). */
-static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
-                             const chat_req *req)
+static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr, chat_req *req)
 {
     enum MHD_Result rc;
     if (!admit(w, mc, hr, &rc))
         return rc;
     chat_refusal why;
-    stream *s = chat_start(w->h.chats, req, hr->client, hr->slot, hr->id, &why);
-    if (!s)
-        return resp_error(mc, hr->api, why.status, why.type, why.msg, NULL, NULL);
-    hr->r = reader_new(w->h.readers, mc, s, format_for(hr->api, req), req->include_usage, hr->api);
+    enc_fmt fmt = format_for(hr->api, req);
+    int usage = req->include_usage;
+    stream *s = chat_start(w->h.chats, req, hr->client, hr->slot, hr->id, &why); /* takes req */
+    if (!s) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", why.retry_after_s);
+        const char *type =
+            hr->api == API_OPENAI && !strcmp(why.type, "not_found") ? "model_not_found" : why.type;
+        return resp_error(mc, hr->api, why.status, type, why.msg,
+                          why.retry_after_s > 0 ? "Retry-After" : NULL,
+                          why.retry_after_s > 0 ? ra : NULL);
+    }
+    hr->r = reader_new(w->h.readers, mc, s, fmt, usage, hr->api);
     stream_unref(s); /* the chat and the reader hold theirs; with no reader the grace ends it */
     return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
 }
@@ -371,15 +380,34 @@ static enum MHD_Result chat_body(router *w, struct MHD_Connection *mc, http_req 
     return rc;
 }
 
-/* GET /v1/models: the model chatd uses when a request names none. */
+static void model_obj(buf *b, const char *id, const char *owner, int first)
+{
+    buf_addstr(b, first ? "{\"id\":" : ",{\"id\":");
+    jsonw_str(b, id, strlen(id));
+    buf_addstr(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
+    jsonw_str(b, owner, strlen(owner));
+    buf_addstr(b, "}");
+}
+
+/* GET /v1/models: every model name the map routes, the default first (a "*" entry routes
+ * any name: the list names the default model for it). owned_by names the upstream. */
 static enum MHD_Result models(router *w, struct MHD_Connection *mc)
 {
-    const char *m = w->env->cfg->model;
+    routes *rt = routes_current();
     buf b;
-    buf_init(&b, 4096);
-    buf_addstr(&b, "{\"object\":\"list\",\"data\":[{\"id\":");
-    jsonw_str(&b, m, strlen(m));
-    buf_addstr(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"chatd\"}]}");
+    buf_init(&b, 65536);
+    buf_addstr(&b, "{\"object\":\"list\",\"data\":[");
+    int n = 0;
+    const route_model *def = rt ? route_find(rt, NULL) : NULL;
+    if (def)
+        model_obj(&b, rt->default_model, rt->ups[def->upstream].name, !n++);
+    for (int i = 0; rt && i < rt->nmodels; i++) {
+        const route_model *m = &rt->models[i];
+        if (strcmp(m->name, "*") && strcmp(m->name, rt->default_model))
+            model_obj(&b, m->name, rt->ups[m->upstream].name, !n++);
+    }
+    buf_addstr(&b, "]}");
+    routes_unref(rt);
     enum MHD_Result rc = buf_failed(&b) ? MHD_NO : resp_json(mc, 200, buf_ptr(&b), buf_len(&b));
     buf_free(&b);
     return rc;
@@ -726,18 +754,27 @@ static enum MHD_Result ready(struct MHD_Connection *mc)
                       : p == PROBE_UNREACHABLE ? "unreachable"
                                                : "checking";
     int ok = p == PROBE_REACHABLE;
-    char body[128];
-    int n;
-    if (repl_enabled()) {
-        int r = repl_ready();
-        ok = ok && r;
-        n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"upstream\":\"%s\",\"redis\":\"%s\"}",
-                     ok ? "ready" : "not_ready", ups, r ? "reachable" : "unreachable");
-    } else {
-        n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"upstream\":\"%s\"}",
-                     ok ? "ready" : "not_ready", ups);
-    }
-    return resp_json(mc, ok ? 200 : 503, body, (size_t)n);
+    int r = repl_enabled() ? repl_ready() : 1;
+    ok = ok && r;
+    buf b;
+    buf_init(&b, 16384);
+    buf_addstr(&b, ok ? "{\"status\":\"ready\",\"upstream\":\""
+                      : "{\"status\":\"not_ready\",\"upstream\":\"");
+    buf_addstr(&b, ups);
+    buf_addstr(&b, "\",\"upstreams\":");
+    routes *rt = routes_current();
+    if (rt)
+        routes_ready_json(rt, &b);
+    else
+        buf_addstr(&b, "{}");
+    routes_unref(rt);
+    if (repl_enabled())
+        buf_addstr(&b, r ? ",\"redis\":\"reachable\"" : ",\"redis\":\"unreachable\"");
+    buf_addstr(&b, "}");
+    enum MHD_Result rc =
+        buf_failed(&b) ? MHD_NO : resp_json(mc, ok ? 200 : 503, buf_ptr(&b), buf_len(&b));
+    buf_free(&b);
+    return rc;
 }
 
 static enum MHD_Result route_first(router *w, struct MHD_Connection *mc, const char *url,

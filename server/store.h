@@ -41,7 +41,8 @@ enum { STREAM_KIND_TEXT = 0, STREAM_KIND_REASONING = 1, STREAM_KIND_TOOL = 2, ST
 
 typedef struct stream stream;
 
-/* Fixed at creation; readable without any lock. */
+/* Fixed at creation (the model may change before the stream starts, by its owner:
+ * readers on other threads read it after they saw it started); readable without a lock. */
 typedef struct stream_info {
     char id[STREAM_ID_LEN + 1];
     char model[257];
@@ -105,6 +106,8 @@ typedef struct store_ops {
     void (*unref)(stream *s);
     const stream_info *(*info)(stream *s);
     void (*start)(stream *s);
+    /* The model the answer comes from (a fallback answered): the owner, before start. */
+    void (*retitle)(stream *s, const char *model);
     void (*fail_early)(stream *s, const stream_term *why);
     int (*append)(stream *s, const stream_batch *b);
     int (*read)(stream *s, stream_sub *sub, uint64_t next_id, size_t max_clusters,
@@ -144,6 +147,7 @@ static inline const stream_info *stream_get_info(stream *s) { return store_impl-
 
 /* ---- owner ---- */
 static inline void stream_start(stream *s) { store_impl->start(s); }
+static inline void stream_retitle(stream *s, const char *model) { store_impl->retitle(s, model); }
 static inline void stream_fail_early(stream *s, const stream_term *why) { store_impl->fail_early(s, why); }
 /* 0, or -1 over the log's cap (the stream then ends with an error). */
 static inline int stream_append(stream *s, const stream_batch *b) { return store_impl->append(s, b); }

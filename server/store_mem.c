@@ -7,8 +7,8 @@
  * 64th cluster, so a read at any event id costs at most 63 additions (resume, any
  * follower). Lock order: a stream's mutex, then a follower's scheduler (notify). The
  * table's mutex is never held with a stream's. */
-#include "store.h"
 #include "store_mem.h"
+#include "store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,25 +24,25 @@
 #define CKPT_EVERY 64
 
 struct stream {
-    stream_info info;                 /* fixed at creation */
+    stream_info info; /* fixed at creation */
     atomic_int refs;
-    pthread_mutex_t mu;               /* guards everything below */
+    pthread_mutex_t mu; /* guards everything below */
     stream_phase phase;
-    buf text;                         /* cluster bytes */
-    buf lens;                         /* uint16_t a cluster */
-    buf ckpt;                         /* uint32_t: byte offset of cluster (k+1) * CKPT_EVERY */
-    uint64_t count;                   /* clusters */
+    buf text;       /* cluster bytes */
+    buf lens;       /* uint16_t a cluster */
+    buf ckpt;       /* uint32_t: byte offset of cluster (k+1) * CKPT_EVERY */
+    uint64_t count; /* clusters */
     int has_term;
-    stream_term term;                 /* has_term: how it ended; FAILED_EARLY: why */
+    stream_term term; /* has_term: how it ended; FAILED_EARLY: why */
     int cancel_req;
-    stream_sub *subs;                 /* the readers following */
+    stream_sub *subs; /* the readers following */
     int nreaders;
-    uint64_t alone_since_ms;          /* when nreaders last became 0 */
+    uint64_t alone_since_ms; /* when nreaders last became 0 */
     stream_sub *owner;
-    struct stream *hnext;             /* the table's chain (table mutex) */
-    int kept;                         /* in the table (table mutex) */
-    void *ext;                        /* a store built on this one: fixed at creation */
-    void (*ext_free)(void *ext);      /* runs with the last reference */
+    struct stream *hnext;        /* the table's chain (table mutex) */
+    int kept;                    /* in the table (table mutex) */
+    void *ext;                   /* a store built on this one: fixed at creation */
+    void (*ext_free)(void *ext); /* runs with the last reference */
 };
 
 #define LOCK(s) pthread_mutex_lock(&(s)->mu)
@@ -237,6 +237,11 @@ static const stream_info *mem_info(stream *s)
     return &s->info;
 }
 
+static void mem_retitle(stream *s, const char *model)
+{
+    utf8_copy(s->info.model, sizeof(s->info.model), model);
+}
+
 /* mu held: every reader has news. */
 static void notify_readers(stream *s)
 {
@@ -308,7 +313,8 @@ static int mem_append(stream *s, const stream_batch *b)
         memset(&s->term, 0, sizeof(s->term));
         s->term.kind = STREAM_TERM_ERROR;
         snprintf(s->term.type, sizeof(s->term.type), "internal_error");
-        snprintf(s->term.msg, sizeof(s->term.msg), "the answer is longer than chatd keeps per stream");
+        snprintf(s->term.msg, sizeof(s->term.msg),
+                 "the answer is longer than chatd keeps per stream");
         rc = -1;
     } else {
         const char *p = b->text;
@@ -494,6 +500,7 @@ const store_ops store_mem_ops = {
     .unref = mem_unref,
     .info = mem_info,
     .start = mem_start,
+    .retitle = mem_retitle,
     .fail_early = mem_fail_early,
     .append = mem_append,
     .read = mem_read,

@@ -25,6 +25,12 @@ static void r_start(stream *s)
     repl_touch(s);
 }
 
+static void r_retitle(stream *s, const char *model)
+{
+    store_mem_ops.retitle(s, model);
+    repl_retitle(s);
+}
+
 static void r_fail_early(stream *s, const stream_term *why)
 {
     store_mem_ops.fail_early(s, why);
@@ -71,6 +77,7 @@ const store_ops *store_redis(void)
     ops.name = "redis";
     ops.create = r_create;
     ops.start = r_start;
+    ops.retitle = r_retitle;
     ops.fail_early = r_fail_early;
     ops.append = r_append;
     ops.cancel = r_cancel;

@@ -38,7 +38,7 @@ struct up {
     int64_t deadline; /* curl's timer, monotonic ms; -1: none */
     int running;
     int count;
-    int idle_guess;   /* cleartext connections likely idle in curl's cache */
+    int idle_guess; /* cleartext connections likely idle in curl's cache */
     up_xfer *all;
 };
 
@@ -270,14 +270,19 @@ static void check_done(up *u)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode rc = m->data.result;
         long status = 0;
+        curl_off_t retry_after = -1;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK ||
+            retry_after <= 0)
+            retry_after = -1;
         if (rc == CURLE_OK && !is_https(x->http.url) && u->idle_guess < LIM_UP_IDLE_CONNS)
             u->idle_guess++;
         const up_ops *ops = x->ops;
         void *ud = x->ud;
         /* Free first: on_done may start another transfer or free its owner. */
         xfer_free(u, x);
-        ops->on_done(ud, classify(rc), status, curl_easy_strerror(rc));
+        ops->on_done(ud, classify(rc), status, retry_after > 86400 ? 86400 : (long)retry_after,
+                     curl_easy_strerror(rc));
     }
 }
 

@@ -21,8 +21,9 @@ typedef struct up_ops {
     /* Body bytes; return UP_DATA_OK, UP_DATA_PAUSE (deliver the same bytes again after
      * up_resume) or UP_DATA_ABORT. status is the HTTP status of the response. */
     int (*on_data)(void *ud, long status, const char *p, size_t n);
-    /* The transfer ended (never after up_cancel); the handle is already gone. */
-    void (*on_done)(void *ud, int result, long status, const char *reason);
+    /* The transfer ended (never after up_cancel); the handle is already gone.
+     * retry_after_s: the response's Retry-After in seconds (-1: none). */
+    void (*on_done)(void *ud, int result, long status, long retry_after_s, const char *reason);
 } up_ops;
 
 enum { UP_DATA_OK, UP_DATA_PAUSE, UP_DATA_ABORT };

@@ -12,13 +12,13 @@
  * a shard's share, and MHD_run visits only the shards that have events or resumes. */
 #include "worker.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -26,6 +26,7 @@
 
 #include "probe.h"
 #include "repl.h"
+#include "route.h"
 #include "store.h"
 
 #define WORKERS_MAX 256
@@ -53,6 +54,12 @@ static int render_metrics(buf *out)
             blocks[n++] = &w->m;
     }
     if (metrics_render(out, blocks, n, chat_live(), store_count()) < 0)
+        return -1;
+    routes *rt = routes_current();
+    if (rt)
+        routes_metrics(rt, loop_now_ms(), out);
+    routes_unref(rt);
+    if (buf_failed(out))
         return -1;
     return repl_enabled() ? repl_render_metrics(out) : 0;
 }
@@ -254,17 +261,15 @@ static struct MHD_Daemon *start_daemon(worker *w, unsigned port)
     if (e->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     router *rt = w->router;
-    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, router_on_request, rt,
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr,
-                            MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size(e->cfg),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-                            MHD_OPTION_NOTIFY_COMPLETED, router_on_completed, rt,
-                            MHD_OPTION_URI_LOG_CALLBACK, router_on_uri, rt,
-                            MHD_OPTION_NOTIFY_CONNECTION, router_on_connection, rt,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, router_on_request, rt, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        pool_size(e->cfg), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIM_CONN_TIMEOUT_S,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_NOTIFY_COMPLETED,
+        router_on_completed, rt, MHD_OPTION_URI_LOG_CALLBACK, router_on_uri, rt,
+        MHD_OPTION_NOTIFY_CONNECTION, router_on_connection, rt, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        w, MHD_OPTION_END);
 }
 
 /* Starts shard i on the port (the first bind picks it when the port is 0). */
@@ -301,8 +306,8 @@ static int make_parts(worker *w)
         return -1;
     if (repl_enabled() && !(w->repl = repl_new(w->loop, w->idx)))
         return -1;
-    router_host h = {w->env, w->idx, w->chats, w->readers, &w->m, &w->stopping, render_metrics,
-                     &w->repl, &w->mhd_due};
+    router_host h = {w->env,       w->idx,         w->chats, w->readers, &w->m,
+                     &w->stopping, render_metrics, &w->repl, &w->mhd_due};
     w->router = router_new(&h);
     return w->router ? 0 : -1;
 }
@@ -331,7 +336,8 @@ static void unmake(worker *w)
     w->wake_fd = -1;
 }
 
-int worker_start(worker *w, int idx, const chatd_env *e, unsigned *port_out, char *err, size_t errsz)
+int worker_start(worker *w, int idx, const chatd_env *e, unsigned *port_out, char *err,
+                 size_t errsz)
 {
     memset(w, 0, sizeof(*w));
     w->idx = idx;

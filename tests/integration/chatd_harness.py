@@ -144,7 +144,7 @@ class Mock:
 # ---- chatd --------------------------------------------------------------------------
 
 class Chatd:
-    def __init__(self, upstream_url, extra_env=None, key=UPSTREAM_KEY):
+    def __init__(self, upstream_url, extra_env=None, key=UPSTREAM_KEY, args=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="chatd-it-")
         env = clean_env()
         env.update({
@@ -170,7 +170,7 @@ class Chatd:
         if not os.path.exists(self.bin):
             raise RuntimeError("chatd binary not found at %s (set CHATD_BIN)" % self.bin)
         self.proc = subprocess.Popen(
-            [self.bin], cwd=self.tmp.name, env=env, stdin=subprocess.DEVNULL,
+            [self.bin] + list(args), cwd=self.tmp.name, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pdeathsig)
         _LIVE.add(self.proc)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)

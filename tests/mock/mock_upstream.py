@@ -19,6 +19,8 @@ Main scenarios
                   usage chunk ("choices": []) with USAGE_PROMPT / USAGE_COMPLETION
   reasoning       REASONING_TEXT as delta.reasoning_content, then the text as content
   error-mid       the text, then data: {"error":{"message":"overloaded",...}}, end
+  error-first     the role chunk, then data: {"error":{"message":"overloaded",...}} before
+                  any text (a context-window or overload error inside an HTTP 200), end
   badjson         the text, then a data line that is not JSON, then [DONE]
   badutf8         the text, then a chunk whose content is "\xff" (a raw byte that is not
                   UTF-8), then "ok", finish_reason "stop" and [DONE]
@@ -62,6 +64,9 @@ Modifiers
   split-N         the body written in N-byte pieces (one HTTP chunk each), cutting UTF-8
                   sequences and lines; one code point per token
   tok-N           N code points per token
+
+A request whose key (Authorization: Bearer) starts with "status-NNN-" is answered with
+status NNN as status-NNN would, whatever its model: for tests of key rotation.
 
 Control endpoints (no sleeps needed to synchronise with them)
   GET  /_mock/requests                       JSON list of the recorded requests
@@ -621,6 +626,10 @@ class Handler(MockHandler):
                 self.send_event(self.chunk_obj({"reasoning_content": t}))
             self.send_tokens(toks)
             self.finish_ok(usage=want_usage)
+        elif main == "error-first":
+            self.send_event({"error": {"message": "overloaded", "type": "server_error",
+                                       "param": None, "code": None}})
+            self.end_body()
         elif main == "error-mid":
             self.send_tokens(toks)
             self.send_event({"error": {"message": "overloaded", "type": "server_error",
@@ -865,7 +874,11 @@ class Handler(MockHandler):
         self.model = body.get("model") if isinstance(body.get("model"), str) else ""
         rec["model"] = self.model
         self.sc = parse_scenario(self.model)
+        auth = self.headers.get("Authorization") or ""
+        m = re.match(r"Bearer status-(\d{3})-", auth)
         try:
+            if m:  # a key named "status-NNN-..." is answered with that status, any model
+                return self.send_status(int(m.group(1)))
             self.run_scenario(body)
         except (PeerClosed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.mark_closed()

@@ -240,7 +240,7 @@ static int on_data(void *ud, long status, const char *p, size_t n)
     return UP_DATA_OK;
 }
 
-static void on_done(void *ud, int result, long status, const char *reason)
+static void on_done(void *ud, int result, long status, long retry_after_s, const char *reason)
 {
     xf *x = ud;
     x->done++;
@@ -564,10 +564,11 @@ typedef struct chain {
     xf *next;
 } chain;
 
-static void on_done_start_next(void *ud, int result, long status, const char *reason)
+static void on_done_start_next(void *ud, int result, long status, long retry_after_s,
+                               const char *reason)
 {
     chain *c = ud;
-    on_done(&c->first, result, status, reason);
+    on_done(&c->first, result, status, retry_after_s, reason);
     start(c->u, c->port, "/status", NULL, 2000, c->next);
 }
 
