@@ -9,6 +9,9 @@
 #   portkey         load -> Portkey AI gateway (Node) -> mock  (passthrough streaming)
 #   chatd-off       load -> chatd, CHATD_PACE=off -> mock      (native /api/chat)
 #   chatd-adaptive  load -> chatd, CHATD_PACE=adaptive -> mock (its normal mode)
+#   chatd-routed-off load -> chatd, CHATD_PACE=off, a model map -> mock (1,000 streams only:
+#                   40 model entries, the one used last but one, two keys in turn and a
+#                   fallback, so every answer is held until its first character)
 #   chatd-redis-off load -> chatd, CHATD_PACE=off, CHATD_REDIS_URL -> mock (one replica
 #                   writing every stream into a redis-server of its own; that server's CPU
 #                   is counted with chatd's, and its commands per stream are reported)
@@ -18,7 +21,7 @@
 #
 # Environment (defaults in brackets):
 #   CHATD_BIN [build/chatd]  BENCH_NS ["100 1000 9000"]
-#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-redis-off chatd-adaptive"]
+#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-routed-off chatd-redis-off chatd-adaptive"]
 #   BENCH_TOKENS [32] BENCH_TOKEN_BYTES [8] BENCH_RATE [4] (tokens/s per stream)
 #   BENCH_RAMP [2000] (new connections/s)  BENCH_PORT_BASE [27100] (below the ephemeral range)
 #   BENCH_BUDGET_S [540] (runs that would end later are skipped)
@@ -28,7 +31,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 CHATD_BIN=${CHATD_BIN:-build/chatd}
 NS=${BENCH_NS:-"100 1000 9000"}
-SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-redis-off chatd-adaptive"}
+SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-routed-off chatd-redis-off chatd-adaptive"}
 TOKENS=${BENCH_TOKENS:-32}
 TOKEN_BYTES=${BENCH_TOKEN_BYTES:-8}
 RATE=${BENCH_RATE:-4}
@@ -209,15 +212,31 @@ redis_commands() {
         awk '/^chatd_redis_commands_total /{print $2; found=1} END{if (!found) print 0}'
 }
 
+# A model map for chatd-routed-off: 40 entries on three upstreams (all the mock), the
+# default model the last but one, two keys in turn, a fallback.
+routed_config() {
+    local f=$TMP/routed.json i up="http://127.0.0.1:$MOCK_PORT/v1"
+    {
+        printf '{"upstreams": [{"name": "a", "provider": "openai", "url": "%s", "api_key_env": ["BENCH_KEY_A", "BENCH_KEY_B"]},\n' "$up"
+        printf ' {"name": "b", "provider": "openai", "url": "%s"}, {"name": "c", "provider": "openai", "url": "%s"}],\n "models": [' "$up" "$up"
+        for i in $(seq 0 37); do printf '{"name": "m-%d", "upstream": "b"}, ' "$i"; done
+        printf '{"name": "bench-routed", "upstream": "a", "model": "bench", "fallbacks": ["m-0"]}, {"name": "*", "upstream": "c"}]}\n'
+    } >"$f"
+    echo "$f"
+}
+
 start_chatd() {
-    local pace=$1 redis_url=${2:-}
+    local pace=$1 redis_url=${2:-} config=${3:-} args=()
     [ -x "$CHATD_BIN" ] || { SKIP_WHY="$CHATD_BIN is missing (make)"; return 1; }
     mkdir -p "$TMP/chatd-cwd" # no config/chatd.json there: built-in defaults, then the env
+    [ -n "$config" ] && args=(--config "$config")
     start_bg "$TMP/chatd-$pace.log" env -C "$TMP/chatd-cwd" CHATD_LISTEN="127.0.0.1:$CHATD_PORT" \
-        CHATD_REDIS_URL="$redis_url" \
+        CHATD_REDIS_URL="$redis_url" BENCH_KEY_A=bench-a BENCH_KEY_B=bench-b \
+        ${config:+CHATD_MODEL=bench-routed} \
         CHATD_PROVIDER=openai CHATD_UPSTREAM_URL="http://127.0.0.1:$MOCK_PORT/v1" \
         CHATD_UPSTREAM_API_KEY=bench CHATD_PACE="$pace" CHATD_LOG_LEVEL=warn \
-        CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$CHATD_BIN")"
+        CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$CHATD_BIN")" \
+        "${args[@]}"
     SYS_PID=$BG_PID PORT=$CHATD_PORT API=native PATH_=/api/chat HEADERS=()
     wait_port "$PORT" "$SYS_PID" || { SKIP_WHY="chatd did not start: $(tail -3 "$TMP/chatd-$pace.log" | tr '\n' ' ')"; return 1; }
 }
@@ -229,6 +248,7 @@ start_system() {
     nginx) start_nginx ;;
     portkey) start_portkey ;;
     chatd-off) start_chatd off ;;
+    chatd-routed-off) start_chatd off "" "$(routed_config)" ;;
     chatd-adaptive) start_chatd adaptive ;;
     chatd-redis-off) start_redis && start_chatd off "redis://127.0.0.1:$REDIS_PORT" ;;
     chatd-redis-adaptive) start_redis && start_chatd adaptive "redis://127.0.0.1:$REDIS_PORT" ;;
@@ -306,6 +326,7 @@ run_all() {
     local sys n est
     for sys in $SYSTEMS; do
         for n in $NS; do
+            [ "$sys" = chatd-routed-off ] && [ "$n" != 1000 ] && continue
             est=$(awk -v n="$n" -v r="$RAMP" -v t="$TOKENS" -v q="$RATE" \
                 'BEGIN{printf "%d", n / r + (q > 0 ? t / q : 1) + 5}')
             if [ $((SECONDS + est)) -gt "$BUDGET_S" ]; then

@@ -435,7 +435,8 @@ class ReadyUp(OpsBase):
                 break
             time.sleep(0.05)  # poll interval
         self.assertEqual(r.status, 200, bytes(r.body))
-        self.assertEqual(r.json(), {"status": "ready", "upstream": "reachable"})
+        self.assertEqual(r.json(), {"status": "ready", "upstream": "reachable",
+                                    "upstreams": {"openai": "reachable"}})
         self.assertEqual((r.header("Content-Type") or "").split(";")[0], "application/json")
 
 
