@@ -645,17 +645,24 @@ void routes_metrics(const routes *r, uint64_t now_ms, buf *out)
     }
 }
 
-void routes_ready_json(const routes *r, buf *out)
+void routes_ready_json(const routes *r, uint64_t now_ms, buf *out)
 {
+    char line[96];
     buf_addstr(out, "{");
     for (int i = 0; i < r->nups; i++) {
+        const route_upstream *u = &r->ups[i];
         if (i)
             buf_addstr(out, ",");
-        jsonw_str(out, r->ups[i].name, strlen(r->ups[i].name));
-        int st = atomic_load(&r->ups[i].reachable);
-        buf_addstr(out, st == ROUTE_REACHABLE     ? ":\"reachable\""
-                        : st == ROUTE_UNREACHABLE ? ":\"unreachable\""
-                                                  : ":\"unknown\"");
+        jsonw_str(out, u->name, strlen(u->name));
+        int st = atomic_load(&u->reachable);
+        buf_addstr(out, st == ROUTE_REACHABLE     ? ":{\"status\":\"reachable\""
+                        : st == ROUTE_UNREACHABLE ? ":{\"status\":\"unreachable\""
+                                                  : ":{\"status\":\"unknown\"");
+        int resting_n = 0;
+        for (int k = 0; k < u->nkeys; k++)
+            resting_n += resting(&u->keys[k], now_ms, NULL);
+        snprintf(line, sizeof(line), ",\"keys\":%d,\"keys_resting\":%d}", u->nkeys, resting_n);
+        buf_addstr(out, line);
     }
     buf_addstr(out, "}");
 }

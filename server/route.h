@@ -141,7 +141,8 @@ void route_report(const route_attempt *a, long status, long retry_after_s, int f
 /* Prometheus lines: per upstream attempts, failures, fallbacks, reachability; per key
  * (by its variable's name and place, never its value) attempts, failures, resting. */
 void routes_metrics(const routes *r, uint64_t now_ms, buf *out);
-/* /readyz's "upstreams" object members: "name":"reachable"|"unreachable"|"unknown". */
-void routes_ready_json(const routes *r, buf *out);
+/* /readyz's "upstreams" object: per upstream {"status":"reachable"|"unreachable"|
+ * "unknown","keys":N,"keys_resting":M} (never a key). */
+void routes_ready_json(const routes *r, uint64_t now_ms, buf *out);
 
 #endif

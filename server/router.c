@@ -764,7 +764,7 @@ static enum MHD_Result ready(struct MHD_Connection *mc)
     buf_addstr(&b, "\",\"upstreams\":");
     routes *rt = routes_current();
     if (rt)
-        routes_ready_json(rt, &b);
+        routes_ready_json(rt, loop_now_ms(), &b);
     else
         buf_addstr(&b, "{}");
     routes_unref(rt);

@@ -436,7 +436,8 @@ class ReadyUp(OpsBase):
             time.sleep(0.05)  # poll interval
         self.assertEqual(r.status, 200, bytes(r.body))
         self.assertEqual(r.json(), {"status": "ready", "upstream": "reachable",
-                                    "upstreams": {"openai": "reachable"}})
+                                    "upstreams": {"openai": {"status": "reachable", "keys": 1,
+                                                             "keys_resting": 0}}})
         self.assertEqual((r.header("Content-Type") or "").split(";")[0], "application/json")
 
 

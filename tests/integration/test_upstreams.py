@@ -218,6 +218,8 @@ class Upstreams(ChatdTestCase):
         err = self.assertJSONError(r, 429, "rate_limited")
         self.assertIn("resting", err["message"])
         self.assertTrue(1 <= int(r.header("Retry-After")) <= 7, r.header("Retry-After"))
+        ups = self.get("/readyz").json()["upstreams"]
+        self.assertEqual(ups["oai429"]["keys_resting"], 2)
 
     def test_stall_before_the_first_byte_falls_back(self):
         t0 = time.monotonic()
@@ -272,12 +274,16 @@ class Upstreams(ChatdTestCase):
         deadline = time.monotonic() + 15
         while True:
             j = self.get("/readyz").json()
-            if j["upstreams"].get("dead") == "unreachable" and j["upstreams"].get("oai") == "reachable":
+            ups = j["upstreams"]
+            if (ups.get("dead", {}).get("status") == "unreachable"
+                    and ups.get("oai", {}).get("status") == "reachable"):
                 break
             self.assertLess(time.monotonic(), deadline, j)
             time.sleep(0.1)  # poll interval: the probe runs on its own schedule
         self.assertEqual(j["status"], "ready", "one reachable upstream is enough")
         self.assertEqual(set(j["upstreams"]), {"oai", "claude", "local", "dead", "slow", "rot", "busy", "oai429"})
+        self.assertEqual(j["upstreams"]["rot"]["keys"], 3)
+        self.assertNotIn("sk-", json.dumps(j), "never a key")
 
 
 class BadMaps(unittest.TestCase):

@@ -14,7 +14,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** The policy the server is expected to send; used to check the UI lives within it. */
 export const EXPECTED_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-export async function startChatd(upstreamUrl, extraEnv = {}) {
+export async function startChatd(upstreamUrl, extraEnv = {}, args = []) {
   if (!fs.existsSync(CHATD_BIN)) {
     throw new Error(`chatd binary not found at ${CHATD_BIN}: build it first (make, in the repository root)`);
   }
@@ -34,7 +34,7 @@ export async function startChatd(upstreamUrl, extraEnv = {}) {
     ...extraEnv,
   };
   // cwd: a folder without config/chatd.json, so only the settings above apply.
-  const proc = spawn(CHATD_BIN, [], { env, cwd: ARTIFACTS, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(CHATD_BIN, args, { env, cwd: ARTIFACTS, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const base = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`chatd did not report listening within 15 s:\n${log}`)), 15000);
