@@ -60,7 +60,8 @@ struct chat {
     char early_msg[300];
     char tries[512]; /* "upstream/model status; ..." for the log */
     char request_id[64];
-    chat *next, *prev; /* the set's chats */
+    chat *next, *prev; /* the set's live chats, or its retained ones (retained) */
+    int retained;      /* ended, kept for resume only: in the set's retained queue */
     sched_task tick;   /* pacing, while active */
     sched_task wake;   /* the store has news for the owner */
     stream_sub owner;
@@ -68,9 +69,14 @@ struct chat {
     char slot[REPL_SLOT_MAX]; /* the client's slot in Redis (across replicas); "": quota's */
 };
 
+/* Live chats (an upstream, pacing, an early failure with readers) are checked at every
+ * housekeeping tick; ended ones, kept only for resume until their retention ends, wait in
+ * a queue in the order they ended, so a tick looks at the expired head only, not at every
+ * stream kept (thousands, for a minute each). */
 struct chat_set {
     chat_host h;
-    chat *chats;
+    chat *chats;          /* live */
+    chat *old, *old_tail; /* retained, oldest first */
     int n;
 };
 
@@ -120,12 +126,15 @@ static void chat_free(chat *c)
 {
     chat_set *cs = c->cs;
     stop_upstream(c);
+    chat **head = c->retained ? &cs->old : &cs->chats;
     if (c->prev)
         c->prev->next = c->next;
     else
-        cs->chats = c->next;
+        *head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else if (c->retained)
+        cs->old_tail = c->prev;
     cs->n--;
     stream_disown(c->s); /* no wake-up reaches c from here on */
     sched_forget(&c->tick);
@@ -551,6 +560,27 @@ static void check_timeouts(chat *c, uint64_t now)
 }
 
 /* Cancel requests, the resume grace, expiry. May free c. */
+/* c has ended and only waits for its retention to pass: from the live list to the end of
+ * the retained queue (chats end in about the order they are moved here). */
+static void retain(chat *c)
+{
+    chat_set *cs = c->cs;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->chats = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->retained = 1;
+    c->next = NULL;
+    c->prev = cs->old_tail;
+    if (cs->old_tail)
+        cs->old_tail->next = c;
+    else
+        cs->old = c;
+    cs->old_tail = c;
+}
+
 static void check(chat *c, uint64_t now)
 {
     uint64_t alone;
@@ -570,6 +600,8 @@ static void check(chat *c, uint64_t now)
                   (early && nreaders == 0);
     if (expired && !c->x && !c->tick.ticking)
         chat_free(c);
+    else if (!early && !c->retained && c->e.term_sent && !c->x && !c->tick.ticking && !c->counted)
+        retain(c);
 }
 
 static int on_wake(sched_task *t, uint64_t now)
@@ -600,6 +632,8 @@ void chat_set_free(chat_set *cs)
         return;
     while (cs->chats)
         chat_free(cs->chats);
+    while (cs->old)
+        chat_free(cs->old);
     free(cs);
 }
 
@@ -614,6 +648,14 @@ void chat_set_housekeep(chat_set *cs, uint64_t now)
         next = c->next;
         check_timeouts(c, now);
         check(c, now);
+    }
+    /* The retained queue: only its expired head (an early one that is not expired yet
+     * holds the rest back until it is; they end in about this order). */
+    uint64_t keep = (uint64_t)cs->h.env->cfg->stream_retention_ms;
+    for (chat *c; (c = cs->old) && loop_since(now, c->e.ended_ms) >= keep;) {
+        check(c, now);
+        if (cs->old == c)
+            break; /* still held (cannot happen to an ended chat): not in a loop */
     }
 }
 

@@ -134,6 +134,8 @@ static void pass(worker *w)
     }
     sched_run(&w->sc, now);
     run_mhd(w, all);
+    /* Upstream requests the requests of this pass started: connect now, not a pass later. */
+    up_tick(w->up, loop_now_ms());
     /* What this pass released, one write per stream: after the readers' sockets got it. */
     if (w->repl)
         repl_pass(w->repl, now, all);
