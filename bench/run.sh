@@ -26,6 +26,12 @@
 #   BENCH_RAMP [2000] (new connections/s)  BENCH_PORT_BASE [27100] (below the ephemeral range)
 #   BENCH_BUDGET_S [540] (runs that would end later are skipped)
 #   BENCH_DOC [docs/BENCHMARKS.md] (empty: do not write it)
+#
+# Then the steady state: for each of BENCH_STEADY_SYSTEMS ["direct nginx chatd-off"],
+# BENCH_STEADY_REPS [3] times (the systems interleaved in each repetition), a fresh process
+# with BENCH_STEADY_N [1000] streams open and receiving a token every 1/BENCH_RATE s, while
+# BENCH_STEADY_NEW [2000] new requests arrive open-loop at BENCH_STEADY_RATE [1000]/s, each
+# answered with 2 tokens; their first character is timed. Reported per repetition.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -39,6 +45,11 @@ RAMP=${BENCH_RAMP:-2000}
 PORT_BASE=${BENCH_PORT_BASE:-27100}
 BUDGET_S=${BENCH_BUDGET_S:-540}
 DOC=${BENCH_DOC-docs/BENCHMARKS.md}
+STEADY_SYSTEMS=${BENCH_STEADY_SYSTEMS-"direct nginx chatd-off"}
+STEADY_REPS=${BENCH_STEADY_REPS:-3}
+STEADY_N=${BENCH_STEADY_N:-1000}
+STEADY_NEW=${BENCH_STEADY_NEW:-2000}
+STEADY_RATE=${BENCH_STEADY_RATE:-1000}
 PACE_BASE_CPS=80 # chatd's default adaptive base rate: its target gap is 1000/80 ms
 OUT=build/bench
 PORTKEY_DIR=bench/portkey
@@ -52,6 +63,7 @@ TMP=$(mktemp -d /tmp/chatd-bench.XXXXXX) || exit 1
 chmod 755 "$TMP"
 STARTED=""
 RESULTS=$TMP/results.txt
+STEADY=$TMP/steady.txt
 : >"$RESULTS"
 
 # Stops a process this script started: TERM, up to 5 s, then KILL.
@@ -354,6 +366,50 @@ machine_line() {
         "$(uname -s)" "$(uname -r)" "$(awk '/^MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo)"
 }
 
+# One steady-state repetition of a system: STEADY_N streams opened and kept receiving
+# tokens; once they are open, STEADY_NEW short requests arrive open-loop and are timed.
+steady_one() {
+    local sys=$1 rep=$2 bg open_s pidargs=() p res bgres
+    run_load "$TMP/steady-$sys-$rep-warm.out" --streams 20 --ramp 0 --max-tokens 2 --timeout 20 \
+        --duration 30 --label warm-up
+    for p in $(system_pids); do pidargs+=(--pid "$p"); done
+    # the open streams: long enough to outlast the new requests (tokens at RATE per second)
+    (ulimit -n "$NOFILE" && exec "$OUT/load" --port "$PORT" --path "$PATH_" --api "$API" \
+        --tokens "$TOKENS" --token-bytes "$TOKEN_BYTES" --rate "$RATE" "${HEADERS[@]}" \
+        --streams "$STEADY_N" --ramp "$RAMP" --timeout 120 --duration 120 --label steady-open) \
+        >"$TMP/steady-$sys-$rep-open.out" 2>&1 &
+    bg=$!
+    open_s=$(awk -v n="$STEADY_N" -v r="$RAMP" 'BEGIN{printf "%.2f", n / r + 1}')
+    sleep "$open_s" # the ramp's length plus a second: every stream open, tokens flowing
+    run_load "$TMP/steady-$sys-$rep.out" --streams "$STEADY_NEW" --ramp "$STEADY_RATE" \
+        --max-tokens 2 --timeout 60 --duration 60 --label "steady-$sys" "${pidargs[@]}"
+    wait "$bg"
+    res=$(grep '^RESULT ' "$TMP/steady-$sys-$rep.out")
+    bgres=$(grep '^RESULT ' "$TMP/steady-$sys-$rep-open.out")
+    if [ -z "$res" ] || [ -z "$bgres" ]; then
+        log "steady $sys rep $rep: a load client failed: $(tail -2 "$TMP/steady-$sys-$rep.out")"
+        return
+    fi
+    echo "STEADY sys=$sys rep=$rep $(echo "$res" | cut -d' ' -f2-) open_errors=$(echo "$bgres" | sed -nE 's/.* errors=([0-9]+).*/\1/p') open_exact=$(echo "$bgres" | sed -nE 's/.* exact=([a-z]+).*/\1/p')" >>"$STEADY"
+}
+
+run_steady() {
+    local rep sys
+    [ -n "$STEADY_SYSTEMS" ] || return 0
+    for rep in $(seq "$STEADY_REPS"); do
+        for sys in $STEADY_SYSTEMS; do
+            if ! start_system "$sys"; then
+                log "steady: skipping $sys: $SKIP_WHY"
+                stop_system
+                continue
+            fi
+            log "steady state: $sys, repetition $rep"
+            steady_one "$sys" "$rep"
+            stop_system
+        done
+    done
+}
+
 versions_line() {
     local pk=""
     [ -f "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json" ] &&
@@ -367,7 +423,8 @@ versions_line() {
 command_line() {
     local v c="bench/run.sh"
     for v in CHATD_BIN BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
-        BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S; do
+        BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S BENCH_STEADY_SYSTEMS BENCH_STEADY_REPS BENCH_STEADY_N \
+        BENCH_STEADY_NEW BENCH_STEADY_RATE; do
         [ -n "${!v+x}" ] && c="$v='${!v}' $c"
     done
     echo "$c"
@@ -382,6 +439,8 @@ write_report() {
         echo
         awk -v tokens="$TOKENS" -v tb="$TOKEN_BYTES" -v rate="$RATE" -v ramp="$RAMP" \
             -v base_cps="$PACE_BASE_CPS" -f bench/table.awk "$RESULTS"
+        [ -s "$STEADY" ] && awk -v n="$STEADY_N" -v new="$STEADY_NEW" -v nrate="$STEADY_RATE" \
+            -v rate="$RATE" -f bench/steady.awk "$STEADY"
     } >"$TMP/report.md"
 }
 
@@ -402,6 +461,7 @@ main() {
     pick_ports && start_mock || exit 1
     log "mock on 127.0.0.1:$MOCK_PORT: $TOKENS tokens x $TOKEN_BYTES bytes at $RATE tokens/s per stream; open-files limit $NOFILE"
     run_all
+    run_steady
     write_report
     cat "$TMP/report.md"
     splice_doc
