@@ -119,7 +119,7 @@ static void respond(srv *s, int fd)
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
     } else if (!strcmp(path, "/status")) {
         send_str(fd, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n"
-                     "Connection: close\r\n\r\nbusy");
+                     "Retry-After: 7\r\nConnection: close\r\n\r\nbusy");
     } else if (!strcmp(path, "/big")) {
         char *b = malloc(BIG);
         for (int i = 0; i < BIG; i++)
@@ -213,6 +213,7 @@ typedef struct xf {
     size_t resumed_n;
     int done, result;
     long done_status;
+    long retry_after;
     char reason[128];
 } xf;
 
@@ -246,6 +247,7 @@ static void on_done(void *ud, int result, long status, long retry_after_s, const
     x->done++;
     x->result = result;
     x->done_status = status;
+    x->retry_after = retry_after_s;
     snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "");
 }
 
@@ -343,6 +345,7 @@ START_TEST(get_delivers_body_and_done)
     ck_assert_int_eq(x->done, 1);
     ck_assert_int_eq(x->result, UP_OK);
     ck_assert_int_eq(x->done_status, 200);
+    ck_assert_int_eq(x->retry_after, -1); /* none sent */
     ck_assert_int_eq(x->status, 200);
     ck_assert_uint_eq(x->n, 5);
     ck_assert_int_eq(memcmp(x->data, "hello", 5), 0);
@@ -376,6 +379,7 @@ START_TEST(error_status_is_reported)
     ck_assert(drive_until(e.l, e.u, &x->done, 1));
     ck_assert_int_eq(x->result, UP_OK); /* the transfer itself went fine */
     ck_assert_int_eq(x->done_status, 503);
+    ck_assert_int_eq(x->retry_after, 7); /* its Retry-After, for resting a key */
     ck_assert_int_eq(x->status, 503); /* on_data knew it too */
     ck_assert_uint_eq(x->n, 4);
     ck_assert_int_eq(memcmp(x->data, "busy", 4), 0);
