@@ -89,6 +89,16 @@ def clean_env():
     return env
 
 
+def free_port():
+    """A loopback port nothing listens on (bound, then closed): a refused connection, or a
+    port for a server the test starts."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 # ---- the mock upstream --------------------------------------------------------------
 
 class Mock:

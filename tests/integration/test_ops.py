@@ -5,11 +5,10 @@ echoed (or generated) and forwarded upstream; GET /readyz follows the upstream p
 import json
 import math
 import re
-import socket
 import time
 
 import clusters
-from chatd_harness import ChatdTestCase, chat_body
+from chatd_harness import ChatdTestCase, chat_body, free_port
 
 MIXED = clusters.CASES["mixed"]
 MIXED_TEXT = "".join(MIXED)
@@ -441,13 +440,6 @@ class ReadyUp(OpsBase):
         self.assertEqual((r.header("Content-Type") or "").split(";")[0], "application/json")
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 class ReadyDown(OpsBase):
     CHATD_ENV = {"CHATD_MODEL": "echo", "CHATD_UPSTREAM_CONNECT_TIMEOUT_MS": 1000}
@@ -455,7 +447,7 @@ class ReadyDown(OpsBase):
     @classmethod
     def setUpClass(cls):
         cls.CHATD_ENV = dict(cls.CHATD_ENV,
-                             CHATD_UPSTREAM_URL="http://127.0.0.1:%d/v1" % closed_port())
+                             CHATD_UPSTREAM_URL="http://127.0.0.1:%d/v1" % free_port())
         super().setUpClass()
 
     def test_not_ready_when_the_upstream_is_unreachable(self):

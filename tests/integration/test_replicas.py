@@ -8,24 +8,15 @@ loses nothing; keys expire after retention; limits count across replicas; /ready
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import unittest
 
-from chatd_harness import (SANITIZER_MARKERS, Chatd, Client, Mock, _LIVE, _kill, _pdeathsig,
+from chatd_harness import (free_port, SANITIZER_MARKERS, Chatd, Client, Mock, _LIVE, _kill, _pdeathsig,
                            chat_body, chatd_bin, clean_env, report_excerpt)
 
 LONG = "".join("abcdefghijklmnopqrstuvwxyz"[i % 26] for i in range(400))  # 20 s at 50 ms
 MID = "Grüße, 世界! " * 8 + "👩‍👩‍👧 é."  # 105 characters, 2 s at 20 ms
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def under_valgrind(bin_path):

@@ -7,21 +7,13 @@ import socket
 import time
 
 import clusters
-from chatd_harness import ChatdTestCase, Chatd, Client
+from chatd_harness import ChatdTestCase, Chatd, Client, free_port
 
 CL = clusters.CASES["mixed"]
 TEXT = clusters.text_of(CL)
 TIMEOUTS = {"CHATD_UPSTREAM_FIRST_BYTE_TIMEOUT_MS": 500,
             "CHATD_UPSTREAM_IDLE_TIMEOUT_MS": 500,
             "CHATD_UPSTREAM_CONNECT_TIMEOUT_MS": 500}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class FaultsBeforeTheStream(ChatdTestCase):

@@ -10,7 +10,6 @@ bad maps refused at start (exit 2), and SIGHUP reloading the map while a stream 
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,7 +17,7 @@ import unittest
 
 import chatd_harness
 import clusters
-from chatd_harness import Chatd, ChatdTestCase, Mock, chat_body, clean_env, chatd_bin
+from chatd_harness import Chatd, ChatdTestCase, Mock, clean_env, chatd_bin, free_port
 from test_providers import ProvidersMock
 
 TEXT = clusters.CASES["mixed"]
@@ -34,15 +33,6 @@ KEYS = {
     "BUSY_B": "status-429-busy-b",
     "ANTH_KEY": "sk-ant-mock-0001",
 }
-
-
-def free_port():
-    """A loopback port nothing listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_config(path, oai_url, prov_port, dead_port):
