@@ -5,10 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startChatd, launchBrowser, openPage, ensureDir, waitFor, ARTIFACTS } from './harness.js';
+import { startChatd, launchBrowser, openPage, ensureDir, waitFor, freePort, ARTIFACTS } from './harness.js';
 import { startMock, FIXED_TEXT } from './mock-upstream.js';
 
 let mock;
@@ -16,22 +15,11 @@ let chatd;
 let browser;
 let tmp;
 
-function closedPort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 before(async () => {
   ensureDir(ARTIFACTS);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-models-e2e-'));
   mock = await startMock();
-  const dead = await closedPort();
+  const dead = await freePort();
   const config = path.join(tmp, 'chatd.json');
   fs.writeFileSync(config, JSON.stringify({
     upstreams: [

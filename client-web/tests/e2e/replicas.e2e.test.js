@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startChatd, launchBrowser, openPage, ensureDir, waitFor, ARTIFACTS,
+  startChatd, launchBrowser, openPage, ensureDir, waitFor, freePort, ARTIFACTS,
 } from './harness.js';
 import { startMock, FIXED_TEXT } from './mock-upstream.js';
 
@@ -22,17 +22,6 @@ let nginx;
 let browser;
 let base;
 let tmp;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 function listening(port) {
   return new Promise((resolve) => {
