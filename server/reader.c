@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lim.h"
@@ -39,6 +42,9 @@ struct reader {
     int ping_due;
     int spare_released; /* the response buffer's unused pages went back */
     int following;      /* stream_follow'ed and not yet unfollowed */
+    int chunked;        /* the response goes in HTTP/1.1 chunks (not HTTP/1.0's until-close) */
+    int direct;         /* suspended with MHD's buffer sent: we write the socket ourselves */
+    buf wire;           /* direct: framed bytes the socket did not take yet */
     uint64_t last_write_ms;
     uint64_t first_char_ms;
     int term_kind;      /* finished: STREAM_TERM_DONE or _ERROR */
@@ -89,19 +95,27 @@ static void maybe_free(reader *r)
     rs->n--;
     enc_free(&r->enc);
     buf_free(&r->out);
+    buf_free(&r->wire);
     stream_unref(r->s);
     free(r);
 }
 
-static void on_hup(loop *l, int fd, unsigned ev, void *ud);
+static void on_sock(loop *l, int fd, unsigned ev, void *ud);
 
 static void watch(reader *r, struct MHD_Connection *mc)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     /* Only the peer's FIN/RST: MHD reads the socket itself, we must not consume data. */
-    if (ci && loop_watch(r->rs->h.loop, ci->connect_fd, EPOLLRDHUP, on_hup, r) == 0)
+    if (ci && loop_watch(r->rs->h.loop, ci->connect_fd, EPOLLRDHUP, on_sock, r) == 0)
         r->fd = ci->connect_fd;
+}
+
+/* Direct writes that the socket could not take wait for it to be writable. */
+static void want_out(reader *r, int yes)
+{
+    if (r->fd >= 0)
+        loop_watch(r->rs->h.loop, r->fd, EPOLLRDHUP | (yes ? EPOLLOUT : 0), on_sock, r);
 }
 
 static int shard_of(const reader_host *h, struct MHD_Connection *mc)
@@ -118,15 +132,27 @@ int reader_set_shard(const reader_set *rs, struct MHD_Connection *mc)
     return shard_of(&rs->h, mc);
 }
 
-/* The scheduler runs this on the reader's thread when it was woken. */
-static int on_news(sched_task *t, uint64_t now)
+static int pump(reader *r);
+
+/* MHD takes the connection back: to start the response, to end it, or to close it. */
+static void resume(reader *r)
 {
-    reader *r = READER_OF(t, task);
     if (r->suspended && r->mc) {
         r->suspended = 0;
+        r->direct = 0;
         MHD_resume_connection(r->mc);
         *r->rs->h.mhd_due |= 1u << r->shard;
     }
+}
+
+/* The scheduler runs this on the reader's thread when it was woken: while the stream is
+ * live its news go out from here (pump); anything else is MHD's to do. */
+static int on_news(sched_task *t, uint64_t now)
+{
+    reader *r = READER_OF(t, task);
+    if (r->direct && r->suspended && r->mc && pump(r) == 0)
+        return 0;
+    resume(r);
     return 0;
 }
 
@@ -149,6 +175,7 @@ reader *reader_new(reader_set *rs, struct MHD_Connection *mc, stream *s, enc_fmt
         return NULL;
     }
     buf_init(&r->out, enc_is_whole(fmt) ? 3 * (size_t)LIM_LOG_TEXT : LIM_READER_OUT);
+    buf_init(&r->wire, LIM_READER_OUT + 16);
     stream_ref(s);
     r->s = s;
     r->rs = rs;
@@ -170,6 +197,13 @@ reader *reader_new(reader_set *rs, struct MHD_Connection *mc, stream *s, enc_fmt
     return r;
 }
 
+void reader_set_http_version(reader *r, const char *version)
+{
+    /* MHD answers a body of unknown size in chunks to HTTP/1.1 (and later 1.x) clients,
+     * and to HTTP/1.0 ones until it closes the connection. */
+    r->chunked = version && strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+}
+
 int reader_seek(reader *r, int64_t last_id)
 {
     uint64_t next = (uint64_t)(last_id + 1);
@@ -187,16 +221,34 @@ void reader_detach(reader *r)
     unfollow(r);
     r->mc = NULL;
     r->suspended = 0;
+    r->direct = 0;
     maybe_free(r);
 }
 
-static void on_hup(loop *l, int fd, unsigned ev, void *ud)
+static void hung_up(reader *r)
 {
-    reader *r = ud;
     unwatch(r);
     r->gone = 1;
     stream_set_live(r->s, &r->sub, 0);
     sched_wake(&r->task);
+}
+
+static int flush_wire(reader *r);
+
+static void on_sock(loop *l, int fd, unsigned ev, void *ud)
+{
+    reader *r = ud;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        hung_up(r);
+        return;
+    }
+    int rc = ev & EPOLLOUT ? flush_wire(r) : 1;
+    if (rc < 0) {
+        hung_up(r);
+    } else if (rc == 0) {
+        want_out(r, 0);
+        sched_wake(&r->task); /* what came meanwhile, or the end for MHD to write */
+    }
 }
 
 /* ---------- the response ---------- */
@@ -248,9 +300,105 @@ static ssize_t fill(reader *r, char *dst, size_t max)
     }
     if (r->finished)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    /* Nothing to send: suspend, or MHD would poll this callback in a busy loop. */
+    /* Nothing to send: suspend, or MHD would poll this callback in a busy loop. MHD asks
+     * only once its buffer went out whole, so from here what comes next may go to the
+     * socket directly (pump), framed as MHD frames it. */
     r->suspended = 1;
+    r->direct = r->chunked && r->fd >= 0;
     MHD_suspend_connection(r->mc);
+    return 0;
+}
+
+/* ---------- direct writes ----------
+ * A live stream's news cost one send per pass, not MHD's resume (an eventfd, its epoll
+ * re-registration, a walk of the shard's suspended list) and suspend again. Only the body
+ * of an HTTP/1.1 chunked response in flight is written here; its head, its end (the
+ * terminal event and MHD's last chunk), hang-ups and errors are MHD's again. */
+
+/* How many reads one pass sends for one reader before it lets the others go. */
+#define PUMP_ROUNDS 4
+
+static void wrote(reader *r)
+{
+    r->last_write_ms = loop_now_ms();
+    if (!r->first_char_ms && r->enc.next_id > 1)
+        r->first_char_ms = r->last_write_ms;
+}
+
+/* Writes what is in wire. 0: all of it; 1: the socket is full; -1: the connection broke. */
+static int flush_wire(reader *r)
+{
+    while (buf_len(&r->wire)) {
+        ssize_t n = send(r->fd, buf_ptr(&r->wire), buf_len(&r->wire), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+        buf_consume(&r->wire, (size_t)n);
+    }
+    buf_shrink(&r->wire);
+    return 0;
+}
+
+/* out as one chunk, in one system call; what the socket does not take waits in wire.
+ * 0: sent; 1: part of it waits; -1: the connection broke. */
+static int send_chunk(reader *r)
+{
+    char head[20];
+    size_t n = buf_len(&r->out);
+    int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+    struct iovec iov[3] = {{head, (size_t)hl}, {(void *)buf_ptr(&r->out), n}, {"\r\n", 2}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+    ssize_t w;
+    do
+        w = sendmsg(r->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return -1;
+    size_t sent = w < 0 ? 0 : (size_t)w;
+    for (int i = 0; i < 3; i++) {
+        size_t skip = sent < iov[i].iov_len ? sent : iov[i].iov_len;
+        sent -= skip;
+        buf_add(&r->wire, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+    }
+    if (buf_failed(&r->wire))
+        return -1; /* cannot happen: wire holds one out and its framing */
+    wrote(r);
+    buf_consume(&r->out, n);
+    buf_shrink(&r->out);
+    if (!buf_len(&r->wire))
+        return 0;
+    want_out(r, 1);
+    return 1;
+}
+
+/* Sends the stream's news on the socket. 0: done for this pass (or waiting for the socket
+ * to take more); -1: MHD must take the connection back. */
+static int pump(reader *r)
+{
+    if (r->gone || r->fd < 0)
+        return -1;
+    if (buf_len(&r->wire))
+        return 0; /* on_sock wakes the reader when the socket took it */
+    for (int round = 0; round < PUMP_ROUNDS; round++) {
+        if (buf_len(&r->out) == 0 && !r->finished && encode_more(r) < 0)
+            return -1;
+        if (r->finished)
+            return -1; /* the end goes out through MHD, which then closes the chunks */
+        if (buf_len(&r->out) == 0 && r->ping_due)
+            buf_add(&r->out, ": ping\n\n", 8);
+        r->ping_due = 0;
+        if (buf_len(&r->out) == 0)
+            return 0;
+        int rc = send_chunk(r);
+        if (rc < 0) {
+            r->gone = 1;
+            return -1;
+        }
+        if (rc > 0)
+            return 0;
+    }
+    sched_wake(&r->task); /* a backlog: the rest next pass, after the other readers */
     return 0;
 }
 
@@ -269,13 +417,14 @@ static void release_spare(char *dst, size_t used, size_t max)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Once per response, with its second piece: the buffer stays where it is from the first,
- * and the first character leaves without waiting for the system call. */
+/* Once per response, with its second piece or when the live body starts going out
+ * directly: the buffer stays where it is from the first, and the first character leaves
+ * without waiting for the system call. */
 static ssize_t content(void *cls, uint64_t pos, char *dst, size_t max)
 {
     reader *r = cls;
     ssize_t n = fill(r, dst, max);
-    if (pos > 0 && !r->spare_released) {
+    if ((pos > 0 || r->direct) && !r->spare_released) {
         r->spare_released = 1;
         release_spare(dst, n > 0 ? (size_t)n : 0, max);
     }
@@ -417,10 +566,7 @@ void reader_set_teardown(reader_set *rs)
     for (reader *r = rs->readers; r; r = r->next) {
         r->gone = 1;
         unfollow(r);
-        if (r->suspended && r->mc) {
-            r->suspended = 0;
-            MHD_resume_connection(r->mc);
-        }
+        resume(r);
     }
 }
 

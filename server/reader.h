@@ -56,6 +56,9 @@ void reader_set_teardown(reader_set *rs);
 /* A reader for mc on stream s (it takes its own reference). NULL on no memory. */
 reader *reader_new(reader_set *rs, struct MHD_Connection *mc, stream *s, enc_fmt fmt,
                    int include_usage, api_kind api);
+/* The request's HTTP version: an HTTP/1.1 response's live body is written on the socket
+ * by the reader itself (no MHD resume per token); others go through MHD only. */
+void reader_set_http_version(reader *r, const char *version);
 /* Replay from after last_id (-1: everything). 0, or -1 if last_id is out of range. */
 int reader_seek(reader *r, int64_t last_id);
 /* From the access handler: queues the response when the stream has started (or failed

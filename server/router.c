@@ -26,6 +26,7 @@ enum route { R_CHAT = 1 };
 typedef struct http_req {
     resp_ctx rctx; /* what every response to it carries */
     int begun;     /* the access handler has seen it */
+    char version[12]; /* HTTP/1.1 */
     int routed;    /* its route was taken */
     int route;
     api_kind api;
@@ -294,6 +295,8 @@ static enum MHD_Result start(router *w, struct MHD_Connection *mc, http_req *hr,
                           why.retry_after_s > 0 ? ra : NULL);
     }
     hr->r = reader_new(w->h.readers, mc, s, fmt, usage, hr->api);
+    if (hr->r)
+        reader_set_http_version(hr->r, hr->version);
     stream_unref(s); /* the chat and the reader hold theirs; with no reader the grace ends it */
     return hr->r ? reader_respond(hr->r, mc) : MHD_NO;
 }
@@ -556,6 +559,7 @@ static enum MHD_Result resume(router *w, struct MHD_Connection *mc, const char *
         goto out;
     }
     hr->r = r;
+    reader_set_http_version(r, hr->version);
     metrics_add(&w->h.m->resumes, 1);
     if (reader_seek(r, last) < 0) {
         rc = resp_error(mc, API_NATIVE, 400, "invalid_request",
@@ -868,6 +872,7 @@ enum MHD_Result router_on_request(void *cls, struct MHD_Connection *mc, const ch
         set_request_id(hr, mc);
         hr->rctx.request_id = hr->id;
         snprintf(hr->method, sizeof(hr->method), "%s", method);
+        snprintf(hr->version, sizeof(hr->version), "%s", version);
         snprintf(hr->path, sizeof(hr->path), "%s", url);
         rc = bodyless(method) && !has_body(mc) ? MHD_YES : first_call(w, mc, url, method, hr);
     } else if (!hr->routed) {

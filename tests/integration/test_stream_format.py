@@ -49,6 +49,31 @@ class StreamFormat(ChatdTestCase):
         self.assertTrue(r.eof)
         self.assertDone(r, text, list(text))
 
+    def test_two_streams_one_after_the_other_on_one_kept_alive_connection(self):
+        # The live body is written on the socket outside libmicrohttpd; its end (the last
+        # chunk) is libmicrohttpd's again, which then reads the next request.
+        c = self.client()
+        try:
+            for text in ("first answer 一二三", "second 👩‍💻 answer"):
+                r = c.request("POST", "/api/chat", chat_body(text, model="slow-5"))
+                r.read_head()
+                self.assertEqual(r.header("Transfer-Encoding"), "chunked")
+                r.read_to_end()
+                self.assertTrue(r.complete, "the last chunk ended the body")
+                self.assertFalse(r.eof, "the connection stays open")
+                self.assertDone(r, text, clusters.segment(text))
+        finally:
+            c.close()
+
+    def test_tokens_leave_as_they_come_not_at_the_end(self):
+        text = "abcdef"
+        r = self.chat(text, model="slow-120")
+        self.assertDone(r, text, list(text))
+        times = [e.t for e in r.events if e.event == "delta"]
+        # The last character is held until the end shows it is whole, which comes at once.
+        gaps = [b - a for a, b in zip(times, times[1:])][:-1]
+        self.assertGreater(min(gaps), 0.06, "each character is sent when its token comes: %r" % gaps)
+
     def test_each_event_has_exactly_id_event_and_one_data_line(self):
         r = self.chat("ab\nc")
         self.assertDone(r, "ab\nc", ["a", "b", "\n", "c"])
