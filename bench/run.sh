@@ -12,6 +12,8 @@
 #   chatd-routed-off load -> chatd, CHATD_PACE=off, a model map -> mock (1,000 streams only:
 #                   40 model entries, the one used last but one, two keys in turn and a
 #                   fallback, so every answer is held until its first character)
+#   chatd-before-off load -> another chatd binary (BENCH_BEFORE_BIN), CHATD_PACE=off -> mock
+#                   (a change's before and after in the same run)
 #   chatd-redis-off load -> chatd, CHATD_PACE=off, CHATD_REDIS_URL -> mock (one replica
 #                   writing every stream into a redis-server of its own; that server's CPU
 #                   is counted with chatd's, and its commands per stream are reported)
@@ -238,8 +240,8 @@ routed_config() {
 }
 
 start_chatd() {
-    local pace=$1 redis_url=${2:-} config=${3:-} args=()
-    [ -x "$CHATD_BIN" ] || { SKIP_WHY="$CHATD_BIN is missing (make)"; return 1; }
+    local pace=$1 redis_url=${2:-} config=${3:-} bin=${4:-$CHATD_BIN} args=()
+    [ -x "$bin" ] || { SKIP_WHY="$bin is missing (make)"; return 1; }
     mkdir -p "$TMP/chatd-cwd" # no config/chatd.json there: built-in defaults, then the env
     [ -n "$config" ] && args=(--config "$config")
     start_bg "$TMP/chatd-$pace.log" env -C "$TMP/chatd-cwd" CHATD_LISTEN="127.0.0.1:$CHATD_PORT" \
@@ -247,7 +249,7 @@ start_chatd() {
         ${config:+CHATD_MODEL=bench-routed} \
         CHATD_PROVIDER=openai CHATD_UPSTREAM_URL="http://127.0.0.1:$MOCK_PORT/v1" \
         CHATD_UPSTREAM_API_KEY=bench CHATD_PACE="$pace" CHATD_LOG_LEVEL=warn \
-        CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$CHATD_BIN")" \
+        CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$bin")" \
         "${args[@]}"
     SYS_PID=$BG_PID PORT=$CHATD_PORT API=native PATH_=/api/chat HEADERS=()
     wait_port "$PORT" "$SYS_PID" || { SKIP_WHY="chatd did not start: $(tail -3 "$TMP/chatd-$pace.log" | tr '\n' ' ')"; return 1; }
@@ -260,6 +262,7 @@ start_system() {
     nginx) start_nginx ;;
     portkey) start_portkey ;;
     chatd-off) start_chatd off ;;
+    chatd-before-off) start_chatd off "" "" "${BENCH_BEFORE_BIN:-}" ;;
     chatd-routed-off) start_chatd off "" "$(routed_config)" ;;
     chatd-adaptive) start_chatd adaptive ;;
     chatd-redis-off) start_redis && start_chatd off "redis://127.0.0.1:$REDIS_PORT" ;;
@@ -422,7 +425,7 @@ versions_line() {
 
 command_line() {
     local v c="bench/run.sh"
-    for v in CHATD_BIN BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
+    for v in CHATD_BIN BENCH_BEFORE_BIN BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
         BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S BENCH_STEADY_SYSTEMS BENCH_STEADY_REPS BENCH_STEADY_N \
         BENCH_STEADY_NEW BENCH_STEADY_RATE; do
         [ -n "${!v+x}" ] && c="$v='${!v}' $c"
