@@ -1,5 +1,5 @@
 # chatd — build, test and run.
-#   make            build/chatd
+#   make            build/chatd (the server) and build/chatc (the terminal client)
 #   make run        build and serve the demo on http://127.0.0.1:8080
 #   make test       the layering check, unit tests (check), integration tests (real binary
 #                   + mock upstream), web UI unit and browser tests, SDK tests
@@ -28,12 +28,16 @@ OBJ     := $(SRC:server/%.c=$(BUILD)/obj/%.o)
 LIBOBJ  := $(filter-out $(BUILD)/obj/main.o,$(OBJ))
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
+CLISRC  := $(wildcard client-cli/*.c)
+CLIOBJ  := $(CLISRC:client-cli/%.c=$(BUILD)/obj/cli/%.o)
+# What chatc shares with the server: the SSE parser, the grapheme segmenter, buffers.
+CLISHARED := $(addprefix $(BUILD)/obj/,sse_parse.o seg.o buf.o)
 TOOLSRC := $(wildcard tests/tools/*.c)
 TOOLBIN := $(TOOLSRC:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all ui run test check-layers unit integration web sdk asan tsan valgrind fuzz load bench image container-test podman-setup \
 	deps clean format
-all: $(BUILD)/chatd $(TOOLBIN) ui
+all: $(BUILD)/chatd $(BUILD)/chatc $(TOOLBIN) ui
 
 # The web UI bundle (npm + esbuild); client-web/Makefile skips work that is up to date.
 ui:
@@ -41,6 +45,12 @@ ui:
 
 $(BUILD)/chatd: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/chatc: $(CLIOBJ) $(CLISHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl libcjson libutf8proc)
+
+$(BUILD)/obj/cli/%.o: client-cli/%.c $(wildcard client-cli/*.h server/*.h) | $(BUILD)/obj/cli
+	$(CC) $(CFLAGS) -iquote server -iquote client-cli -c -o $@ $<
 
 $(BUILD)/obj/%.o: server/%.c $(wildcard server/*.h server/demo/*.h) | $(BUILD)/obj/demo
 	$(CC) $(CFLAGS) -iquote server -c -o $@ $<
@@ -51,7 +61,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard tests/unit/*.h) | $(BUILD)
 $(BUILD)/tools/%: tests/tools/%.c $(LIBOBJ) | $(BUILD)/tools
 	$(CC) $(CFLAGS) -iquote server $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
 
-$(BUILD)/obj/demo $(BUILD)/tests $(BUILD)/tools:
+$(BUILD)/obj/demo $(BUILD)/obj/cli $(BUILD)/tests $(BUILD)/tools:
 	mkdir -p $@
 
 run: $(BUILD)/chatd ui
@@ -63,8 +73,8 @@ check-layers:
 unit: $(UNITBIN)
 	@tests/run-unit.sh $(UNITBIN)
 
-integration: $(BUILD)/chatd $(TOOLBIN)
-	CHATD_BIN=$(BUILD)/chatd python3 tests/integration/run.py
+integration: $(BUILD)/chatd $(BUILD)/chatc $(TOOLBIN)
+	CHATD_BIN=$(BUILD)/chatd CHATC_BIN=$(BUILD)/chatc python3 tests/integration/run.py
 
 web: $(BUILD)/chatd
 	$(MAKE) -C client-web test
@@ -73,7 +83,7 @@ sdk: $(BUILD)/chatd
 	CHATD_BIN=$(BUILD)/chatd tests/sdk/run.sh
 
 # Builds first (a compile error stops here), then runs every suite and prints one total.
-test: $(BUILD)/chatd $(UNITBIN) $(TOOLBIN)
+test: $(BUILD)/chatd $(BUILD)/chatc $(UNITBIN) $(TOOLBIN)
 	@tests/run-all.sh "layers:python3 scripts/check-layers.py" "unit:$(MAKE) -s unit" \
 		"integration:$(MAKE) -s integration" \
 		"web:$(MAKE) -s web" "sdk:$(MAKE) -s sdk"
