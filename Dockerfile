@@ -20,10 +20,12 @@ WORKDIR /src
 # Only what the server build reads, so a change to the UI, tests or docs keeps this cached.
 COPY Makefile ./
 COPY server/ server/
+COPY client-cli/ client-cli/
 # CHECK_LIBS= : the unit-test library (check) is not installed here and not needed.
-RUN make -j"$(nproc)" CHECK_LIBS= build/chatd \
+RUN make -j"$(nproc)" CHECK_LIBS= build/chatd build/chatc \
  && install -D -s -m 0755 build/chatd /out/usr/local/bin/chatd \
- && /out/usr/local/bin/chatd --help >/dev/null
+ && install -D -s -m 0755 build/chatc /out/usr/local/bin/chatc \
+ && /out/usr/local/bin/chatd --help >/dev/null && /out/usr/local/bin/chatc --help >/dev/null
 
 # ---- web: client-web/dist --------------------------------------------------------------
 FROM ${BASE} AS web
@@ -67,6 +69,7 @@ RUN apt-get update \
       --home-dir /nonexistent --shell /usr/sbin/nologin chatd
 
 COPY --from=server /out/usr/local/bin/chatd /usr/local/bin/chatd
+COPY --from=server /out/usr/local/bin/chatc /usr/local/bin/chatc
 COPY --from=web /out/ /usr/share/chatd/web/
 
 ENV CHATD_LISTEN=0.0.0.0:8080 \

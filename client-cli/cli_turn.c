@@ -94,16 +94,21 @@ static int on_event(void *ctx, const ssep_event *ev)
     return t->terminal ? 1 : 0; /* nothing after the terminal event counts */
 }
 
+/* The answer's status, and whether its body is an event stream. */
+static void note_status(turn *t)
+{
+    const char *ct = NULL;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+    t->sse = t->status == 200 && ct && !strncasecmp(ct, "text/event-stream", 17);
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     turn *t = ud;
     size_t len = size * n;
-    if (!t->status) {
-        const char *ct = NULL;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
-        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
-        t->sse = t->status == 200 && ct && !strncasecmp(ct, "text/event-stream", 17);
-    }
+    if (!t->status)
+        note_status(t);
     if (!t->sse) {
         if (buf_len(&t->errbody) + len <= ERRBODY_MAX)
             buf_add(&t->errbody, p, len);
@@ -225,6 +230,8 @@ static CURLcode exchange(turn *t, const char *path, const char *body, long long 
     while ((msg = curl_multi_info_read(m, &left)))
         if (msg->msg == CURLMSG_DONE)
             res = msg->data.result;
+    if (!t->status && !t->interrupted) /* no body came: a 204, or a drop after the head */
+        note_status(t);
     /* No ssep_finish: chatd ends every event with its blank line, so an event without one
      * was cut by a dropped connection, and is read again whole after the reconnect. */
     curl_multi_remove_handle(m, e);
@@ -324,6 +331,10 @@ turn_result cli_turn_run(const cli_opts *o, cli_show *sh, const cli_ask *ask, in
             r = TURN_ERROR;
             break;
         }
+        if (t.status == 204) {
+            r = TURN_DONE; /* resumed after the terminal event: nothing more will come */
+            break;
+        }
         /* An answer that is not an event stream: chatd's (or a proxy's) HTTP error. A
          * proxy's 502-504 while reconnecting is passing: try again. */
         if (t.status && !t.sse &&
@@ -331,8 +342,6 @@ turn_result cli_turn_run(const cli_opts *o, cli_show *sh, const cli_ask *ask, in
             char line[600];
             buf_add(&t.errbody, "", 1);
             error_line(buf_ptr(&t.errbody), line, sizeof(line), t.status);
-            if (!strncmp(line, "error: ", 7) && t.status == 204)
-                snprintf(line, sizeof(line), "the stream has nothing after event %lld", t.last_id);
             say("%s%s", line, "");
             r = TURN_ERROR;
             break;

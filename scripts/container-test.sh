@@ -182,6 +182,11 @@ check "stream ends with exactly one terminal event: done" bash -c \
      [ "$(grep "^event: " "$1" | tail -n 1)" = "event: done" ]' _ "$WORK/chat.txt"
 check "event ids count up by 1 from 0" bash -c \
     'grep "^id: " "$1" | awk "{ if (\$2 != NR - 1) exit 1 } END { exit NR == 0 }"' _ "$WORK/chat.txt"
+# the terminal client in the image, against the server in the same container
+out=$(timeout 60 podman exec "$NAME" chatc "Show me some emoji" 2>>"$PLOG")
+rc=$?
+check "chatc in the image streams the demo answer (rc $rc, ${#out} characters)" \
+    test "$rc" -eq 0 -a "${#out}" -gt 20
 
 # ---- SIGTERM during an open stream -----------------------------------------------------
 curl -sSN -m 60 -o "$WORK/long.txt" "$BASE/api/chat" -H 'Content-Type: application/json' \

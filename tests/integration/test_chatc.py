@@ -189,6 +189,9 @@ class Chatc(ChatdTestCase):
         rc, out, err = self.run_chatc("--resume", sid, "--after", "5")
         deltas = r.deltas()
         self.assertEqual((rc, out.decode("utf-8")), (0, "".join(deltas[5:])), err)
+        # after the terminal event: chatd answers 204, nothing more will come
+        rc, out, err = self.run_chatc("--resume", sid, "--after", r.events[-1].id)
+        self.assertEqual((rc, out, err), (0, b"", ""))
 
     # -- Ctrl-C --
 
