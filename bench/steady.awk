@@ -73,4 +73,8 @@ END {
         printf "- chatd-off against nginx (medians): added p50 %.1f×, p99 %.1f× (target ≤ 1.2×: %s), CPU %.1f×\n",
             r50, r99, (r50 <= 1.2 && r99 <= 1.2 ? "**met**" : "**not met**"), rc
     }
+    if (("chatd-before-off" in M50) && ("chatd-off" in M50))
+        printf "- the change measured (chatd-before-off → chatd-off, medians): added p50 %.3f → %.3f ms, " \
+            "p99 %.3f → %.3f ms, CPU %.2f → %.2f s\n", M50["chatd-before-off"], M50["chatd-off"],
+            M99["chatd-before-off"], M99["chatd-off"], MC["chatd-before-off"], MC["chatd-off"]
 }
