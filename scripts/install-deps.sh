@@ -7,7 +7,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libutf8proc-dev libhiredis-dev check"
-TEST="curl valgrind python3 redis-server nginx tmux chromium unicode-data fonts-noto-cjk fonts-noto-color-emoji clang libclang-rt-14-dev llvm-14"
+TEST="curl openssl valgrind python3 redis-server nginx tmux chromium unicode-data fonts-noto-cjk fonts-noto-color-emoji clang libclang-rt-14-dev llvm-14"
 
 if [ "${1:-}" = "--runtime-only" ]; then
     PKGS="libmicrohttpd12 libcurl4 libcjson1 libutf8proc2 libhiredis0.14 ca-certificates"

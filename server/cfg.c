@@ -41,6 +41,7 @@ typedef struct cfg_key {
 } cfg_key;
 
 static const char *const provider_names[] = {"demo", "openai", "anthropic", "ollama", NULL};
+static const char *const http2_names[] = {"auto", "on", "off", NULL};
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const pace_names[] = {"off", "adaptive", "fixed"};
 
@@ -113,6 +114,15 @@ static const cfg_key keys[] = {
        "how long the upstream may take to send its first byte"),
     MS(upstream_idle_timeout_ms, 60000, 1, 3600000,
        "how long the upstream may stay silent mid-stream"),
+    {.name = "upstream_http2", .type = K_ENUM, .meta = "auto|on|off", .idef = CFG_H2_AUTO,
+     FIELD(upstream_http2), .names = http2_names,
+     .help = "HTTP/2 to the upstream, its streams multiplexed on few connections: auto "
+             "(https: when the server offers it; http: HTTP/1.1), on (https: HTTP/2; http: "
+             "h2c with prior knowledge), off (HTTP/1.1 only)"},
+    {.name = "upstream_ca_file", .type = K_STR, .meta = "PATH", .sdef = "",
+     FIELD(upstream_ca_file), .shown = "the system's CA certificates",
+     .help = "PEM file of the CA certificates an https upstream is verified with (a private "
+             "CA); empty = the system's"},
     {.name = "max_streams", .type = K_INT, .meta = "N", .idef = 10000, .lo = 1, .hi = 1000000,
      FIELD(max_streams), .help = "concurrent streams per process; over it: 503 overloaded"},
     MS(shutdown_grace_ms, 5000, 0, 600000,
@@ -162,7 +172,8 @@ static const cfg_key keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= CFG_KEYS_MAX, "cfg.src too small for the key table");
 _Static_assert(NKEYS <= 64, "json_apply tracks seen keys in 64 bits");
-_Static_assert(sizeof(cfg_provider) == sizeof(int) && sizeof(cfg_log_level) == sizeof(int),
+_Static_assert(sizeof(cfg_provider) == sizeof(int) && sizeof(cfg_log_level) == sizeof(int) &&
+                   sizeof(cfg_http2) == sizeof(int),
                "enum fields are written as int");
 
 /* ---- errors ---- */

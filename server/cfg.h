@@ -29,6 +29,10 @@ typedef enum { CFG_PACE_OFF, CFG_PACE_ADAPTIVE, CFG_PACE_FIXED } cfg_pace_mode;
 
 typedef enum { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG } cfg_log_level;
 
+/* HTTP/2 to the upstream: auto (https: when the server offers it; http: HTTP/1.1), on
+ * (https: HTTP/2; http: h2c with prior knowledge), off (HTTP/1.1). */
+typedef enum { CFG_H2_AUTO, CFG_H2_ON, CFG_H2_OFF } cfg_http2;
+
 typedef struct cfg {
     char listen[CFG_LISTEN_MAX];    /* as given, e.g. "[::1]:8080" */
     char listen_host[CFG_HOST_MAX]; /* IPv4 literal, "localhost" or IPv6 without brackets */
@@ -51,6 +55,8 @@ typedef struct cfg {
     long upstream_connect_timeout_ms;
     long upstream_first_byte_timeout_ms;
     long upstream_idle_timeout_ms;
+    cfg_http2 upstream_http2;
+    char upstream_ca_file[CFG_PATH_MAX]; /* CA certificates for https upstreams; "": system's */
     long max_streams;
     long max_streams_total;         /* all replicas together (this process alone without Redis); 0: none */
     long shutdown_grace_ms;

@@ -753,7 +753,7 @@ static int start_attempt(chat *c, chat_refusal *why)
     if (rc == 0 && (add_request_id(&h, c->request_id) < 0 || !(c->ps = c->prov->open())))
         rc = PROV_BUILD_NOMEM;
     if (rc == 0) {
-        c->x = up_start(c->cs->h.up, &h, &(up_opts){a->up->connect_timeout_ms}, &chat_up_ops, c);
+        c->x = up_start(c->cs->h.up, &h, &(up_opts){a->up->connect_timeout_ms, a->up->http2, a->up->ca_file}, &chat_up_ops, c);
         if (!c->x)
             rc = PROV_BUILD_NOMEM;
     }

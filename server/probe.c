@@ -54,7 +54,7 @@ void probe_tick(up *u, const chatd_env *e, uint64_t now)
     for (int i = 0; rt && i < rt->nups; i++) {
         probe *p = malloc(sizeof(*p));
         prov_http h = {probe_url(&rt->ups[i]), NULL, NULL};
-        up_opts o = {rt->ups[i].connect_timeout_ms};
+        up_opts o = {rt->ups[i].connect_timeout_ms, rt->ups[i].http2, rt->ups[i].ca_file};
         if (p && h.url) {
             routes_ref(rt);
             *p = (probe){rt, i};

@@ -14,6 +14,7 @@
 #include "prov_anthropic.h"
 #include "prov_ollama.h"
 #include "prov_openai.h"
+#include "up.h"
 
 const prov *route_provider(const char *name)
 {
@@ -62,6 +63,7 @@ static void free_table(routes *r)
         return;
     for (int i = 0; i < r->nups; i++) {
         free(r->ups[i].url);
+        free(r->ups[i].ca_file);
         for (int k = 0; k < r->ups[i].nkeys; k++) {
             if (r->ups[i].keys[k].value) /* a secret: wiped before it goes */
                 memset(r->ups[i].keys[k].value, 0, strlen(r->ups[i].keys[k].value));
@@ -150,6 +152,36 @@ static int model_index(const routes *r, const char *name)
     return -1;
 }
 
+static int http2_of(cfg_http2 h)
+{
+    return h == CFG_H2_ON ? UP_H2_ON : h == CFG_H2_OFF ? UP_H2_OFF : UP_H2_AUTO;
+}
+
+static int http2_named(const char *s)
+{
+    return !strcmp(s, "auto") ? UP_H2_AUTO : !strcmp(s, "on") ? UP_H2_ON : !strcmp(s, "off") ? UP_H2_OFF : -1;
+}
+
+/* The upstream's CA file (readable), and HTTP/2 only where this libcurl can do it. */
+static int transport(route_upstream *u, const char *ca, const char *where, char *err,
+                     size_t errsz)
+{
+    if (u->http2 == UP_H2_ON && !strncmp(u->url, "http://", 7) && !up_h2c_ok())
+        return fail(err, errsz,
+                    "%s: http2 \"on\" over http:// (h2c) needs libcurl 8.0.0 or later, this is "
+                    "%s (it breaks a reused prior-knowledge connection); use https:// or http2 "
+                    "\"auto\"",
+                    where, up_libcurl_version());
+    if (!ca || !*ca)
+        return 0;
+    FILE *f = fopen(ca, "r");
+    if (!f)
+        return fail(err, errsz, "%s: ca_file %.200s: %s", where, ca, strerror(errno));
+    fclose(f);
+    u->ca_file = strdup(ca);
+    return u->ca_file ? 0 : fail(err, errsz, "out of memory");
+}
+
 static int parse_upstream(routes *r, const cJSON *o, int i, const cfg *c, const char *demo_url,
                           char **envp, char *err, size_t errsz)
 {
@@ -160,6 +192,8 @@ static int parse_upstream(routes *r, const cJSON *o, int i, const cfg *c, const 
                                           "connect_timeout_ms",
                                           "first_byte_timeout_ms",
                                           "idle_timeout_ms",
+                                          "http2",
+                                          "ca_file",
                                           NULL};
     char where[ROUTE_NAME_MAX + 32];
     snprintf(where, sizeof(where), "upstreams[%d]", i);
@@ -200,6 +234,17 @@ static int parse_upstream(routes *r, const cJSON *o, int i, const cfg *c, const 
     if (ms_member(o, "connect_timeout_ms", where, &u->connect_timeout_ms, err, errsz) < 0 ||
         ms_member(o, "first_byte_timeout_ms", where, &u->first_byte_timeout_ms, err, errsz) < 0 ||
         ms_member(o, "idle_timeout_ms", where, &u->idle_timeout_ms, err, errsz) < 0)
+        return -1;
+    u->http2 = http2_of(c->upstream_http2);
+    const char *h2 = NULL;
+    if (str_member(o, "http2", where, &h2, 32, err, errsz) < 0)
+        return -1;
+    if (h2 && (u->http2 = http2_named(h2)) < 0)
+        return fail(err, errsz, "%s: http2 must be \"auto\", \"on\" or \"off\"", where);
+    const char *ca = NULL;
+    if (str_member(o, "ca_file", where, &ca, CFG_PATH_MAX, err, errsz) < 0)
+        return -1;
+    if (transport(u, ca ? ca : c->upstream_ca_file, where, err, errsz) < 0)
         return -1;
     const cJSON *ke = cJSON_GetObjectItemCaseSensitive(o, "api_key_env");
     if (!ke)
@@ -337,6 +382,9 @@ static int build_shorthand(routes *r, const cfg *c, const char *url, char *err, 
     u->connect_timeout_ms = c->upstream_connect_timeout_ms;
     u->first_byte_timeout_ms = c->upstream_first_byte_timeout_ms;
     u->idle_timeout_ms = c->upstream_idle_timeout_ms;
+    u->http2 = http2_of(c->upstream_http2);
+    if (transport(u, c->upstream_ca_file, "upstream", err, errsz) < 0)
+        return -1;
     if (c->upstream_api_key[0] && add_key(u, "", c->upstream_api_key) < 0)
         return fail(err, errsz, "out of memory");
     snprintf(r->models[0].name, sizeof(r->models[0].name), "*");

@@ -48,6 +48,8 @@ typedef struct route_upstream {
     const prov *prov;
     char *url; /* base URL, no trailing '/' */
     long connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
+    int http2;     /* UP_H2_*: HTTP/2 to it */
+    char *ca_file; /* CA certificates to verify it with; NULL: the system's */
     route_key keys[ROUTE_KEYS_MAX];
     int nkeys;        /* 0: requests carry no key */
     atomic_uint turn; /* the key to try first next time */

@@ -4,6 +4,7 @@
 #include "lim.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,6 +16,8 @@ struct up_xfer {
     void *ud;
     up *u;
     int paused;
+    int h2;   /* asked for HTTP/2: its connection is shared, never idle for long */
+    int origin; /* h2: its slot in up.origin; -1: none */
     long status;
     up_xfer *prev, *next; /* every live transfer, for up_free */
 };
@@ -32,6 +35,8 @@ struct up_xfer {
  *    took one since; a wrong guess costs a walk or a new connection, never a wrong
  *    answer. https transfers always look: one of them may multiplex on an HTTP/2
  *    connection another one opened, which a fresh connection would forgo. */
+#define UP_ORIGINS 64 /* HTTP/2 origins counted at once (a worker's upstreams) */
+
 struct up {
     CURLM *multi;
     loop *l;
@@ -40,7 +45,46 @@ struct up {
     int count;
     int idle_guess; /* cleartext connections likely idle in curl's cache */
     up_xfer *all;
+    struct {
+        char key[160]; /* scheme://host:port */
+        int live;      /* HTTP/2 transfers to it; 0: a free slot */
+    } origin[UP_ORIGINS]; /* see stop_h2 */
 };
+
+/* A stream of an HTTP/2 connection that ends early is reset (RST_STREAM), so the upstream
+ * stops generating. libcurl 7.88 queues that small frame in its connection's output
+ * buffer and writes it the next time the connection sends: when other streams share the
+ * connection, with their next frames, or when a new request reuses it; but a connection
+ * left idle in the cache is not serviced again, the frame stays there, and the upstream
+ * goes on (and bills) to the end of its answer. libcurl does not say which connection a
+ * transfer is on, so the live HTTP/2 transfers are counted per origin: a transfer stopped
+ * while it is the last one to its origin closes its connection instead (the upstream sees
+ * the close); with others live, traffic to the origin sends the reset. */
+static int origin_of(up *u, const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    n += (size_t)(p - url);
+    int free_slot = -1;
+    for (int i = 0; i < UP_ORIGINS; i++) {
+        if (u->origin[i].live && strlen(u->origin[i].key) == n && !strncmp(u->origin[i].key, url, n))
+            return i;
+        if (!u->origin[i].live && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0 || n >= sizeof(u->origin[0].key))
+        return -1;
+    memcpy(u->origin[free_slot].key, url, n);
+    u->origin[free_slot].key[n] = 0;
+    return free_slot;
+}
+
+static void stop_h2(up *u, up_xfer *x)
+{
+    if (x->origin < 0 || u->origin[x->origin].live <= 1)
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+}
 
 static void follow_limit(up *u)
 {
@@ -110,6 +154,8 @@ up *up_new(loop *l)
 
 static void xfer_free(up *u, up_xfer *x)
 {
+    if (x->origin >= 0)
+        u->origin[x->origin].live--;
     if (x->prev)
         x->prev->next = x->next;
     else
@@ -144,7 +190,11 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
         x->paused = 1;
         return CURL_WRITEFUNC_PAUSE;
     }
-    return rc == UP_DATA_OK ? size * n : 0;
+    if (rc == UP_DATA_OK)
+        return size * n;
+    if (x->h2)
+        stop_h2(x->u, x);
+    return 0;
 }
 
 static int is_https(const char *url)
@@ -168,11 +218,22 @@ static int setup(up_xfer *x, const up_opts *o)
     rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    if (o->ca_file && *o->ca_file)
+        rc |= curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "chatd/0.1");
-    /* Waiting for a connection to multiplex on only pays over TLS (HTTP/2); over plain
-     * HTTP/1.1 it would queue a burst of requests behind the first whole answer, and
-     * there the reuse search is skipped while no idle connection is likely (struct up). */
-    if (is_https(x->http.url))
+    /* HTTP/2 multiplexes the streams on a few connections: a request waits for one it can
+     * share (PIPEWAIT) rather than opening its own. HTTP/1.1 would queue a burst of
+     * requests behind the first whole answer that way, so there a request takes a fresh
+     * connection unless an idle one is likely (the reuse search walks every connection;
+     * struct up). */
+    int https = is_https(x->http.url);
+    int h2 = o->http2 == UP_H2_ON || (o->http2 == UP_H2_AUTO && https);
+    rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                           !h2     ? (long)CURL_HTTP_VERSION_1_1
+                           : https ? (long)CURL_HTTP_VERSION_2TLS
+                                   : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    x->h2 = h2;
+    if (h2)
         rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     else if (x->u->idle_guess > 0)
         x->u->idle_guess--;
@@ -197,6 +258,7 @@ up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void
     x->ops = ops;
     x->ud = ud;
     x->u = u;
+    x->origin = -1;
     x->easy = curl_easy_init();
     if (!x->easy || setup(x, o) < 0 || curl_multi_add_handle(u->multi, x->easy) != CURLM_OK) {
         if (x->easy)
@@ -205,6 +267,8 @@ up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void
         free(x);
         return NULL;
     }
+    if (x->h2 && (x->origin = origin_of(u, x->http.url)) >= 0)
+        u->origin[x->origin].live++;
     x->next = u->all;
     if (u->all)
         u->all->prev = x;
@@ -216,8 +280,11 @@ up_xfer *up_start(up *u, prov_http *h, const up_opts *o, const up_ops *ops, void
 
 void up_cancel(up *u, up_xfer *x)
 {
-    if (x)
-        xfer_free(u, x);
+    if (!x)
+        return;
+    if (x->h2)
+        stop_h2(u, x);
+    xfer_free(u, x);
 }
 
 void up_resume(up *u, up_xfer *x)
@@ -230,6 +297,19 @@ void up_resume(up *u, up_xfer *x)
      * pause in multi_socket mode. */
     curl_easy_pause(x->easy, CURLPAUSE_CONT);
     u->deadline = (int64_t)loop_now_ms();
+}
+
+int up_h2c_ok(void)
+{
+    /* libcurl before 8.0.0 stacks a second HTTP/2 layer on a prior-knowledge connection it
+     * reuses, and the transfer fails with "Error in the HTTP2 framing layer" (curl issue
+     * 10634, fixed in 8.0.0): h2c could not multiplex. ALPN (https) is not affected. */
+    return curl_version_info(CURLVERSION_NOW)->version_num >= 0x080000;
+}
+
+const char *up_libcurl_version(void)
+{
+    return curl_version_info(CURLVERSION_NOW)->version;
 }
 
 int up_timeout_ms(const up *u, uint64_t now)
@@ -275,7 +355,7 @@ static void check_done(up *u)
         if (curl_easy_getinfo(m->easy_handle, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK ||
             retry_after <= 0)
             retry_after = -1;
-        if (rc == CURLE_OK && !is_https(x->http.url) && u->idle_guess < LIM_UP_IDLE_CONNS)
+        if (rc == CURLE_OK && !x->h2 && u->idle_guess < LIM_UP_IDLE_CONNS)
             u->idle_guess++;
         const up_ops *ops = x->ops;
         void *ud = x->ud;

@@ -28,9 +28,19 @@ typedef struct up_ops {
 
 enum { UP_DATA_OK, UP_DATA_PAUSE, UP_DATA_ABORT };
 
+/* HTTP/2 to the upstream (as cfg_http2): auto (https: when the server offers it; http:
+ * HTTP/1.1), on (https: HTTP/2; http: h2c with prior knowledge), off (HTTP/1.1). */
+enum { UP_H2_AUTO, UP_H2_ON, UP_H2_OFF };
+
 typedef struct up_opts {
     long connect_timeout_ms;
+    int http2;           /* UP_H2_* */
+    const char *ca_file; /* CA certificates to verify the upstream with; NULL: the system's */
 } up_opts;
+
+/* Whether this libcurl can multiplex h2c (HTTP/2 with prior knowledge over http://). */
+int up_h2c_ok(void);
+const char *up_libcurl_version(void); /* "7.88.1" */
 
 up *up_new(loop *l);
 void up_free(up *u);                /* cancels every transfer */
