@@ -14,6 +14,10 @@
 #                   fallback, so every answer is held until its first character)
 #   chatd-before-off load -> another chatd binary (BENCH_BEFORE_BIN), CHATD_PACE=off -> mock
 #                   (a change's before and after in the same run)
+#   chatd-h2-off    load -> chatd, CHATD_PACE=off -> nginx speaking HTTP/2 over TLS (a
+#                   certificate made for the run) -> mock: chatd's upstream streams
+#                   multiplexed on a few connections; at 1,000 streams and at BENCH_H2_N
+#                   (two client-side sockets per stream would not fit the open-file limit)
 #   chatd-redis-off load -> chatd, CHATD_PACE=off, CHATD_REDIS_URL -> mock (one replica
 #                   writing every stream into a redis-server of its own; that server's CPU
 #                   is counted with chatd's, and its commands per stream are reported)
@@ -23,10 +27,11 @@
 #
 # Environment (defaults in brackets):
 #   CHATD_BIN [build/chatd]  BENCH_NS ["100 1000 9000"]
-#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-routed-off chatd-redis-off chatd-adaptive"]
+#   BENCH_SYSTEMS ["direct nginx portkey chatd-off chatd-routed-off chatd-h2-off chatd-redis-off chatd-adaptive"]
 #   BENCH_TOKENS [32] BENCH_TOKEN_BYTES [8] BENCH_RATE [4] (tokens/s per stream)
 #   BENCH_RAMP [2000] (new connections/s)  BENCH_PORT_BASE [27100] (below the ephemeral range)
 #   BENCH_BUDGET_S [540] (runs that would end later are skipped)
+#   BENCH_H2_N [19000] (chatd-h2-off's large run; at most the open-file limit less a margin)
 #   BENCH_DOC [docs/BENCHMARKS.md] (empty: do not write it)
 #
 # Then the steady state: for each of BENCH_STEADY_SYSTEMS ["direct nginx chatd-off"],
@@ -39,7 +44,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 CHATD_BIN=${CHATD_BIN:-build/chatd}
 NS=${BENCH_NS:-"100 1000 9000"}
-SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-routed-off chatd-redis-off chatd-adaptive"}
+SYSTEMS=${BENCH_SYSTEMS:-"direct nginx portkey chatd-off chatd-routed-off chatd-h2-off chatd-redis-off chatd-adaptive"}
 TOKENS=${BENCH_TOKENS:-32}
 TOKEN_BYTES=${BENCH_TOKEN_BYTES:-8}
 RATE=${BENCH_RATE:-4}
@@ -48,6 +53,7 @@ PORT_BASE=${BENCH_PORT_BASE:-27100}
 BUDGET_S=${BENCH_BUDGET_S:-540}
 DOC=${BENCH_DOC-docs/BENCHMARKS.md}
 STEADY_SYSTEMS=${BENCH_STEADY_SYSTEMS-"direct nginx chatd-off"}
+H2_N=${BENCH_H2_N:-19000}
 STEADY_REPS=${BENCH_STEADY_REPS:-3}
 STEADY_N=${BENCH_STEADY_N:-1000}
 STEADY_NEW=${BENCH_STEADY_NEW:-2000}
@@ -129,8 +135,9 @@ pick_ports() {
         PORTKEY_PORT=$((MOCK_PORT + 2))
         CHATD_PORT=$((MOCK_PORT + 3))
         REDIS_PORT=$((MOCK_PORT + 4))
+        H2_PORT=$((MOCK_PORT + 5))
         port_busy $MOCK_PORT || port_busy $NGINX_PORT || port_busy $PORTKEY_PORT ||
-            port_busy $CHATD_PORT || port_busy $REDIS_PORT || return 0
+            port_busy $CHATD_PORT || port_busy $REDIS_PORT || port_busy $H2_PORT || return 0
     done
     log "no free ports from $PORT_BASE (set BENCH_PORT_BASE)"
     return 1
@@ -189,6 +196,55 @@ start_nginx() {
     wait_port "$PORT" "$SYS_PID" || { SKIP_WHY="nginx did not start: $(tail -3 "$d/error.log" "$TMP/nginx.log" 2>/dev/null | tr '\n' ' ')"; return 1; }
 }
 
+# The HTTP/2 upstream for chatd-h2-off: nginx speaking HTTP/2 over TLS in front of the mock
+# (it plays the upstream, like the mock: its CPU is not chatd's).
+start_h2front() {
+    local d=$TMP/h2front
+    command -v nginx >/dev/null || { SKIP_WHY="nginx is not installed (Debian package nginx)"; return 1; }
+    mkdir -p "$d/tmp" && chmod -R 755 "$d"
+    [ -f "$d/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 ||
+        { SKIP_WHY="openssl could not make a certificate"; return 1; }
+    chmod 644 "$d/key.pem"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 2;
+worker_rlimit_nofile $NOFILE;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 20000; multi_accept on; }
+http {
+    access_log off;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    upstream mock {
+        server 127.0.0.1:$MOCK_PORT;
+        keepalive 1024;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$H2_PORT ssl http2 reuseport backlog=4096;
+        ssl_certificate $d/cert.pem;
+        ssl_certificate_key $d/key.pem;
+        http2_max_requests 1000000;
+        location / {
+            proxy_pass http://mock;
+            proxy_buffering off;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout 120s;
+        }
+    }
+}
+EOF
+    start_bg "$TMP/h2front.log" nginx -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
+    H2FRONT_PID=$BG_PID
+    wait_port "$H2_PORT" "$H2FRONT_PID" || { SKIP_WHY="nginx (HTTP/2 front) did not start: $(tail -3 "$d/error.log" 2>/dev/null | tr '\n' ' ')"; return 1; }
+}
+
 portkey_install() {
     [ -f "$PORTKEY_JS" ] && return 0
     command -v npm >/dev/null || return 1
@@ -241,13 +297,14 @@ routed_config() {
 
 start_chatd() {
     local pace=$1 redis_url=${2:-} config=${3:-} bin=${4:-$CHATD_BIN} args=()
+    local up_url=${5:-http://127.0.0.1:$MOCK_PORT/v1} ca=${6:-}
     [ -x "$bin" ] || { SKIP_WHY="$bin is missing (make)"; return 1; }
     mkdir -p "$TMP/chatd-cwd" # no config/chatd.json there: built-in defaults, then the env
     [ -n "$config" ] && args=(--config "$config")
     start_bg "$TMP/chatd-$pace.log" env -C "$TMP/chatd-cwd" CHATD_LISTEN="127.0.0.1:$CHATD_PORT" \
         CHATD_REDIS_URL="$redis_url" BENCH_KEY_A=bench-a BENCH_KEY_B=bench-b \
         ${config:+CHATD_MODEL=bench-routed} \
-        CHATD_PROVIDER=openai CHATD_UPSTREAM_URL="http://127.0.0.1:$MOCK_PORT/v1" \
+        CHATD_PROVIDER=openai CHATD_UPSTREAM_URL="$up_url" CHATD_UPSTREAM_CA_FILE="$ca" \
         CHATD_UPSTREAM_API_KEY=bench CHATD_PACE="$pace" CHATD_LOG_LEVEL=warn \
         CHATD_MAX_STREAMS=100000 CHATD_MAX_STREAMS_PER_CLIENT=1000000 "$(realpath "$bin")" \
         "${args[@]}"
@@ -256,13 +313,15 @@ start_chatd() {
 }
 
 start_system() {
-    SKIP_WHY="" SYS_PID="" REDIS_PID=""
+    SKIP_WHY="" SYS_PID="" REDIS_PID="" H2FRONT_PID=""
     case $1 in
     direct) PORT=$MOCK_PORT API=openai PATH_=/v1/chat/completions HEADERS=() ;;
     nginx) start_nginx ;;
     portkey) start_portkey ;;
     chatd-off) start_chatd off ;;
     chatd-before-off) start_chatd off "" "" "${BENCH_BEFORE_BIN:-}" ;;
+    chatd-h2-off) start_h2front && start_chatd off "" "" "" "https://127.0.0.1:$H2_PORT/v1" \
+        "$TMP/h2front/cert.pem" ;;
     chatd-routed-off) start_chatd off "" "$(routed_config)" ;;
     chatd-adaptive) start_chatd adaptive ;;
     chatd-redis-off) start_redis && start_chatd off "redis://127.0.0.1:$REDIS_PORT" ;;
@@ -272,6 +331,11 @@ start_system() {
 }
 
 stop_system() {
+    if [ -n "$H2FRONT_PID" ]; then
+        stop_pid "$H2FRONT_PID"
+        forget_pid "$H2FRONT_PID"
+        H2FRONT_PID=""
+    fi
     if [ -n "$REDIS_PID" ]; then
         stop_pid "$REDIS_PID"
         forget_pid "$REDIS_PID"
@@ -338,9 +402,11 @@ measure() {
 }
 
 run_all() {
-    local sys n est
+    local sys n est ns
     for sys in $SYSTEMS; do
-        for n in $NS; do
+        ns=$NS
+        [ "$sys" = chatd-h2-off ] && ns="1000 $H2_N"
+        for n in $ns; do
             [ "$sys" = chatd-routed-off ] && [ "$n" != 1000 ] && continue
             est=$(awk -v n="$n" -v r="$RAMP" -v t="$TOKENS" -v q="$RATE" \
                 'BEGIN{printf "%d", n / r + (q > 0 ? t / q : 1) + 5}')
@@ -425,7 +491,7 @@ versions_line() {
 
 command_line() {
     local v c="bench/run.sh"
-    for v in CHATD_BIN BENCH_BEFORE_BIN BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
+    for v in CHATD_BIN BENCH_BEFORE_BIN BENCH_H2_N BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
         BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S BENCH_STEADY_SYSTEMS BENCH_STEADY_REPS BENCH_STEADY_N \
         BENCH_STEADY_NEW BENCH_STEADY_RATE; do
         [ -n "${!v+x}" ] && c="$v='${!v}' $c"

@@ -156,6 +156,30 @@ function target_routing(    k0, k1, a, b, r) {
         (a <= 0.3 && r <= 1.15 && V[k1, "errors"] + 0 == 0 && V[k1, "exact"] == "yes" ? "**met**" : "**not met**")
 }
 
+# The HTTP/2 upstream: its largest run complete and byte-exact; at 1,000 streams against
+# the HTTP/1.1 upstream (chatd-off).
+function target_h2(    i, n, big, k, ok, r) {
+    big = 0
+    for (i = 1; i <= NNS; i++)
+        if (have("chatd-h2-off", NLIST[i]) && NLIST[i] + 0 > big)
+            big = NLIST[i] + 0
+    if (!big) {
+        print "- HTTP/2 upstream — not measured"
+        return
+    }
+    k = "chatd-h2-off" SUBSEP big
+    ok = V[k, "errors"] + 0 == 0 && V[k, "exact"] == "yes" && V[k, "open"] + 0 == big
+    print "- HTTP/2 upstream (TLS, multiplexed), pacing off: " big " concurrent streams byte-exact — " \
+        (ok ? "**met**" : "**not met**: " errors_of(k) " failed streams, byte-exact " V[k, "exact"] ", " V[k, "open"] " open at once") \
+        " (" V[k, "open"] " open at once, RSS " sprintf("%.1f", V[k, "rss_per_stream_kib"]) " KiB per stream; 20,000 would need more than this machine's open-file limit: one client socket per stream, plus the load client's own)"
+    if (have("chatd-h2-off", 1000) && have("chatd-off", 1000) && V["chatd-off" SUBSEP 1000, "cpu_per_1k_tokens_s"] > 0) {
+        r = V["chatd-h2-off" SUBSEP 1000, "cpu_per_1k_tokens_s"] / V["chatd-off" SUBSEP 1000, "cpu_per_1k_tokens_s"]
+        print "- … at 1,000 streams against the HTTP/1.1 upstream: CPU per token " sprintf("%.2f×", r) \
+            " (TLS included), first character p99 " f3(V["chatd-h2-off" SUBSEP 1000, "ttfc_p99_ms"]) " against " \
+            f3(V["chatd-off" SUBSEP 1000, "ttfc_p99_ms"]) " ms"
+    }
+}
+
 function target_cpu(    i, n, s, sys, r, line) {
     for (s = 1; s <= 2; s++) {
         sys = s == 1 ? "chatd-off" : "chatd-adaptive"
@@ -222,6 +246,7 @@ END {
     target_cpu()
     target_redis()
     target_routing()
+    target_h2()
     print "\nPer run (CPU seconds; \"other\" is the rest of the machine's busy time: other work on the machine and " \
         "kernel time not charged to a process; \"listen drops\": connections the kernel dropped on a full " \
         "listen queue during the run, machine-wide):\n"
