@@ -29,7 +29,7 @@ def libcurl_version():
 
 
 class H2Front:
-    """nginx speaking HTTP/2 over TLS to chatd and HTTP/1.1 to the mock."""
+    """nginx speaking HTTP/2 over TLS to chatd and HTTP/1.1 to the mock, as one process."""
 
     def __init__(self, mock_port):
         self.tmp = tempfile.TemporaryDirectory(prefix="chatd-h2-")
@@ -48,7 +48,7 @@ class H2Front:
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write("""
-worker_processes 1;
+master_process off;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
 events { worker_connections 4096; }
@@ -107,6 +107,7 @@ http {
         return self.lines()
 
     def stop(self):
+        # one process (master_process off): nothing is left behind when it goes
         _kill(self.proc)
         self.tmp.cleanup()
 
