@@ -34,6 +34,10 @@
 #   BENCH_H2_N [19000] (chatd-h2-off's large run; at most the open-file limit less a margin)
 #   BENCH_DOC [docs/BENCHMARKS.md] (empty: do not write it)
 #
+# Then the throughput: BENCH_THRU_STREAMS [20] streams of BENCH_THRU_TOKENS [20000] tokens
+# of 32 bytes from a second mock that sends as fast as it can, through nginx and chatd-off;
+# characters per second and per CPU-second of the system.
+#
 # Then the steady state: for each of BENCH_STEADY_SYSTEMS ["direct nginx chatd-off"],
 # BENCH_STEADY_REPS [3] times (the systems interleaved in each repetition), a fresh process
 # with BENCH_STEADY_N [1000] streams open and receiving a token every 1/BENCH_RATE s, while
@@ -54,6 +58,8 @@ BUDGET_S=${BENCH_BUDGET_S:-540}
 DOC=${BENCH_DOC-docs/BENCHMARKS.md}
 STEADY_SYSTEMS=${BENCH_STEADY_SYSTEMS-"direct nginx chatd-off"}
 H2_N=${BENCH_H2_N:-19000}
+THRU_STREAMS=${BENCH_THRU_STREAMS:-20}
+THRU_TOKENS=${BENCH_THRU_TOKENS:-20000}
 STEADY_REPS=${BENCH_STEADY_REPS:-3}
 STEADY_N=${BENCH_STEADY_N:-1000}
 STEADY_NEW=${BENCH_STEADY_NEW:-2000}
@@ -136,8 +142,10 @@ pick_ports() {
         CHATD_PORT=$((MOCK_PORT + 3))
         REDIS_PORT=$((MOCK_PORT + 4))
         H2_PORT=$((MOCK_PORT + 5))
+        FAST_PORT=$((MOCK_PORT + 6))
         port_busy $MOCK_PORT || port_busy $NGINX_PORT || port_busy $PORTKEY_PORT ||
-            port_busy $CHATD_PORT || port_busy $REDIS_PORT || port_busy $H2_PORT || return 0
+            port_busy $CHATD_PORT || port_busy $REDIS_PORT || port_busy $H2_PORT ||
+            port_busy $FAST_PORT || return 0
     done
     log "no free ports from $PORT_BASE (set BENCH_PORT_BASE)"
     return 1
@@ -462,6 +470,40 @@ steady_one() {
     echo "STEADY sys=$sys rep=$rep $(echo "$res" | cut -d' ' -f2-) open_errors=$(echo "$bgres" | sed -nE 's/.* errors=([0-9]+).*/\1/p') open_exact=$(echo "$bgres" | sed -nE 's/.* exact=([a-z]+).*/\1/p')" >>"$STEADY"
 }
 
+# Throughput with pacing off: a mock that sends as fast as it can, a few long streams.
+run_throughput() {
+    local sys saved=$MOCK_PORT fast_pid pidargs p res
+    start_bg "$TMP/fastmock.log" "$OUT/mock" --port "$FAST_PORT" --tokens "$THRU_TOKENS" \
+        --token-bytes 32 --rate 0 --max-seconds 600
+    fast_pid=$BG_PID
+    wait_port "$FAST_PORT" "$fast_pid" || { log "the fast mock did not start"; return 0; }
+    MOCK_PORT=$FAST_PORT
+    for sys in nginx chatd-off; do
+        if ! start_system "$sys"; then
+            log "throughput: skipping $sys: $SKIP_WHY"
+            stop_system
+            continue
+        fi
+        log "throughput: $sys"
+        pidargs=()
+        for p in $(system_pids); do pidargs+=(--pid "$p"); done
+        (ulimit -n "$NOFILE" && exec "$OUT/load" --port "$PORT" --path "$PATH_" --api "$API" \
+            --tokens "$THRU_TOKENS" --token-bytes 32 --rate 0 "${HEADERS[@]}" \
+            --streams "$THRU_STREAMS" --ramp 0 --timeout 120 --duration 120 --label "thru-$sys" \
+            "${pidargs[@]}") >"$TMP/thru-$sys.out" 2>&1
+        res=$(grep '^RESULT ' "$TMP/thru-$sys.out")
+        if [ -n "$res" ]; then
+            echo "THRU sys=$sys $(echo "$res" | cut -d' ' -f2-)" >>"$STEADY"
+        else
+            log "throughput $sys: the load client failed: $(tail -2 "$TMP/thru-$sys.out" | tr '\n' ' ')"
+        fi
+        stop_system
+    done
+    MOCK_PORT=$saved
+    stop_pid "$fast_pid"
+    forget_pid "$fast_pid"
+}
+
 run_steady() {
     local rep sys
     [ -n "$STEADY_SYSTEMS" ] || return 0
@@ -492,7 +534,7 @@ versions_line() {
 command_line() {
     local v c="bench/run.sh"
     for v in CHATD_BIN BENCH_BEFORE_BIN BENCH_H2_N BENCH_NS BENCH_SYSTEMS BENCH_TOKENS BENCH_TOKEN_BYTES BENCH_RATE \
-        BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S BENCH_STEADY_SYSTEMS BENCH_STEADY_REPS BENCH_STEADY_N \
+        BENCH_RAMP BENCH_PORT_BASE BENCH_BUDGET_S BENCH_THRU_STREAMS BENCH_THRU_TOKENS BENCH_STEADY_SYSTEMS BENCH_STEADY_REPS BENCH_STEADY_N \
         BENCH_STEADY_NEW BENCH_STEADY_RATE; do
         [ -n "${!v+x}" ] && c="$v='${!v}' $c"
     done
@@ -530,6 +572,7 @@ main() {
     pick_ports && start_mock || exit 1
     log "mock on 127.0.0.1:$MOCK_PORT: $TOKENS tokens x $TOKEN_BYTES bytes at $RATE tokens/s per stream; open-files limit $NOFILE"
     run_all
+    run_throughput
     run_steady
     write_report
     cat "$TMP/report.md"

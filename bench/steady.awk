@@ -22,6 +22,14 @@ function median(arr, m,    i, j, t, a) {
     return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
 }
 
+/^THRU / {
+    s = field($0, "sys")
+    TS[++NT] = s
+    TC[s] = field($0, "chars"); TW[s] = field($0, "wall_s"); TCPU[s] = field($0, "cpu_s")
+    TE[s] = field($0, "exact"); TERR[s] = field($0, "errors"); TN[s] = field($0, "n")
+    next
+}
+
 /^STEADY / {
     s = field($0, "sys"); r = field($0, "rep")
     if (!(s in SEEN)) { SEEN[s] = 1; SYSL[++NS] = s }
@@ -33,6 +41,29 @@ function median(arr, m,    i, j, t, a) {
 }
 
 END {
+    if (NT) {
+        print ""
+        print "### Throughput, pacing off"
+        print ""
+        print "A second mock sends as fast as it can (tokens of 32 bytes, no pause); a few long " \
+            "streams through each system. For nginx a \"character\" is a relayed token; chatd " \
+            "parses, segments and re-emits one event per grapheme cluster."
+        print ""
+        print "| system | streams | characters (tokens for nginx) | wall s | per second | system CPU s | per CPU-second | errors | byte-exact |"
+        print "|---|---:|---:|---:|---:|---:|---:|---|---|"
+        for (i = 1; i <= NT; i++) {
+            s = TS[i]
+            printf "| %s | %s | %s | %s | %.0f | %s | %.0f | %s | %s |\n", s, TN[s], TC[s], TW[s],
+                (TW[s] > 0 ? TC[s] / TW[s] : 0), TCPU[s], (TCPU[s] > 0 ? TC[s] / TCPU[s] : 0), TERR[s], TE[s]
+        }
+        if (("chatd-off" in TC) && TCPU["chatd-off"] > 0) {
+            r = TC["chatd-off"] / TCPU["chatd-off"]
+            printf "\n- chatd, pacing off: re-emitted characters per CPU-second ≥ 1,000,000 (one core) — %s (%.0f)\n",
+                ((r >= 1000000 && TE["chatd-off"] == "yes") ? "**met**" : "**not met**"), r
+        }
+    }
+    if (!NS)
+        exit
     print ""
     print "### Steady state: new requests among " n " open streams"
     print ""
