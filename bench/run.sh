@@ -38,7 +38,7 @@
 # of 32 bytes from a second mock that sends as fast as it can, through nginx and chatd-off;
 # characters per second and per CPU-second of the system.
 #
-# Then the steady state: for each of BENCH_STEADY_SYSTEMS ["direct nginx chatd-off"],
+# Then the steady state: for each of BENCH_STEADY_SYSTEMS ["direct nginx portkey chatd-off"],
 # BENCH_STEADY_REPS [3] times (the systems interleaved in each repetition), a fresh process
 # with BENCH_STEADY_N [1000] streams open and receiving a token every 1/BENCH_RATE s, while
 # BENCH_STEADY_NEW [2000] new requests arrive open-loop at BENCH_STEADY_RATE [1000]/s, each
@@ -56,7 +56,7 @@ RAMP=${BENCH_RAMP:-2000}
 PORT_BASE=${BENCH_PORT_BASE:-27100}
 BUDGET_S=${BENCH_BUDGET_S:-540}
 DOC=${BENCH_DOC-docs/BENCHMARKS.md}
-STEADY_SYSTEMS=${BENCH_STEADY_SYSTEMS-"direct nginx chatd-off"}
+STEADY_SYSTEMS=${BENCH_STEADY_SYSTEMS-"direct nginx portkey chatd-off"}
 H2_N=${BENCH_H2_N:-19000}
 THRU_STREAMS=${BENCH_THRU_STREAMS:-20}
 THRU_TOKENS=${BENCH_THRU_TOKENS:-20000}

@@ -183,7 +183,7 @@ check "stream ends with exactly one terminal event: done" bash -c \
 check "event ids count up by 1 from 0" bash -c \
     'grep "^id: " "$1" | awk "{ if (\$2 != NR - 1) exit 1 } END { exit NR == 0 }"' _ "$WORK/chat.txt"
 # the terminal client in the image, against the server in the same container
-out=$(timeout 60 podman exec "$NAME" chatc "Show me some emoji" 2>>"$PLOG")
+out=$(timeout 60 podman exec -e CHATD_URL="$BASE" "$NAME" chatc "Show me some emoji" 2>>"$PLOG")
 rc=$?
 check "chatc in the image streams the demo answer (rc $rc, ${#out} characters)" \
     test "$rc" -eq 0 -a "${#out}" -gt 20
