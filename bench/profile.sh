@@ -20,38 +20,15 @@ CHATD_BIN=${CHATD_BIN:-build/chatd}
 PORT_BASE=${BENCH_PORT_BASE:-27150}
 TOKENS=${BENCH_TOKENS:-32} TOKEN_BYTES=${BENCH_TOKEN_BYTES:-8} RATE=${BENCH_RATE:-4}
 OUT=build/bench/profile
-NOFILE=$(ulimit -Hn)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
 MOCK_PORT=$PORT_BASE CHATD_PORT=$((PORT_BASE + 1))
-PIDS=""
-
-log() { printf 'profile: %s\n' "$*" >&2; }
-stop_pid() {
-    local i
-    kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
-    for i in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null
-}
-cleanup() { local p; for p in $PIDS; do stop_pid "$p"; done; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_port() {
-    local i
-    for i in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+NAME=profile
+. bench/tools.sh
 
 case $TOOL in perf | callgrind) ;; *) log "tool: perf or callgrind"; exit 2 ;; esac
 command -v "${TOOL/callgrind/valgrind}" >/dev/null || { log "$TOOL is not installed"; exit 1; }
 [ -x "$CHATD_BIN" ] || { log "$CHATD_BIN is missing (make)"; exit 1; }
 mkdir -p "$OUT/cwd"
-CF="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow"
-cc $CF -o build/bench/mock bench/mock.c bench/text.c &&
-    cc $CF -o build/bench/load bench/load.c bench/hist.c bench/proc.c bench/resp.c \
-        bench/ssec.c bench/text.c -lm || exit 1
+build_tools || exit 1
 
 (ulimit -n "$NOFILE" && exec build/bench/mock --port "$MOCK_PORT" --tokens "$TOKENS" \
     --token-bytes "$TOKEN_BYTES" --rate "$RATE" --max-seconds 900) >"$OUT/mock.log" 2>&1 &

@@ -160,8 +160,10 @@ start_mock() {
 
 # ---- the systems: start_<system> sets PORT, API, PATH_, SYS_PID and HEADERS ----
 
+# nginx in front of the mock: DIR, the listen line's address and parameters, and any
+# more directives for the server block (TLS for the HTTP/2 front).
 nginx_conf() {
-    local d=$1
+    local d=$1 listen=$2 extra=${3:-}
     mkdir -p "$d/tmp" && chmod -R 755 "$d"
     cat >"$d/nginx.conf" <<EOF
 worker_processes 2;
@@ -182,7 +184,8 @@ http {
         keepalive_requests 1000000;
     }
     server {
-        listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+        listen $listen;
+        $extra
         location / {
             proxy_pass http://mock;
             proxy_buffering off;
@@ -198,7 +201,7 @@ EOF
 start_nginx() {
     local d=$TMP/nginx
     command -v nginx >/dev/null || { SKIP_WHY="nginx is not installed (Debian package nginx)"; return 1; }
-    nginx_conf "$d"
+    nginx_conf "$d" "127.0.0.1:$NGINX_PORT reuseport backlog=4096"
     start_bg "$TMP/nginx.log" nginx -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
     SYS_PID=$BG_PID PORT=$NGINX_PORT API=openai PATH_=/v1/chat/completions HEADERS=()
     wait_port "$PORT" "$SYS_PID" || { SKIP_WHY="nginx did not start: $(tail -3 "$d/error.log" "$TMP/nginx.log" 2>/dev/null | tr '\n' ' ')"; return 1; }
@@ -215,39 +218,8 @@ start_h2front() {
         -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 ||
         { SKIP_WHY="openssl could not make a certificate"; return 1; }
     chmod 644 "$d/key.pem"
-    cat >"$d/nginx.conf" <<EOF
-worker_processes 2;
-worker_rlimit_nofile $NOFILE;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 20000; multi_accept on; }
-http {
-    access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    upstream mock {
-        server 127.0.0.1:$MOCK_PORT;
-        keepalive 1024;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$H2_PORT ssl http2 reuseport backlog=4096;
-        ssl_certificate $d/cert.pem;
-        ssl_certificate_key $d/key.pem;
-        http2_max_requests 1000000;
-        location / {
-            proxy_pass http://mock;
-            proxy_buffering off;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_read_timeout 120s;
-        }
-    }
-}
-EOF
+    nginx_conf "$d" "127.0.0.1:$H2_PORT ssl http2 reuseport backlog=4096" \
+        "ssl_certificate $d/cert.pem; ssl_certificate_key $d/key.pem; http2_max_requests 1000000;"
     start_bg "$TMP/h2front.log" nginx -p "$d/" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;'
     H2FRONT_PID=$BG_PID
     wait_port "$H2_PORT" "$H2FRONT_PID" || { SKIP_WHY="nginx (HTTP/2 front) did not start: $(tail -3 "$d/error.log" 2>/dev/null | tr '\n' ' ')"; return 1; }

@@ -23,37 +23,14 @@ N=${2:-1000}
 CHATD_BIN=${CHATD_BIN:-build/chatd}
 PORT_BASE=${BENCH_PORT_BASE:-27170}
 OUT=build/bench/stalls
-NOFILE=$(ulimit -Hn)
-[ "$NOFILE" = unlimited ] && NOFILE=1048576
 MOCK_PORT=$PORT_BASE CHATD_PORT=$((PORT_BASE + 1))
-PIDS=""
-
-log() { printf 'stalls: %s\n' "$*" >&2; }
-stop_pid() {
-    local i
-    kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
-    for i in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null
-}
-cleanup() { local p; for p in $PIDS; do stop_pid "$p"; done; PIDS=""; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_port() {
-    local i
-    for i in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
+NAME=stalls
+. bench/tools.sh
 
 command -v perf >/dev/null || { log "perf is not installed"; exit 1; }
 [ -x "$CHATD_BIN" ] || { log "$CHATD_BIN is missing (make)"; exit 1; }
 mkdir -p "$OUT/cwd"
-CF="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow"
-cc $CF -o build/bench/mock bench/mock.c bench/text.c &&
-    cc $CF -o build/bench/load bench/load.c bench/hist.c bench/proc.c bench/resp.c \
-        bench/ssec.c bench/text.c -lm || exit 1
+build_tools || exit 1
 CHATD=$(realpath "$CHATD_BIN")
 
 one_run() {

@@ -113,18 +113,27 @@ http {
         self.tmp.cleanup()
 
 
-class UpstreamHTTP2(ChatdTestCase):
+class H2FrontCase(ChatdTestCase):
+    """The mock, and the HTTP/2 front in front of it, for the class's tests."""
+
     PER_TEST = True
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.front = H2Front(cls.mock.port)
+        try:
+            cls.front = H2Front(cls.mock.port)
+        except BaseException:
+            cls.mock.stop()
+            raise
 
     @classmethod
     def tearDownClass(cls):
         cls.front.stop()
         super().tearDownClass()
+
+
+class UpstreamHTTP2(H2FrontCase):
 
     @classmethod
     def start_chatd(cls, **override):
@@ -200,21 +209,9 @@ class UpstreamHTTP2(ChatdTestCase):
         self.assertDone(self.chat("after", model="echo"), "after")
 
 
-class UpstreamHTTP2Map(ChatdTestCase):
+class UpstreamHTTP2Map(H2FrontCase):
     """"http2" and "ca_file" per upstream in the model map; h2c where libcurl cannot reuse
     its connections, and bad values, refused at start."""
-
-    PER_TEST = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.front = H2Front(cls.mock.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.front.stop()
-        super().tearDownClass()
 
     def setUp(self):
         self.clients = []

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,18 @@ export const UPSTREAM_KEY = 'sk-test-SECRET123';
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 export const graphemes = (s) => Array.from(segmenter.segment(s), (g) => g.segment);
 export const show = (s) => JSON.stringify(s);
+
+/** A loopback port nothing listens on (bound, then closed). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
 
 export function withTimeout(promise, ms, what) {
   let timer;

@@ -8,24 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { EventSource } from 'eventsource';
-import { startChatdFor, startMock, stopAndCheck, withTimeout, UPSTREAM_KEY } from './harness.mjs';
+import { freePort, startChatdFor, startMock, stopAndCheck, withTimeout, UPSTREAM_KEY } from './harness.mjs';
 
 const TEXT = 'Replicas: 東京 👩\u200d💻 e\u0301 ' + 'abcdefghij'.repeat(8); // ~6 s at 50 ms a character
 
 let mock;
 let redis;
 let nodes = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function until(fn, ms, what) {
   const end = Date.now() + ms;
