@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,11 +288,15 @@ static int pause_ms(turn *t, int ms)
     return r > 0 && drain(t->intr_fd);
 }
 
-static void say(const char *fmt, const char *a, const char *b)
+/* One line on stderr. */
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-    fprintf(stderr, "chatc: ");
-    fprintf(stderr, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chatc: ", stderr);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
 }
 
 turn_result cli_turn_run(const cli_opts *o, cli_show *sh, const cli_ask *ask, int intr_fd,
@@ -327,7 +332,7 @@ turn_result cli_turn_run(const cli_opts *o, cli_show *sh, const cli_ask *ask, in
         }
         if (t.terminal == 2) {
             cli_show_end(sh);
-            say("%s%s", t.err, "");
+            say("%s", t.err);
             r = TURN_ERROR;
             break;
         }
@@ -342,31 +347,30 @@ turn_result cli_turn_run(const cli_opts *o, cli_show *sh, const cli_ask *ask, in
             char line[600];
             buf_add(&t.errbody, "", 1);
             error_line(buf_ptr(&t.errbody), line, sizeof(line), t.status);
-            say("%s%s", line, "");
+            say("%s", line);
             r = TURN_ERROR;
             break;
         }
         if (t.bad_stream) {
-            say("%s%s", "invalid_response: chatd's event stream could not be read", "");
+            say("invalid_response: chatd's event stream could not be read");
             r = TURN_ERROR;
             break;
         }
         /* The connection was lost (or never made). */
         if (!t.stream_id[0]) {
-            char why[300];
-            snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
-            say(connect_failed(rc) ? "cannot reach chatd at %s: %s"
-                                   : "the connection to %s was lost before the answer began: %s",
-                o->url, why);
+            if (connect_failed(rc))
+                say("cannot reach chatd at %s: %s", o->url, curl_easy_strerror(rc));
+            else
+                say("the connection to %s was lost before the answer began: %s", o->url,
+                    curl_easy_strerror(rc));
             r = TURN_UNREACHABLE;
             break;
         }
         if (t.progress)
             attempt = 0;
         if (attempt >= o->retries) {
-            char n[32];
-            snprintf(n, sizeof(n), "%d", o->retries);
-            say("the connection was lost and %s reconnects failed (%s)", n, curl_easy_strerror(rc));
+            say("the connection was lost and %d reconnects failed (%s)", o->retries,
+                curl_easy_strerror(rc));
             r = TURN_UNREACHABLE;
             break;
         }

@@ -276,6 +276,15 @@ static int encode_more(reader *r)
     return rc < 0 ? -1 : 0;
 }
 
+/* Bytes left for the client (through MHD or directly): the heartbeat and the log's first
+ * character count from here. */
+static void wrote(reader *r)
+{
+    r->last_write_ms = loop_now_ms();
+    if (!r->first_char_ms && r->enc.next_id > 1)
+        r->first_char_ms = r->last_write_ms;
+}
+
 /* Fills dst from what the stream has released; 0 when nothing yet (suspends). */
 static ssize_t fill(reader *r, char *dst, size_t max)
 {
@@ -293,9 +302,7 @@ static ssize_t fill(reader *r, char *dst, size_t max)
         memcpy(dst, buf_ptr(&r->out), n);
         buf_consume(&r->out, n);
         buf_shrink(&r->out);
-        r->last_write_ms = loop_now_ms();
-        if (!r->first_char_ms && r->enc.next_id > 1)
-            r->first_char_ms = r->last_write_ms;
+        wrote(r);
         return (ssize_t)n;
     }
     if (r->finished)
@@ -317,13 +324,6 @@ static ssize_t fill(reader *r, char *dst, size_t max)
 
 /* How many reads one pass sends for one reader before it lets the others go. */
 #define PUMP_ROUNDS 4
-
-static void wrote(reader *r)
-{
-    r->last_write_ms = loop_now_ms();
-    if (!r->first_char_ms && r->enc.next_id > 1)
-        r->first_char_ms = r->last_write_ms;
-}
 
 /* Writes what is in wire. 0: all of it; 1: the socket is full; -1: the connection broke. */
 static int flush_wire(reader *r)
